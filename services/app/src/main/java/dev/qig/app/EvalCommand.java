@@ -1,0 +1,82 @@
+package dev.qig.app;
+
+import ai.djl.ndarray.NDManager;
+import dev.qig.core.data.Domain;
+import dev.qig.core.data.SyntheticWorld;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.Checkpoint;
+import dev.qig.core.quant.GroupQuantizer;
+import dev.qig.core.quant.RtnQuantization;
+import dev.qig.core.vqa.AccuracyComparison;
+import dev.qig.core.vqa.EvalReport;
+import dev.qig.core.vqa.VqaEvaluator;
+import dev.qig.core.vqa.VqaModel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code qig eval}: accuracy of a checkpoint on the held-out sets, full precision next to W3 RTN. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a model on the held-out synthetic VQA sets: full precision and W3 g128 round-to-nearest.")
+final class EvalCommand implements Callable<Integer> {
+
+    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
+    String model = Checkpoint.SHIPPED;
+
+    @Option(names = "--domains", split = ",", description = "Domains to evaluate (default: all).")
+    List<String> domains = new ArrayList<>();
+
+    @Option(names = "--limit", description = "Questions per domain, at most 500 (default: ${DEFAULT-VALUE}).")
+    int limit = 500;
+
+    @Option(names = "--batch", description = "Evaluation batch size (default: ${DEFAULT-VALUE}).")
+    int batch = 100;
+
+    @Override
+    public Integer call() throws Exception {
+        List<Domain> selected = new ArrayList<>();
+        if (domains.isEmpty()) {
+            selected.addAll(List.of(Domain.values()));
+        } else {
+            domains.forEach(d -> selected.add(Domain.parse(d)));
+        }
+        SyntheticWorld world = new SyntheticWorld();
+        List<VqaSample> samples = new ArrayList<>();
+        for (Domain d : selected) {
+            List<VqaSample> set = world.evalSet(d);
+            samples.addAll(set.subList(0, Math.min(limit, set.size())));
+        }
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Checkpoint.Loaded loaded = Checkpoint.load(model, manager);
+            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            System.out.printf(Locale.ROOT, "model %s: %,d parameters; %d questions over %d domains%n",
+                    model, loaded.model().parameterCount(), samples.size(), selected.size());
+            VqaEvaluator evaluator = new VqaEvaluator(batch);
+            EvalReport fp = run(evaluator, "FP32", vqa, samples, manager);
+            RtnQuantization.apply(loaded.model(), GroupQuantizer.w3g128());
+            EvalReport w3;
+            try {
+                w3 = run(evaluator, "W3-RTN", vqa, samples, manager);
+            } finally {
+                RtnQuantization.restore(loaded.model());
+            }
+            System.out.println();
+            System.out.println(AccuracyComparison.markdown(List.of(fp, w3)));
+        }
+        return 0;
+    }
+
+    private static EvalReport run(VqaEvaluator evaluator, String label, VqaModel vqa, List<VqaSample> samples,
+                                  NDManager manager) {
+        long start = System.nanoTime();
+        EvalReport report = evaluator.evaluate(label, vqa, samples, manager,
+                done -> System.out.printf(Locale.ROOT, "\r%s: %d/%d questions", label, done, samples.size()));
+        System.out.printf(Locale.ROOT, "\r%s: %d questions in %.1f s%n%s", label, samples.size(),
+                (System.nanoTime() - start) / 1e9, report.toTable());
+        return report;
+    }
+}

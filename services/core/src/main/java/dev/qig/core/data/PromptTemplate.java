@@ -1,0 +1,108 @@
+package dev.qig.core.data;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The chat template {@code <bos> user : <image> {question} assistant : {answer} <eos>}, where {@code <image>}
+ * expands to one placeholder per vision token. Without an answer the sequence ends after {@code assistant :},
+ * ready for generation.
+ */
+public final class PromptTemplate {
+
+    public static final int DEFAULT_MAX_TOKENS = 64;
+
+    private final Vocabulary vocabulary;
+    private final int maxTokens;
+
+    public PromptTemplate() {
+        this(Vocabulary.standard(), DEFAULT_MAX_TOKENS);
+    }
+
+    /** @param maxTokens limit on the whole encoded sequence, vision placeholders and special tokens included */
+    public PromptTemplate(Vocabulary vocabulary, int maxTokens) {
+        this.vocabulary = Objects.requireNonNull(vocabulary, "vocabulary");
+        if (maxTokens <= 0) {
+            throw new IllegalArgumentException("maxTokens must be positive, got " + maxTokens);
+        }
+        this.maxTokens = maxTokens;
+    }
+
+    public Vocabulary vocabulary() {
+        return vocabulary;
+    }
+
+    public int maxTokens() {
+        return maxTokens;
+    }
+
+    /**
+     * @param answer the answer to append for training or scoring, or {@code null} to end at {@code assistant :}
+     * @throws IllegalArgumentException for unknown or reserved words, a blank question or answer, or a sequence
+     *     longer than {@link #maxTokens()}
+     */
+    public EncodedPrompt encode(String question, String answer, int visionTokens) {
+        Objects.requireNonNull(question, "question");
+        if (visionTokens <= 0) {
+            throw new IllegalArgumentException("visionTokens must be positive, got " + visionTokens);
+        }
+        int[] q = textIds(question, "question");
+        int[] a = answer == null ? new int[0] : textIds(answer, "answer");
+        int length = 3 + visionTokens + q.length + 2 + (answer == null ? 0 : a.length + 1);
+        if (length > maxTokens) {
+            throw new IllegalArgumentException("prompt of " + length + " tokens (" + visionTokens + " vision, " + q.length
+                    + " question, " + a.length + " answer, plus template) exceeds maxTokens=" + maxTokens);
+        }
+        int[] ids = new int[length];
+        TokenModality[] modality = new TokenModality[length];
+        Builder b = new Builder(ids, modality);
+        b.add(Vocabulary.BOS, TokenModality.SYSTEM);
+        b.add(vocabulary.id(Vocabulary.USER_WORD), TokenModality.SYSTEM);
+        b.add(vocabulary.id(Vocabulary.COLON_WORD), TokenModality.SYSTEM);
+        int imageStart = b.position;
+        for (int i = 0; i < visionTokens; i++) {
+            b.add(Vocabulary.IMAGE, TokenModality.VISION);
+        }
+        for (int id : q) {
+            b.add(id, TokenModality.PROMPT);
+        }
+        b.add(vocabulary.id(Vocabulary.ASSISTANT_WORD), TokenModality.SYSTEM);
+        b.add(vocabulary.id(Vocabulary.COLON_WORD), TokenModality.SYSTEM);
+        int answerStart = b.position;
+        if (answer != null) {
+            for (int id : a) {
+                b.add(id, TokenModality.ANSWER);
+            }
+            b.add(Vocabulary.EOS, TokenModality.ANSWER);
+        }
+        return new EncodedPrompt(ids, modality, imageStart, answerStart);
+    }
+
+    private int[] textIds(String text, String what) {
+        int[] ids = vocabulary.encode(text);
+        if (ids.length == 0) {
+            throw new IllegalArgumentException(what + " is blank");
+        }
+        if (Arrays.stream(ids).anyMatch(id -> id < Vocabulary.FIRST_TEXT_ID)) {
+            throw new IllegalArgumentException(what + " '" + text + "' contains a reserved template token");
+        }
+        return ids;
+    }
+
+    private static final class Builder {
+        private final int[] ids;
+        private final TokenModality[] modality;
+        private int position;
+
+        Builder(int[] ids, TokenModality[] modality) {
+            this.ids = ids;
+            this.modality = modality;
+        }
+
+        void add(int id, TokenModality m) {
+            ids[position] = id;
+            modality[position] = m;
+            position++;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+package dev.qig.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import dev.qig.core.io.SafetensorsReader;
+import dev.qig.core.io.SafetensorsWriter;
+import dev.qig.core.io.TensorData;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * A model on disk, laid out like a Hugging Face repository: {@code config.json},
+ * {@code model.safetensors} (float32, Hugging Face tensor names) and {@code vocab.txt} (one word
+ * per line, line number = token id). A location is a directory or {@code classpath:<folder>}.
+ */
+public final class Checkpoint {
+
+    /** The model shipped with qig-stream, trained on the synthetic VQA world. */
+    public static final String SHIPPED = "classpath:models/qig-vqa-small";
+
+    public static final String CONFIG = "config.json";
+    public static final String WEIGHTS = "model.safetensors";
+    public static final String VOCAB = "vocab.txt";
+
+    /** A loaded model with its vocabulary and the metadata stored beside the weights. */
+    public record Loaded(VisionLanguageModel model, List<String> vocabulary, Map<String, String> metadata) {}
+
+    private Checkpoint() {}
+
+    public static void save(VisionLanguageModel model, List<String> vocabulary, Map<String, String> metadata, Path dir)
+            throws IOException {
+        Files.createDirectories(dir);
+        List<TensorData> tensors = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : model.weights().parameters().entrySet()) {
+            NDArray w = e.getValue().getArray();
+            tensors.add(TensorData.ofFloats(e.getKey(), w.getShape().getShape(), w.toType(DataType.FLOAT32, false).toFloatArray()));
+        }
+        SafetensorsWriter.write(dir.resolve(WEIGHTS), metadata, tensors);
+        Files.writeString(dir.resolve(CONFIG), model.config().toJson(), StandardCharsets.UTF_8);
+        Files.write(dir.resolve(VOCAB), vocabulary, StandardCharsets.UTF_8);
+    }
+
+    public static Loaded load(String location, NDManager manager) throws IOException {
+        if (location.startsWith("classpath:")) {
+            return loadFromClasspath(location.substring("classpath:".length()), manager);
+        }
+        return load(Path.of(location), manager);
+    }
+
+    public static Loaded load(Path dir, NDManager manager) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("no model at " + dir + " (expected a directory with " + CONFIG + ", " + WEIGHTS + ", " + VOCAB + ")");
+        }
+        LvlmConfig config = LvlmConfig.fromJson(Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8));
+        List<String> vocab = Files.readAllLines(dir.resolve(VOCAB), StandardCharsets.UTF_8);
+        if (vocab.size() != config.vocabSize()) {
+            throw new IOException(dir + ": " + VOCAB + " has " + vocab.size() + " words, config says " + config.vocabSize());
+        }
+        VisionLanguageModel model = VisionLanguageModel.create(config, manager, 0);
+        try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
+            copyWeights(reader, model, dir);
+            return new Loaded(model, List.copyOf(vocab), reader.metadata());
+        }
+    }
+
+    /** Overwrites every parameter with the tensor of the same name; every name must match both ways. */
+    private static void copyWeights(SafetensorsReader reader, VisionLanguageModel model, Path where) throws IOException {
+        Map<String, Parameter> params = model.weights().parameters();
+        TreeSet<String> missing = new TreeSet<>(params.keySet());
+        missing.removeAll(reader.names());
+        TreeSet<String> unexpected = new TreeSet<>(reader.names());
+        unexpected.removeAll(params.keySet());
+        if (!missing.isEmpty() || !unexpected.isEmpty()) {
+            throw new IOException(where + ": weights do not match the config; missing " + first(missing)
+                    + ", unexpected " + first(unexpected));
+        }
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            NDArray w = e.getValue().getArray();
+            long[] shape = reader.shape(e.getKey());
+            if (!Arrays.equals(shape, w.getShape().getShape())) {
+                throw new IOException(where + ": " + e.getKey() + " has shape " + Arrays.toString(shape)
+                        + ", the config needs " + w.getShape());
+            }
+            float[] values = reader.tensor(e.getKey()).toFloatArray();
+            try (NDArray loaded = w.getManager().create(values, new Shape(shape))) {
+                w.set(new NDIndex("..."), loaded);
+            }
+        }
+    }
+
+    private static String first(TreeSet<String> names) {
+        if (names.isEmpty()) {
+            return "none";
+        }
+        List<String> few = new ArrayList<>(names).subList(0, Math.min(5, names.size()));
+        return few + (names.size() > few.size() ? " and " + (names.size() - few.size()) + " more" : "");
+    }
+
+    private static Loaded loadFromClasspath(String folder, NDManager manager) throws IOException {
+        Path tmp = Files.createTempDirectory("qig-model");
+        try {
+            for (String file : List.of(CONFIG, WEIGHTS, VOCAB)) {
+                String resource = folder + "/" + file;
+                try (InputStream in = Checkpoint.class.getClassLoader().getResourceAsStream(resource)) {
+                    if (in == null) {
+                        throw new IOException("no model on the classpath at " + resource);
+                    }
+                    Files.copy(in, tmp.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            return load(tmp, manager);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                Files.deleteIfExists(p);
+            }
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not clean " + dir, e);
+        }
+    }
+}

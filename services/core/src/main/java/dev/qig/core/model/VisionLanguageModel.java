@@ -1,0 +1,161 @@
+package dev.qig.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * LLaVA-style vision-language model: {@link VisionTower} -> {@link Projector} -> Qwen2-style decoder
+ * ({@code model.embed_tokens}, {@code model.layers.N}, {@code model.norm}) -> {@code lm_head}.
+ *
+ * <p>Forward input: {@code NDList(pixels (B,3,H,W) in [-1,1], tokenIds (B,T))}; each row holds one
+ * contiguous run of {@link #IMAGE_TOKEN} ids, at the same position in every row, which the projected
+ * vision tokens replace. Output: {@code NDList(logits (B,T,V))}.
+ */
+public final class VisionLanguageModel extends ModelBlock {
+
+    /** Id of the image placeholder token (Hugging Face's {@code image_token_index}). */
+    public static final int IMAGE_TOKEN = 3;
+
+    private final LvlmConfig config;
+    private final VisionTower vision;
+    private final Projector projector;
+    private final Parameter embedTokens;
+    private final List<DecoderLayer> layers = new ArrayList<>();
+    private final RmsNorm finalNorm;
+    private final QuantizableLinear lmHead;
+
+    private VisionLanguageModel(WeightRegistry registry, LvlmConfig c) {
+        super(registry, "");
+        this.config = c;
+        this.vision = addChildBlock("vision_tower", new VisionTower(registry, "vision_tower.vision_model", c));
+        this.projector = addChildBlock("projector", new Projector(registry, "multi_modal_projector", c.visionHidden(), c.hidden()));
+        this.embedTokens = param("model.embed_tokens.weight", Init.NORMAL, c.vocabSize(), c.hidden());
+        for (int i = 0; i < c.layers(); i++) {
+            layers.add(addChildBlock("layer" + i, new DecoderLayer(registry, "model.layers." + i, i, c)));
+        }
+        this.finalNorm = addChildBlock("norm", new RmsNorm(registry, "model.norm", c.hidden(), c.rmsNormEps()));
+        this.lmHead = addChildBlock("lm_head", new QuantizableLinear(registry, "lm_head", c.hidden(), c.vocabSize(), false));
+    }
+
+    /** A model with freshly initialized weights, drawn deterministically from {@code seed}. */
+    public static VisionLanguageModel create(LvlmConfig config, NDManager manager, long seed) {
+        VisionLanguageModel model = new VisionLanguageModel(new WeightRegistry(seed), config);
+        model.initialize(manager, DataType.FLOAT32);
+        return model;
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray pixels = inputs.get(0);
+        NDArray ids = inputs.get(1);
+        NDArray h = inputEmbeddings(ps, pixels, ids, training);
+        for (DecoderLayer layer : layers) {
+            h = layer.forward1(ps, h, training);
+        }
+        return new NDList(lmHead.forward1(ps, finalNorm.forward1(ps, h, training), training));
+    }
+
+    /** Token embeddings with the image placeholder run replaced by projected vision tokens: (B,T,D). */
+    public NDArray inputEmbeddings(ParameterStore ps, NDArray pixels, NDArray ids, boolean training) {
+        int start = imageStart(ids);
+        int n = config.visionTokens();
+        NDArray text = ids.getNDArrayInternal()
+                .embedding(ids.toType(DataType.INT64, false), value(ps, embedTokens, pixels, training), SparseFormat.DENSE)
+                .head();
+        NDArray visual = projector.forward1(ps, vision.forward1(ps, pixels, training), training);
+        long t = ids.getShape().get(1);
+        NDList parts = new NDList();
+        if (start > 0) {
+            parts.add(text.get(new NDIndex(":, :{}", start)));
+        }
+        parts.add(visual);
+        if (start + n < t) {
+            parts.add(text.get(new NDIndex(":, {}:", start + n)));
+        }
+        return parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 1);
+    }
+
+    /** Position of the image placeholder run, checked to be whole and the same in every row. */
+    private int imageStart(NDArray ids) {
+        long[] shape = ids.getShape().getShape();
+        int rows = Math.toIntExact(shape[0]);
+        int t = Math.toIntExact(shape[1]);
+        int[] flat = ids.toType(DataType.INT32, false).toIntArray();
+        int start = -1;
+        for (int r = 0; r < rows; r++) {
+            int first = -1;
+            int count = 0;
+            for (int i = 0; i < t; i++) {
+                if (flat[r * t + i] == IMAGE_TOKEN) {
+                    if (first < 0) {
+                        first = i;
+                    }
+                    count++;
+                }
+            }
+            if (count != config.visionTokens() || !contiguous(flat, r * t + first, count)) {
+                throw new IllegalArgumentException("row " + r + " must hold one run of " + config.visionTokens()
+                        + " image tokens, found " + count);
+            }
+            if (start >= 0 && first != start) {
+                throw new IllegalArgumentException("image tokens must start at the same position in every row");
+            }
+            start = first;
+        }
+        return start;
+    }
+
+    private static boolean contiguous(int[] flat, int from, int count) {
+        for (int i = from; i < from + count; i++) {
+            if (flat[i] != IMAGE_TOKEN) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public LvlmConfig config() {
+        return config;
+    }
+
+    public WeightRegistry weights() {
+        return registry;
+    }
+
+    public List<DecoderLayer> layers() {
+        return Collections.unmodifiableList(layers);
+    }
+
+    /** Every linear inside the decoder layers (q, k, v, o, gate, up, down of each layer), in order. */
+    public List<QuantizableLinear> decoderLinears() {
+        List<QuantizableLinear> all = new ArrayList<>();
+        for (DecoderLayer layer : layers) {
+            all.addAll(layer.linears());
+        }
+        return all;
+    }
+
+    public QuantizableLinear lmHead() {
+        return lmHead;
+    }
+
+    /** Number of scalar parameters. */
+    public long parameterCount() {
+        long n = 0;
+        for (Parameter p : registry.parameters().values()) {
+            n += p.getShape().size();
+        }
+        return n;
+    }
+}

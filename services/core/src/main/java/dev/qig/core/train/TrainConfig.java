@@ -1,0 +1,51 @@
+package dev.qig.core.train;
+
+/**
+ * Settings of a training run on the synthetic VQA world.
+ *
+ * @param steps optimizer steps
+ * @param batchSize samples per step, drawn fresh every step from all domains equally
+ * @param learningRate peak Adam learning rate
+ * @param warmupSteps linear warm-up steps before the cosine decay
+ * @param minLearningRateFraction the cosine decays to this fraction of the peak
+ * @param weightDecay decoupled (AdamW) weight decay
+ * @param gradientClipNorm global gradient-norm clip
+ * @param seed seed of the initial weights and of the training data
+ * @param logEvery steps between progress lines
+ * @param evalEvery steps between quick evaluations (0: none)
+ * @param evalSamples samples per domain in a quick evaluation
+ */
+public record TrainConfig(
+        int steps,
+        int batchSize,
+        float learningRate,
+        int warmupSteps,
+        float minLearningRateFraction,
+        float weightDecay,
+        float gradientClipNorm,
+        long seed,
+        int logEvery,
+        int evalEvery,
+        int evalSamples) {
+
+    public TrainConfig {
+        if (steps <= 0 || batchSize <= 0 || learningRate <= 0 || warmupSteps < 0 || logEvery <= 0 || evalEvery < 0) {
+            throw new IllegalArgumentException("invalid training config " + this);
+        }
+    }
+
+    /** The recipe of the shipped checkpoint. */
+    public static TrainConfig defaults() {
+        return new TrainConfig(3000, 64, 1e-3f, 150, 0.05f, 0.01f, 1.0f, 7L, 50, 500, 100);
+    }
+
+    /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */
+    public float learningRateAt(int step) {
+        if (step <= warmupSteps) {
+            return learningRate * step / Math.max(1, warmupSteps);
+        }
+        double progress = (double) (step - warmupSteps) / Math.max(1, steps - warmupSteps);
+        double cosine = 0.5 * (1 + Math.cos(Math.PI * Math.min(1.0, progress)));
+        return (float) (learningRate * (minLearningRateFraction + (1 - minLearningRateFraction) * cosine));
+    }
+}

@@ -1,0 +1,134 @@
+package dev.qig.core.vqa;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.qig.core.data.EncodedPrompt;
+import dev.qig.core.data.PromptTemplate;
+import dev.qig.core.data.TokenModality;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.data.VqaSample;
+import java.util.List;
+
+/**
+ * A batch of VQA samples as the model reads them: pixels scaled to [-1, 1], chat-template token ids
+ * right-padded with {@code <pad>} (right padding never changes earlier positions under a causal
+ * mask), and per position the modality and, for teacher forcing, the next-token target.
+ */
+public final class VqaBatch {
+
+    private final List<VqaSample> samples;
+    private final int rows;
+    private final int length;
+    private final float[] pixels;
+    private final int[] ids;
+    private final int[] lengths;
+    private final int[] answerStarts;
+    private final TokenModality[][] modality;
+    private final int imageSize;
+
+    private VqaBatch(List<VqaSample> samples, EncodedPrompt[] prompts, int length, int imageSize) {
+        this.samples = List.copyOf(samples);
+        this.rows = samples.size();
+        this.length = length;
+        this.imageSize = imageSize;
+        int pixelCount = 3 * imageSize * imageSize;
+        this.pixels = new float[rows * pixelCount];
+        this.ids = new int[rows * length];
+        this.lengths = new int[rows];
+        this.answerStarts = new int[rows];
+        this.modality = new TokenModality[rows][];
+        for (int r = 0; r < rows; r++) {
+            float[] image = samples.get(r).image();
+            if (image.length != pixelCount) {
+                throw new IllegalArgumentException(
+                        "sample " + samples.get(r).id() + ": image has " + image.length + " values, expected " + pixelCount);
+            }
+            for (int i = 0; i < pixelCount; i++) {
+                pixels[r * pixelCount + i] = image[i] * 2f - 1f;
+            }
+            EncodedPrompt padded = prompts[r].padTo(length);
+            System.arraycopy(padded.tokenIds(), 0, ids, r * length, length);
+            lengths[r] = prompts[r].length();
+            answerStarts[r] = prompts[r].answerStart();
+            modality[r] = padded.modality();
+        }
+    }
+
+    /**
+     * Encodes samples with their answers (teacher forcing) or without (generation). Generation
+     * batches leave {@code extraPositions} pad slots after the longest prompt for new tokens.
+     */
+    public static VqaBatch encode(List<VqaSample> samples, PromptTemplate template, int visionTokens, int imageSize,
+                                  boolean withAnswers, int extraPositions) {
+        if (samples.isEmpty()) {
+            throw new IllegalArgumentException("empty batch");
+        }
+        EncodedPrompt[] prompts = new EncodedPrompt[samples.size()];
+        int longest = 0;
+        for (int r = 0; r < prompts.length; r++) {
+            VqaSample s = samples.get(r);
+            prompts[r] = template.encode(s.question(), withAnswers ? s.answer() : null, visionTokens);
+            longest = Math.max(longest, prompts[r].length());
+        }
+        return new VqaBatch(samples, prompts, longest + extraPositions, imageSize);
+    }
+
+    public NDArray pixels(NDManager manager) {
+        return manager.create(pixels, new Shape(rows, 3, imageSize, imageSize));
+    }
+
+    public NDArray tokenIds(NDManager manager) {
+        return manager.create(ids, new Shape(rows, length));
+    }
+
+    /**
+     * Teacher-forcing targets: at position p the id of token p+1 where token p+1 is an answer token
+     * (answer words and the closing {@code <eos>}), else 0 with weight 0. Returns {targets, weights}.
+     */
+    public NDArray[] answerTargets(NDManager manager) {
+        int[] targets = new int[rows * length];
+        float[] weights = new float[rows * length];
+        for (int r = 0; r < rows; r++) {
+            for (int p = answerStarts[r]; p < lengths[r]; p++) {
+                targets[r * length + p - 1] = ids[r * length + p];
+                weights[r * length + p - 1] = 1f;
+            }
+        }
+        return new NDArray[] {
+            manager.create(targets, new Shape(rows, length)).toType(ai.djl.ndarray.types.DataType.INT64, false),
+            manager.create(weights, new Shape(rows, length))
+        };
+    }
+
+    public List<VqaSample> samples() {
+        return samples;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int length() {
+        return length;
+    }
+
+    /** Unpadded length of row r. */
+    public int length(int row) {
+        return lengths[row];
+    }
+
+    public int answerStart(int row) {
+        return answerStarts[row];
+    }
+
+    /** Modality of every position of row r (pad positions are PAD). */
+    public TokenModality[] modality(int row) {
+        return modality[row].clone();
+    }
+
+    /** A copy of the host-side token ids, row-major (rows x length). */
+    public int[] ids() {
+        return ids.clone();
+    }
+}

@@ -1,0 +1,137 @@
+package dev.qig.core.vqa;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.ParameterStore;
+import dev.qig.core.data.PromptTemplate;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.LvlmConfig;
+import dev.qig.core.model.VisionLanguageModel;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The VQA task on a {@link VisionLanguageModel}: the answer loss used for training and for the
+ * gradient passes of calibration, teacher-forced answer scoring, and greedy generation of short
+ * answers.
+ */
+public final class VqaModel {
+
+    /** Longest answer generated: two words and {@code <eos>}. */
+    public static final int MAX_NEW_TOKENS = 3;
+
+    private final VisionLanguageModel model;
+    private final PromptTemplate template;
+    private final Vocabulary vocabulary;
+
+    public VqaModel(VisionLanguageModel model, Vocabulary vocabulary) {
+        if (vocabulary.size() != model.config().vocabSize()) {
+            throw new IllegalArgumentException("vocabulary has " + vocabulary.size() + " words but the model expects "
+                    + model.config().vocabSize());
+        }
+        this.model = model;
+        this.vocabulary = vocabulary;
+        this.template = new PromptTemplate(vocabulary, model.config().maxPositions());
+    }
+
+    public VisionLanguageModel model() {
+        return model;
+    }
+
+    public Vocabulary vocabulary() {
+        return vocabulary;
+    }
+
+    public PromptTemplate template() {
+        return template;
+    }
+
+    public VqaBatch teacherForced(List<VqaSample> samples) {
+        LvlmConfig c = model.config();
+        return VqaBatch.encode(samples, template, c.visionTokens(), c.imageSize(), true, 0);
+    }
+
+    public NDArray logits(ParameterStore ps, VqaBatch batch, NDManager manager, boolean training) {
+        return model.forward(ps, new NDList(batch.pixels(manager), batch.tokenIds(manager)), training).head();
+    }
+
+    /** Mean cross-entropy over answer tokens (answer words and {@code <eos>}): a scalar. */
+    public NDArray answerLoss(ParameterStore ps, VqaBatch batch, NDManager manager, boolean training) {
+        NDArray[] tw = batch.answerTargets(manager);
+        NDArray logp = logits(ps, batch, manager, training).logSoftmax(-1);
+        NDArray picked = logp.gather(tw[0].expandDims(-1), 2).squeeze(-1);
+        return picked.mul(tw[1]).sum().div(tw[1].sum()).neg();
+    }
+
+    /** Teacher-forced log-likelihood (natural log) of each sample's answer, summed over its tokens. */
+    public double[] answerLogLikelihood(List<VqaSample> samples, NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            VqaBatch batch = teacherForced(samples);
+            NDArray[] tw = batch.answerTargets(m);
+            NDArray logp = logits(new ParameterStore(m, false), batch, m, false).logSoftmax(-1);
+            float[] perRow = logp.gather(tw[0].expandDims(-1), 2).squeeze(-1).mul(tw[1]).sum(new int[] {1}).toFloatArray();
+            double[] out = new double[perRow.length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = perRow[i];
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Greedy answers, one string per sample (words up to {@code <eos>}). Re-runs the whole prefix at
+     * every step: answers are at most three tokens, so a KV cache would not pay for itself here.
+     */
+    public List<String> generate(List<VqaSample> samples, NDManager parent) {
+        LvlmConfig c = model.config();
+        VqaBatch batch = VqaBatch.encode(samples, template, c.visionTokens(), c.imageSize(), false, MAX_NEW_TOKENS);
+        int rows = batch.rows();
+        int t = batch.length();
+        int[] ids = batch.ids();
+        int[] cursor = new int[rows];
+        boolean[] done = new boolean[rows];
+        List<List<String>> words = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            cursor[r] = batch.length(r);
+            words.add(new ArrayList<>());
+        }
+        try (NDManager m = parent.newSubManager()) {
+            NDArray pixels = batch.pixels(m);
+            ParameterStore ps = new ParameterStore(m, false);
+            for (int step = 0; step < MAX_NEW_TOKENS; step++) {
+                try (NDManager s = m.newSubManager()) {
+                    NDArray tokens = s.create(ids, new ai.djl.ndarray.types.Shape(rows, t));
+                    int[] next = model.forward(ps, new NDList(pixels, tokens), false).head()
+                            .argMax(-1).toType(DataType.INT32, false).toIntArray();
+                    boolean allDone = true;
+                    for (int r = 0; r < rows; r++) {
+                        if (done[r]) {
+                            continue;
+                        }
+                        int token = next[r * t + cursor[r] - 1];
+                        if (token == Vocabulary.EOS) {
+                            done[r] = true;
+                        } else {
+                            words.get(r).add(vocabulary.word(token));
+                            ids[r * t + cursor[r]] = token;
+                            cursor[r]++;
+                            done[r] = step == MAX_NEW_TOKENS - 1;
+                        }
+                        allDone &= done[r];
+                    }
+                    if (allDone) {
+                        break;
+                    }
+                }
+            }
+        }
+        List<String> answers = new ArrayList<>(rows);
+        for (List<String> w : words) {
+            answers.add(String.join(" ", w));
+        }
+        return answers;
+    }
+}

@@ -1,0 +1,75 @@
+package dev.qig.core.data;
+
+import static dev.qig.core.data.TokenModality.ANSWER;
+import static dev.qig.core.data.TokenModality.PAD;
+import static dev.qig.core.data.TokenModality.PROMPT;
+import static dev.qig.core.data.TokenModality.SYSTEM;
+import static dev.qig.core.data.TokenModality.VISION;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+class PromptTemplateTest {
+
+    private final PromptTemplate template = new PromptTemplate();
+    private final Vocabulary v = Vocabulary.standard();
+
+    @Test
+    void trainingPromptHasTemplateImageQuestionAndAnswerInOrder() {
+        EncodedPrompt p = template.encode("what is the red object ?", "large circle", 4);
+        assertEquals("<bos> user : <image> <image> <image> <image> what is the red object ? assistant : large circle <eos>",
+                v.decode(p.tokenIds()));
+        assertArrayEquals(new TokenModality[] {SYSTEM, SYSTEM, SYSTEM, VISION, VISION, VISION, VISION,
+                PROMPT, PROMPT, PROMPT, PROMPT, PROMPT, PROMPT, SYSTEM, SYSTEM, ANSWER, ANSWER, ANSWER}, p.modality());
+        assertEquals(3, p.imageStart());
+        assertEquals(15, p.answerStart());
+        assertEquals(v.id("large"), p.tokenIds()[p.answerStart()]);
+        assertEquals(18, p.length());
+    }
+
+    @Test
+    void generationPromptEndsAfterAssistantColon() {
+        EncodedPrompt p = template.encode("is there a blue cross ?", null, 16);
+        int[] ids = p.tokenIds();
+        assertEquals(p.length(), p.answerStart());
+        assertEquals(v.id(":"), ids[ids.length - 1]);
+        assertEquals(v.id("assistant"), ids[ids.length - 2]);
+        assertEquals(16, Arrays.stream(ids).filter(id -> id == Vocabulary.IMAGE).count());
+        assertTrue(Arrays.stream(p.modality()).noneMatch(m -> m == ANSWER));
+    }
+
+    @Test
+    void paddingAppendsPadTokensAndKeepsPositions() {
+        EncodedPrompt p = template.encode("is there a blue cross ?", "no", 16);
+        EncodedPrompt padded = p.padTo(40);
+        assertEquals(40, padded.length());
+        assertEquals(p.answerStart(), padded.answerStart());
+        for (int i = 0; i < 40; i++) {
+            boolean pad = i >= p.length();
+            assertEquals(pad ? Vocabulary.PAD : p.tokenIds()[i], padded.tokenIds()[i]);
+            assertEquals(pad ? PAD : p.modality()[i], padded.modality()[i]);
+        }
+        assertThrows(IllegalArgumentException.class, () -> p.padTo(p.length() - 1));
+    }
+
+    @Test
+    void rejectsOversizeUnknownReservedAndBlankText() {
+        IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
+                () -> new PromptTemplate(v, 20).encode("is there a blue cross ?", "no", 16));
+        assertTrue(tooLong.getMessage().contains("exceeds maxTokens=20"), tooLong.getMessage());
+        String longQuestion = "is the red circle left of the blue square ? ".repeat(6).strip();
+        assertThrows(IllegalArgumentException.class, () -> template.encode(longQuestion, "yes", 16));
+        IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
+                () -> template.encode("what is the magenta object ?", null, 16));
+        assertTrue(unknown.getMessage().contains("magenta"), unknown.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> template.encode("what is <image> ?", null, 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("is there a red circle ?", "yes <eos>", 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("  ", null, 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("is there a red circle ?", "", 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("is there a red circle ?", null, 0));
+    }
+}
