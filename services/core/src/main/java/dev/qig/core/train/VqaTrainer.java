@@ -107,7 +107,10 @@ public final class VqaTrainer {
         for (Parameter p : params.values()) {
             NDArray g = p.getArray().getGradient();
             grads.add(g);
-            sumSquares += g.square().sum().getFloat();
+            // Temporaries of a parameter's gradient live on the model's manager: close them here.
+            try (NDArray squares = g.square(); NDArray sum = squares.sum()) {
+                sumSquares += sum.getFloat();
+            }
         }
         double norm = Math.sqrt(sumSquares);
         float factor = norm > config.gradientClipNorm() ? (float) (config.gradientClipNorm() / norm) : 1f;

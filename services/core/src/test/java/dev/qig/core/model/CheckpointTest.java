@@ -1,0 +1,93 @@
+package dev.qig.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
+import dev.qig.core.io.SafetensorsReader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointTest {
+
+    @TempDir
+    Path dir;
+
+    private static List<String> vocab(int n) {
+        List<String> words = new ArrayList<>(List.of("<pad>", "<bos>", "<eos>", "<image>"));
+        for (int i = words.size(); i < n; i++) {
+            words.add("w" + i);
+        }
+        return words;
+    }
+
+    @Test
+    void safetensorsExportImportIsBitExact() throws IOException {
+        LvlmConfig c = TinyModel.config();
+        try (NDManager m = NDManager.newBaseManager()) {
+            VisionLanguageModel original = VisionLanguageModel.create(c, m, 21);
+            Checkpoint.save(original, vocab(c.vocabSize()), Map.of("note", "test"), dir);
+            Checkpoint.Loaded loaded = Checkpoint.load(dir, m);
+
+            assertEquals(c, loaded.model().config());
+            assertEquals("test", loaded.metadata().get("note"));
+            assertEquals(vocab(c.vocabSize()), loaded.vocabulary());
+            for (var e : original.weights().parameters().entrySet()) {
+                float[] a = e.getValue().getArray().toFloatArray();
+                float[] b = loaded.model().weights().parameters().get(e.getKey()).getArray().toFloatArray();
+                assertEquals(a.length, b.length);
+                for (int i = 0; i < a.length; i++) {
+                    assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]), e.getKey() + "[" + i + "]");
+                }
+            }
+            int[] ids = TinyModel.ids(c, 4, 8);
+            NDArray pixels = TinyModel.pixels(m, c, 1);
+            NDArray tokens = m.create(ids, new Shape(1, ids.length));
+            float[] la = original.forward(new ParameterStore(m, false), new NDList(pixels, tokens), false).head().toFloatArray();
+            float[] lb = loaded.model().forward(new ParameterStore(m, false), new NDList(pixels, tokens), false).head().toFloatArray();
+            assertArrayEquals(la, lb, 0f);
+        }
+    }
+
+    @Test
+    void decoderTensorsUseTheQwen2NamesOtherToolsExpect() throws IOException {
+        LvlmConfig c = TinyModel.config();
+        try (NDManager m = NDManager.newBaseManager()) {
+            Checkpoint.save(VisionLanguageModel.create(c, m, 1), vocab(c.vocabSize()), Map.of(), dir);
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(Checkpoint.WEIGHTS))) {
+            assertArrayEquals(new long[] {c.kvHeads() * c.headDim(), c.hidden()}, r.shape("model.layers.0.self_attn.k_proj.weight"));
+            assertArrayEquals(new long[] {c.intermediate(), c.hidden()}, r.shape("model.layers.1.mlp.gate_proj.weight"));
+            assertArrayEquals(new long[] {c.vocabSize(), c.hidden()}, r.shape("model.embed_tokens.weight"));
+        }
+        String json = Files.readString(dir.resolve(Checkpoint.CONFIG));
+        assertTrue(json.contains("\"num_key_value_heads\" : " + c.kvHeads()), json);
+    }
+
+    @Test
+    void aCheckpointThatDoesNotMatchItsConfigIsRefusedWithTheNames() throws IOException {
+        LvlmConfig c = TinyModel.config();
+        try (NDManager m = NDManager.newBaseManager()) {
+            Checkpoint.save(VisionLanguageModel.create(c, m, 1), vocab(c.vocabSize()), Map.of(), dir);
+            LvlmConfig deeper = new LvlmConfig(c.imageSize(), c.patchSize(), c.visionHidden(), c.visionLayers(),
+                    c.visionHeads(), c.visionIntermediate(), c.hidden(), c.intermediate(), c.layers() + 1, c.heads(),
+                    c.kvHeads(), c.vocabSize(), c.maxPositions(), c.ropeTheta(), c.rmsNormEps(), c.layerNormEps());
+            Files.writeString(dir.resolve(Checkpoint.CONFIG), deeper.toJson());
+            IOException e = assertThrows(IOException.class, () -> Checkpoint.load(dir, m));
+            assertTrue(e.getMessage().contains("model.layers.2."), e.getMessage());
+            assertThrows(IOException.class, () -> Checkpoint.load(dir.resolve("nowhere"), m));
+        }
+    }
+}
