@@ -44,7 +44,7 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainConfig d = TrainConfig.defaults();
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
-                d.minLearningRateFraction(), d.weightDecay(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
+                d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
                 d.evalSamples());
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();

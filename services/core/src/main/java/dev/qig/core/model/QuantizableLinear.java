@@ -2,7 +2,6 @@ package dev.qig.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -28,9 +27,13 @@ public final class QuantizableLinear extends ModelBlock {
     private final Parameter weight;
     private final Parameter bias;
 
+    private final InPlaceWeight weightSlot;
+    private final InPlaceWeight biasSlot;
+
     private InputListener listener;
     private UnaryOperator<NDArray> inputQuantizer;
-    private NDArray original;
+    private NDArray weightOverride;
+    private UnaryOperator<NDArray> outputTap;
 
     public QuantizableLinear(WeightRegistry registry, String prefix, int inFeatures, int outFeatures, boolean withBias) {
         super(registry, prefix);
@@ -38,6 +41,8 @@ public final class QuantizableLinear extends ModelBlock {
         this.outFeatures = outFeatures;
         this.weight = param("weight", Init.NORMAL, outFeatures, inFeatures);
         this.bias = withBias ? param("bias", Init.ZEROS, outFeatures) : null;
+        this.weightSlot = new InPlaceWeight(prefix + ".weight", weight);
+        this.biasSlot = withBias ? new InPlaceWeight(prefix + ".bias", bias) : null;
     }
 
     @Override
@@ -49,9 +54,10 @@ public final class QuantizableLinear extends ModelBlock {
         if (inputQuantizer != null) {
             x = inputQuantizer.apply(x);
         }
-        NDArray w = value(ps, weight, x, training);
+        NDArray w = weightOverride != null ? weightOverride : value(ps, weight, x, training);
         NDArray b = bias == null ? null : value(ps, bias, x, training);
-        return Linear.linear(x, w, b);
+        NDList y = Linear.linear(x, w, b);
+        return outputTap == null ? y : new NDList(outputTap.apply(y.head()));
     }
 
     /** Hugging Face name of this layer, e.g. {@code model.layers.0.self_attn.q_proj}. */
@@ -91,40 +97,46 @@ public final class QuantizableLinear extends ModelBlock {
     }
 
     /**
-     * Replaces the weight in place by {@code transform(weight)} and keeps the original for
-     * {@link #restoreWeight}. Replacing an already replaced weight is refused: transforms would
-     * otherwise compound silently (quantizing a quantized weight, scaling twice).
+     * Replaces the weight in place by {@code transform(weight)}, keeping the original for
+     * {@link #restoreWeight}; a second replacement before a restore is refused.
      */
     public void replaceWeight(UnaryOperator<NDArray> transform) {
-        if (original != null) {
-            throw new IllegalStateException(prefix + ": weight is already replaced; restore it first");
-        }
-        NDArray w = weight.getArray();
-        NDArray saved = w.duplicate();
-        try (NDArray replaced = transform.apply(w)) {
-            if (!replaced.getShape().equals(w.getShape())) {
-                throw new IllegalArgumentException(
-                        prefix + ": transform changed the weight shape " + w.getShape() + " -> " + replaced.getShape());
-            }
-            w.set(new NDIndex("..."), replaced);
-        } catch (RuntimeException e) {
-            saved.close();
-            throw e;
-        }
-        original = saved;
+        weightSlot.replace(transform);
     }
 
     /** Puts the original weight back, bit for bit. No-op when the weight was never replaced. */
     public void restoreWeight() {
-        if (original == null) {
-            return;
-        }
-        weight.getArray().set(new NDIndex("..."), original);
-        original.close();
-        original = null;
+        weightSlot.restore();
     }
 
     public boolean isWeightReplaced() {
-        return original != null;
+        return weightSlot.isReplaced();
+    }
+
+    /** The weight as a replaceable slot (equalization folds scales into it). */
+    public InPlaceWeight weightSlot() {
+        return weightSlot;
+    }
+
+    /** The bias as a replaceable slot, or null when the layer has no bias. */
+    public InPlaceWeight biasSlot() {
+        return biasSlot;
+    }
+
+    /**
+     * Uses {@code w} instead of the stored weight in forward calls until cleared with null: lets a
+     * calibration search try candidate weights without touching the model (and without in-place
+     * edits that would break autograd of a graph that still holds the weight).
+     */
+    public void setWeightOverride(NDArray w) {
+        if (w != null && !w.getShape().equals(weight.getArray().getShape())) {
+            throw new IllegalArgumentException(prefix + ": override shape " + w.getShape() + " != " + weight.getArray().getShape());
+        }
+        this.weightOverride = w;
+    }
+
+    /** Receives the output of every forward call and may return a replacement (gradient probes). */
+    public void setOutputTap(UnaryOperator<NDArray> tap) {
+        this.outputTap = tap;
     }
 }

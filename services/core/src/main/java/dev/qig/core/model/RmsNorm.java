@@ -11,11 +11,13 @@ public final class RmsNorm extends ModelBlock {
 
     private final Parameter weight;
     private final float eps;
+    private final InPlaceWeight weightSlot;
 
     public RmsNorm(WeightRegistry registry, String prefix, int width, double eps) {
         super(registry, prefix);
         this.weight = param("weight", Init.ONES, width);
         this.eps = (float) eps;
+        this.weightSlot = new InPlaceWeight(prefix + ".weight", weight);
     }
 
     @Override
@@ -25,8 +27,13 @@ public final class RmsNorm extends ModelBlock {
         return new NDList(x.div(rms).mul(value(ps, weight, x, training)));
     }
 
-    /** The live scale vector; equalization divides it by per-channel scales. */
+    /** The live scale vector. */
     public NDArray weight() {
         return weight.getArray();
+    }
+
+    /** The scale vector as a replaceable slot: equalization divides it by per-channel scales. */
+    public InPlaceWeight weightSlot() {
+        return weightSlot;
     }
 }

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
@@ -19,8 +18,8 @@ import java.util.List;
  * ({@code model.embed_tokens}, {@code model.layers.N}, {@code model.norm}) -> {@code lm_head}.
  *
  * <p>Forward input: {@code NDList(pixels (B,3,H,W) in [-1,1], tokenIds (B,T))}; each row holds one
- * contiguous run of {@link #IMAGE_TOKEN} ids, at the same position in every row, which the projected
- * vision tokens replace. Output: {@code NDList(logits (B,T,V))}.
+ * contiguous run of {@link #IMAGE_TOKEN} ids (anywhere in the row), which the row's projected vision
+ * tokens replace. Output: {@code NDList(logits (B,T,V))}.
  */
 public final class VisionLanguageModel extends ModelBlock {
 
@@ -66,33 +65,40 @@ public final class VisionLanguageModel extends ModelBlock {
         return new NDList(lmHead.forward1(ps, finalNorm.forward1(ps, h, training), training));
     }
 
-    /** Token embeddings with the image placeholder run replaced by projected vision tokens: (B,T,D). */
+    /**
+     * Token embeddings with each row's image placeholder run replaced by that row's projected vision
+     * tokens: (B,T,D). The run may sit at a different position in every row.
+     */
     public NDArray inputEmbeddings(ParameterStore ps, NDArray pixels, NDArray ids, boolean training) {
-        int start = imageStart(ids);
+        int[] starts = imageStarts(ids);
         int n = config.visionTokens();
+        long rows = ids.getShape().get(0);
+        int t = Math.toIntExact(ids.getShape().get(1));
         NDArray text = ids.getNDArrayInternal()
                 .embedding(ids.toType(DataType.INT64, false), value(ps, embedTokens, pixels, training), SparseFormat.DENSE)
                 .head();
         NDArray visual = projector.forward1(ps, vision.forward1(ps, pixels, training), training);
-        long t = ids.getShape().get(1);
-        NDList parts = new NDList();
-        if (start > 0) {
-            parts.add(text.get(new NDIndex(":, :{}", start)));
+        // Gather from [text | visual] along the sequence: position p of row r takes visual token
+        // p - start[r] inside the run, its own text embedding elsewhere.
+        long[] index = new long[Math.toIntExact(rows) * t];
+        for (int r = 0; r < rows; r++) {
+            for (int p = 0; p < t; p++) {
+                int v = p - starts[r];
+                index[r * t + p] = v >= 0 && v < n ? t + v : p;
+            }
         }
-        parts.add(visual);
-        if (start + n < t) {
-            parts.add(text.get(new NDIndex(":, {}:", start + n)));
-        }
-        return parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 1);
+        NDArray idx = ids.getManager().create(index, new ai.djl.ndarray.types.Shape(rows, t, 1))
+                .broadcast(new ai.djl.ndarray.types.Shape(rows, t, config.hidden()));
+        return NDArrays.concat(new NDList(text, visual), 1).gather(idx, 1);
     }
 
-    /** Position of the image placeholder run, checked to be whole and the same in every row. */
-    private int imageStart(NDArray ids) {
+    /** Position of each row's image placeholder run, checked to be one whole run. */
+    private int[] imageStarts(NDArray ids) {
         long[] shape = ids.getShape().getShape();
         int rows = Math.toIntExact(shape[0]);
         int t = Math.toIntExact(shape[1]);
         int[] flat = ids.toType(DataType.INT32, false).toIntArray();
-        int start = -1;
+        int[] starts = new int[rows];
         for (int r = 0; r < rows; r++) {
             int first = -1;
             int count = 0;
@@ -108,12 +114,9 @@ public final class VisionLanguageModel extends ModelBlock {
                 throw new IllegalArgumentException("row " + r + " must hold one run of " + config.visionTokens()
                         + " image tokens, found " + count);
             }
-            if (start >= 0 && first != start) {
-                throw new IllegalArgumentException("image tokens must start at the same position in every row");
-            }
-            start = first;
+            starts[r] = first;
         }
-        return start;
+        return starts;
     }
 
     private static boolean contiguous(int[] flat, int from, int count) {

@@ -1,6 +1,7 @@
 package dev.qig.core.quant;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.function.UnaryOperator;
@@ -39,8 +40,19 @@ public final class GroupQuantizer implements UnaryOperator<NDArray> {
         return groupSize > 0 && inFeatures % groupSize == 0 ? groupSize : Math.toIntExact(inFeatures);
     }
 
+    /** The quantized copy; its temporaries live and die in a scope, the result on the input's manager. */
     @Override
     public NDArray apply(NDArray w) {
+        NDManager parent = w.getManager();
+        try (NDManager scope = parent.newSubManager()) {
+            w.tempAttach(scope);
+            NDArray result = compute(w);
+            result.attach(parent);
+            return result;
+        }
+    }
+
+    private NDArray compute(NDArray w) {
         Shape shape = w.getShape();
         long rows = shape.get(0);
         long in = shape.get(1);

@@ -69,8 +69,8 @@ public final class ModelCard {
                 .append(String.format(Locale.ROOT, "- decoder (Qwen2-style): hidden %d, %d layers, %d query / %d key-value heads (GQA), SwiGLU MLP %d, RMSNorm, RoPE theta %.0f, vocabulary %d%n",
                         c.hidden(), c.layers(), c.heads(), c.kvHeads(), c.intermediate(), c.ropeTheta(), c.vocabSize()))
                 .append("\n## Training\n\n")
-                .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), AdamW lr %.0e (warm-up %d, cosine), weight decay %.2f, clip %.1f, seed %d%n",
-                        train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(), train.weightDecay(),
+                .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
+                        train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(),
                         train.gradientClipNorm(), train.seed()))
                 .append(String.format(Locale.ROOT, "- final training loss %.4f; training time %.1f min on %d cores (%s)%n",
                         result.finalLoss(), result.seconds() / 60, Runtime.getRuntime().availableProcessors(),

@@ -8,7 +8,6 @@ package dev.qig.core.train;
  * @param learningRate peak Adam learning rate
  * @param warmupSteps linear warm-up steps before the cosine decay
  * @param minLearningRateFraction the cosine decays to this fraction of the peak
- * @param weightDecay decoupled (AdamW) weight decay
  * @param gradientClipNorm global gradient-norm clip
  * @param seed seed of the initial weights and of the training data
  * @param logEvery steps between progress lines
@@ -21,7 +20,6 @@ public record TrainConfig(
         float learningRate,
         int warmupSteps,
         float minLearningRateFraction,
-        float weightDecay,
         float gradientClipNorm,
         long seed,
         int logEvery,
@@ -34,9 +32,13 @@ public record TrainConfig(
         }
     }
 
-    /** The recipe of the shipped checkpoint. */
+    /**
+     * The recipe of the shipped checkpoint. No weight decay: DJL's Adam adds it to the gradient (L2,
+     * not decoupled), and after normalization it drives weights with small gradients, such as the
+     * attention queries and keys early in training, to zero.
+     */
     public static TrainConfig defaults() {
-        return new TrainConfig(3000, 64, 1e-3f, 150, 0.05f, 0.01f, 1.0f, 7L, 50, 500, 100);
+        return new TrainConfig(3000, 64, 6e-4f, 150, 0.05f, 1.0f, 7L, 50, 500, 100);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
 
 /**
  * Trains a model on an endless stream of synthetic VQA samples (every step draws a fresh batch from
- * all domains equally, so the model never sees a sample twice) with AdamW, warm-up + cosine
+ * all domains equally, so the model never sees a sample twice) with Adam, warm-up + cosine
  * learning rate and global-norm gradient clipping. Loss: cross-entropy on answer tokens only.
  */
 public final class VqaTrainer {
@@ -45,7 +45,6 @@ public final class VqaTrainer {
         Map<String, Parameter> params = vqa.model().weights().parameters();
         Optimizer adam = Optimizer.adam()
                 .optLearningRateTracker((String id, int update) -> config.learningRateAt(update))
-                .optWeightDecays(config.weightDecay())
                 .build();
         List<VqaSample> quickEval = quickEvalSet(world);
 
@@ -53,6 +52,7 @@ public final class VqaTrainer {
         double windowLoss = 0;
         int windowSteps = 0;
         double lastLoss = Double.NaN;
+        int skipped = 0;
         for (int step = 1; step <= config.steps(); step++) {
             List<VqaSample> samples = new ArrayList<>(config.batchSize());
             for (int i = 0; i < config.batchSize(); i++) {
@@ -67,12 +67,17 @@ public final class VqaTrainer {
                     gc.backward(l);
                     loss = l.getFloat();
                 }
-                clipAndStep(params, adam);
-                windowLoss += loss;
-                windowSteps++;
+                if (Float.isFinite(loss) && clipAndStep(params, adam)) {
+                    windowLoss += loss;
+                    windowSteps++;
+                } else {
+                    skipped++;
+                    zeroGradients(params);
+                    out.printf(Locale.ROOT, "step %d: non-finite loss or gradient, update skipped (%d so far)%n", step, skipped);
+                }
             }
             if (step % config.logEvery() == 0 || step == config.steps()) {
-                lastLoss = windowLoss / windowSteps;
+                lastLoss = windowSteps == 0 ? Double.NaN : windowLoss / windowSteps;
                 double elapsed = (System.nanoTime() - start) / 1e9;
                 double eta = elapsed / step * (config.steps() - step);
                 out.printf(Locale.ROOT, "step %5d/%d  loss %.4f  lr %.2e  %.2f s/step  elapsed %s  eta %s%n",
@@ -100,8 +105,11 @@ public final class VqaTrainer {
         return set;
     }
 
-    /** Scales gradients to the global-norm limit, then lets Adam update (which also zeroes them). */
-    private void clipAndStep(Map<String, Parameter> params, Optimizer adam) {
+    /**
+     * Scales gradients to the global-norm limit, then lets Adam update (which also zeroes them).
+     * Returns false, updating nothing, when the norm is not finite.
+     */
+    private boolean clipAndStep(Map<String, Parameter> params, Optimizer adam) {
         List<NDArray> grads = new ArrayList<>(params.size());
         double sumSquares = 0;
         for (Parameter p : params.values()) {
@@ -113,6 +121,10 @@ public final class VqaTrainer {
             }
         }
         double norm = Math.sqrt(sumSquares);
+        if (!Double.isFinite(norm)) {
+            grads.forEach(NDArray::close);
+            return false;
+        }
         float factor = norm > config.gradientClipNorm() ? (float) (config.gradientClipNorm() / norm) : 1f;
         int i = 0;
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
@@ -122,6 +134,15 @@ public final class VqaTrainer {
             }
             adam.update(e.getKey(), e.getValue().getArray(), g);
             g.close();
+        }
+        return true;
+    }
+
+    private static void zeroGradients(Map<String, Parameter> params) {
+        for (Parameter p : params.values()) {
+            try (NDArray g = p.getArray().getGradient()) {
+                g.subi(g);
+            }
         }
     }
 

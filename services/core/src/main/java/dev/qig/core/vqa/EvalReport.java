@@ -15,12 +15,18 @@ public final class EvalReport {
     private final String label;
     private final Map<Domain, Map<QuestionType, int[]>> counts = new EnumMap<>(Domain.class);
     private final Map<Domain, double[]> logLikelihood = new EnumMap<>(Domain.class);
+    private final Map<Domain, double[]> kl = new EnumMap<>(Domain.class);
 
     public EvalReport(String label) {
         this.label = label;
     }
 
-    void add(Domain domain, QuestionType type, boolean correct, double answerLogLikelihood) {
+    void add(Domain domain, QuestionType type, boolean correct, double answerLogLikelihood, double klToReference) {
+        if (!Double.isNaN(klToReference)) {
+            double[] k = kl.computeIfAbsent(domain, d -> new double[2]);
+            k[0] += klToReference;
+            k[1]++;
+        }
         int[] c = counts.computeIfAbsent(domain, d -> new EnumMap<>(QuestionType.class))
                 .computeIfAbsent(type, t -> new int[2]);
         c[0] += correct ? 1 : 0;
@@ -87,6 +93,12 @@ public final class EvalReport {
     public double meanLogLikelihood(Domain domain) {
         double[] ll = logLikelihood.get(domain);
         return ll == null || ll[1] == 0 ? Double.NaN : ll[0] / ll[1];
+    }
+
+    /** Mean KL (nats per answer token) of the answer distribution to full precision; NaN if not measured. */
+    public double meanKl(Domain domain) {
+        double[] k = kl.get(domain);
+        return k == null || k[1] == 0 ? Double.NaN : k[0] / k[1];
     }
 
     /** Text table: one row per domain, accuracy (%) per question type, overall, and log-likelihood. */

@@ -22,14 +22,35 @@ public final class VqaEvaluator {
      */
     public EvalReport evaluate(String label, VqaModel model, List<VqaSample> samples, NDManager manager,
                                IntConsumer progress) {
+        return evaluate(label, model, samples, null, manager, progress);
+    }
+
+    /** The full-precision answer distributions of samples, for {@link #evaluate} with KL. */
+    public List<float[]> referenceDistributions(VqaModel model, List<VqaSample> samples, NDManager manager) {
+        List<float[]> out = new java.util.ArrayList<>(samples.size());
+        for (int from = 0; from < samples.size(); from += batchSize) {
+            out.addAll(List.of(model.answerLogProbs(samples.subList(from, Math.min(samples.size(), from + batchSize)), manager)));
+        }
+        return out;
+    }
+
+    /**
+     * Evaluates every sample and, when {@code reference} (from {@link #referenceDistributions} on the
+     * full-precision model) is given, the KL of the answer distribution to it.
+     */
+    public EvalReport evaluate(String label, VqaModel model, List<VqaSample> samples, List<float[]> reference,
+                               NDManager manager, IntConsumer progress) {
         EvalReport report = new EvalReport(label);
+        int vocab = model.model().config().vocabSize();
         for (int from = 0; from < samples.size(); from += batchSize) {
             List<VqaSample> chunk = samples.subList(from, Math.min(samples.size(), from + batchSize));
             List<String> answers = model.generate(chunk, manager);
             double[] ll = model.answerLogLikelihood(chunk, manager);
+            float[][] lp = reference == null ? null : model.answerLogProbs(chunk, manager);
             for (int i = 0; i < chunk.size(); i++) {
                 VqaSample s = chunk.get(i);
-                report.add(s.domain(), s.type(), answers.get(i).equals(s.answer()), ll[i]);
+                double kl = lp == null ? Double.NaN : VqaModel.meanKl(reference.get(from + i), lp[i], vocab);
+                report.add(s.domain(), s.type(), answers.get(i).equals(s.answer()), ll[i], kl);
             }
             progress.accept(from + chunk.size());
         }

@@ -82,6 +82,44 @@ public final class VqaModel {
     }
 
     /**
+     * Teacher-forced next-token log-probabilities at every answer position of each sample: one
+     * array of (answer tokens x vocabulary) per sample, row-major. The reference distribution for
+     * the KL of a quantized model to full precision.
+     */
+    public float[][] answerLogProbs(List<VqaSample> samples, NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            VqaBatch batch = teacherForced(samples);
+            int v = model.config().vocabSize();
+            int t = batch.length();
+            float[] all = logits(new ParameterStore(m, false), batch, m, false).logSoftmax(-1).toFloatArray();
+            float[][] out = new float[batch.rows()][];
+            for (int r = 0; r < batch.rows(); r++) {
+                // Position p predicts token p+1: answer tokens are predicted from answerStart-1 on.
+                int from = batch.answerStart(r) - 1;
+                int n = batch.length(r) - batch.answerStart(r);
+                out[r] = new float[n * v];
+                System.arraycopy(all, (r * t + from) * v, out[r], 0, n * v);
+            }
+            return out;
+        }
+    }
+
+    /** Mean over answer tokens of KL(reference || current), natural log. */
+    public static double meanKl(float[] referenceLogProbs, float[] logProbs, int vocabSize) {
+        int n = referenceLogProbs.length / vocabSize;
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            double kl = 0;
+            for (int k = 0; k < vocabSize; k++) {
+                double lp = referenceLogProbs[i * vocabSize + k];
+                kl += Math.exp(lp) * (lp - logProbs[i * vocabSize + k]);
+            }
+            total += kl;
+        }
+        return n == 0 ? 0 : total / n;
+    }
+
+    /**
      * Greedy answers, one string per sample (words up to {@code <eos>}). Re-runs the whole prefix at
      * every step: answers are at most three tokens, so a KV cache would not pay for itself here.
      */

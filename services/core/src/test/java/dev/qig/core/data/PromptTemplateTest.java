@@ -19,13 +19,13 @@ class PromptTemplateTest {
     private final Vocabulary v = Vocabulary.standard();
 
     @Test
-    void trainingPromptHasTemplateImageQuestionAndAnswerInOrder() {
+    void trainingPromptHasTemplateQuestionImageAndAnswerInOrder() {
         EncodedPrompt p = template.encode("what is the red object ?", "large circle", 4);
-        assertEquals("<bos> user : <image> <image> <image> <image> what is the red object ? assistant : large circle <eos>",
+        assertEquals("<bos> user : what is the red object ? <image> <image> <image> <image> assistant : large circle <eos>",
                 v.decode(p.tokenIds()));
-        assertArrayEquals(new TokenModality[] {SYSTEM, SYSTEM, SYSTEM, VISION, VISION, VISION, VISION,
-                PROMPT, PROMPT, PROMPT, PROMPT, PROMPT, PROMPT, SYSTEM, SYSTEM, ANSWER, ANSWER, ANSWER}, p.modality());
-        assertEquals(3, p.imageStart());
+        assertArrayEquals(new TokenModality[] {SYSTEM, SYSTEM, SYSTEM, PROMPT, PROMPT, PROMPT, PROMPT, PROMPT, PROMPT,
+                VISION, VISION, VISION, VISION, SYSTEM, SYSTEM, ANSWER, ANSWER, ANSWER}, p.modality());
+        assertEquals(9, p.imageStart());
         assertEquals(15, p.answerStart());
         assertEquals(v.id("large"), p.tokenIds()[p.answerStart()]);
         assertEquals(18, p.length());

@@ -1,0 +1,145 @@
+package dev.qig.app;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.qig.core.data.SyntheticWorld;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.Checkpoint;
+import dev.qig.core.model.DecoderLayer;
+import dev.qig.core.model.QuantizableLinear;
+import dev.qig.core.quant.BatchCalibrator;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.EngineTimings;
+import dev.qig.core.quant.EngineTimings.Phase;
+import dev.qig.core.quant.EqualizationGroup;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.vqa.VqaModel;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code qig bench}: what calibration costs on this machine. Per-sample seconds of each engine phase,
+ * QIG's calibration time over MBQ's on the same samples, and the efficiency of the integrated-
+ * gradients loop against the measured libtorch matmul throughput.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmark calibration: seconds per sample of QIG attribution, MBQ's gradient pass and the grid search; "
+                + "QIG over MBQ calibration time; IG efficiency against measured matmul FLOP/s.")
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
+    String model = Checkpoint.SHIPPED;
+
+    @Option(names = "--scheme", description = "Quantization scheme (default: ${DEFAULT-VALUE}).")
+    String scheme = "w3a16";
+
+    @Option(names = "--samples", description = "Calibration samples (default: ${DEFAULT-VALUE}).")
+    int samples = 64;
+
+    @Override
+    public Integer call() throws Exception {
+        QuantScheme quantScheme = QuantScheme.parse(scheme);
+        List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Checkpoint.Loaded loaded = Checkpoint.load(model, manager);
+            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            CalibrationSettings settings = CalibrationSettings.defaults(quantScheme);
+            System.out.printf(Locale.ROOT, "qig bench: %s, %s, %d samples, %d cores, libtorch threads %s%n", model,
+                    quantScheme.id(), samples, Runtime.getRuntime().availableProcessors(),
+                    System.getProperty("ai.djl.pytorch.num_threads"));
+
+            double matmul = matmulGflops(manager);
+            System.out.printf(Locale.ROOT, "libtorch fp32 matmul (8192x256 @ 256x768): %.1f GFLOP/s%n", matmul);
+
+            BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model);
+            BatchCalibrator.Result mbqResult = mbq.calibrate(EnumSet.of(Method.MBQ), calibration, manager, (p, n) -> { });
+            BatchCalibrator qig = new BatchCalibrator(vqa, settings, model);
+            BatchCalibrator.Result qigResult = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { });
+
+            EngineTimings tm = mbq.engine().timings();
+            EngineTimings tq = qig.engine().timings();
+            // Each calibration runs two passes over the samples: per-sample figures are per pass.
+            System.out.println();
+            System.out.println("| phase | seconds per sample |");
+            System.out.println("|---|---:|");
+            row("MBQ gradient pass (forward + backward of the answer loss)", tm.secondsPerSample(Phase.GRADIENT));
+            row("forward pass capturing group inputs (AWQ, QIG)", tq.secondsPerSample(Phase.FORWARD));
+            row("QIG attribution (32-step integrated gradients, all groups)", 2 * tq.secondsPerSample(Phase.INTEGRATED_GRADIENTS));
+            row("grid search (20 alphas, all groups)", 2 * tq.secondsPerSample(Phase.GRID));
+            if (quantScheme.quantizesActivations()) {
+                row("distorted (quantized-model) pass", tq.secondsPerSample(Phase.DISTORTED));
+            }
+            System.out.println();
+            System.out.printf(Locale.ROOT, "calibration time on %d samples: MBQ %.1f s, QIG %.1f s, QIG / MBQ = %.2f%n",
+                    samples, mbqResult.seconds(), qigResult.seconds(), qigResult.seconds() / mbqResult.seconds());
+
+            double flops = igFlops(vqa, calibration, settings);
+            double achieved = flops / tq.seconds(Phase.INTEGRATED_GRADIENTS) / 1e9;
+            System.out.printf(Locale.ROOT, "integrated gradients: %.1f GFLOP of linear-layer work in %.1f s = %.1f GFLOP/s, "
+                    + "%.0f%% of the measured matmul throughput%n", flops / 1e9, tq.seconds(Phase.INTEGRATED_GRADIENTS),
+                    achieved, 100 * achieved / matmul);
+        }
+        return 0;
+    }
+
+    private static void row(String name, double seconds) {
+        System.out.printf(Locale.ROOT, "| %s | %.4f |%n", name, seconds);
+    }
+
+    /** Best of a few timed runs of a matmul the size of the IG loop's MLP work. */
+    static double matmulGflops(NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            NDArray a = m.randomNormal(new Shape(8192, 256));
+            NDArray b = m.randomNormal(new Shape(256, 768));
+            for (int i = 0; i < 3; i++) {
+                a.matMul(b).close();
+            }
+            double best = 0;
+            for (int run = 0; run < 5; run++) {
+                long start = System.nanoTime();
+                int reps = 10;
+                for (int i = 0; i < reps; i++) {
+                    a.matMul(b).close();
+                }
+                double s = (System.nanoTime() - start) / 1e9;
+                best = Math.max(best, reps * 2.0 * 8192 * 256 * 768 / s / 1e9);
+            }
+            return best;
+        }
+    }
+
+    /**
+     * Linear-layer FLOPs of the IG loop: per group module, steps x real tokens x 2 x (weights in the
+     * module) per forward; a full-precision and a quantized forward, and an input-gradient backward of
+     * the same size through each branch that carries gradient.
+     */
+    static double igFlops(VqaModel vqa, List<VqaSample> samples, CalibrationSettings settings) {
+        long tokens = 0;
+        for (VqaSample s : samples) {
+            tokens += vqa.template().encode(s.question(), s.answer(), vqa.model().config().visionTokens()).length();
+        }
+        int branchesWithGradient = settings.scheme().quantizesActivations() ? 1 : 2;
+        double total = 0;
+        for (DecoderLayer layer : vqa.model().layers()) {
+            for (EqualizationGroup g : EqualizationGroup.values()) {
+                if (!g.appliesTo(layer)) {
+                    continue;
+                }
+                long weights = 0;
+                for (QuantizableLinear l : g.moduleLinears(layer)) {
+                    weights += (long) l.inFeatures() * l.outFeatures();
+                }
+                double forward = 2.0 * weights * tokens * settings.igSteps();
+                total += forward * (2 + branchesWithGradient);
+            }
+        }
+        return total;
+    }
+}

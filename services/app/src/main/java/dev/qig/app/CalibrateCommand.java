@@ -1,0 +1,145 @@
+package dev.qig.app;
+
+import ai.djl.ndarray.NDManager;
+import dev.qig.core.data.Domain;
+import dev.qig.core.data.SyntheticWorld;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.Checkpoint;
+import dev.qig.core.quant.AppliedQuantization;
+import dev.qig.core.quant.BatchCalibrator;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantConfig;
+import dev.qig.core.quant.QuantConfigApplier;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.vqa.EvalReport;
+import dev.qig.core.vqa.VqaEvaluator;
+import dev.qig.core.vqa.VqaModel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code qig calibrate}: calibrates every requested method on the same samples, evaluates each
+ * config against full precision on the held-out sets, and prints and writes the comparison.
+ */
+@Command(name = "calibrate", mixinStandardHelpOptions = true,
+        description = "Calibrate RTN / AWQ / MBQ / QIG on synthetic samples and compare them with full precision "
+                + "on the held-out sets (accuracy, answer log-likelihood, KL to full precision, calibration time).")
+final class CalibrateCommand implements Callable<Integer> {
+
+    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
+    String model = Checkpoint.SHIPPED;
+
+    @Option(names = "--scheme", description = "w3a16, w4a8, w4a16 or w8a8 (default: ${DEFAULT-VALUE}).")
+    String scheme = "w3a16";
+
+    @Option(names = "--methods", description = "Comma-separated methods (default: ${DEFAULT-VALUE}).")
+    String methods = "rtn,awq,mbq,qig";
+
+    @Option(names = "--samples", description = "Calibration samples (default: ${DEFAULT-VALUE}).")
+    int samples = 128;
+
+    @Option(names = "--domain", description = "Calibration domain, or 'mix' for all domains equally (default: ${DEFAULT-VALUE}).")
+    String domain = "mix";
+
+    @Option(names = "--seed", description = "Seed of the calibration samples (default: ${DEFAULT-VALUE}).")
+    long seed = 2026;
+
+    @Option(names = "--eval-limit", description = "Held-out questions per domain, at most 500 (default: ${DEFAULT-VALUE}).")
+    int evalLimit = 500;
+
+    @Option(names = "--paper", description = "Paper behaviour: QIG baseline is always the quantized input.")
+    boolean paper;
+
+    @Option(names = "--no-iqr-clip", description = "Turn the IQR clip of QIG token scores off.")
+    boolean noIqrClip;
+
+    @Option(names = "--out", description = "Directory for results.csv, results.json and the configs (default: ${DEFAULT-VALUE}).")
+    Path out = Path.of("runs", "calibrate");
+
+    @Override
+    public Integer call() throws Exception {
+        QuantScheme quantScheme = QuantScheme.parse(scheme);
+        List<Method> methodList = Method.parseList(methods);
+        CalibrationSettings settings = CalibrationSettings.defaults(quantScheme).withIqrClip(!noIqrClip);
+        if (paper) {
+            settings = settings.withBehaviour(CalibrationSettings.Behaviour.PAPER);
+        }
+        SyntheticWorld world = new SyntheticWorld();
+        List<VqaSample> calibration = "mix".equalsIgnoreCase(domain)
+                ? world.trainingMix(samples, seed)
+                : world.generate(Domain.parse(domain), samples, seed);
+        List<VqaSample> eval = new ArrayList<>();
+        for (Domain d : Domain.values()) {
+            List<VqaSample> set = world.evalSet(d);
+            eval.addAll(set.subList(0, Math.min(evalLimit, set.size())));
+        }
+        Files.createDirectories(out);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Checkpoint.Loaded loaded = Checkpoint.load(model, manager);
+            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            System.out.printf(Locale.ROOT, "model %s, scheme %s, methods %s, %d calibration samples (%s), %d eval questions%n",
+                    model, quantScheme.id(), methodList, calibration.size(), domain, eval.size());
+
+            BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model);
+            Map<Method, QuantConfig> configs = new LinkedHashMap<>();
+            Map<Method, Double> seconds = new LinkedHashMap<>();
+            for (Method m : methodList) {
+                BatchCalibrator.Result r = calibrator.calibrate(EnumSet.of(m), calibration, manager,
+                        (pass, done) -> System.out.printf(Locale.ROOT, "\rcalibrating %-4s %-10s %4d/%d",
+                                m.id(), pass, done, calibration.size()));
+                configs.put(m, r.configs().get(m));
+                seconds.put(m, r.seconds());
+                System.out.printf(Locale.ROOT, "\rcalibrated %-4s in %.1f s%s%n", m.id(), r.seconds(), alphas(r.configs().get(m)));
+                Files.writeString(out.resolve("config-" + quantScheme.id() + "-" + m.id() + ".json"),
+                        r.configs().get(m).toJson(), StandardCharsets.UTF_8);
+            }
+
+            VqaEvaluator evaluator = new VqaEvaluator(100);
+            List<float[]> reference = evaluator.referenceDistributions(vqa, eval, manager);
+            List<EvalReport> reports = new ArrayList<>();
+            reports.add(evaluate(evaluator, "fp32", vqa, eval, reference, manager));
+            for (Map.Entry<Method, QuantConfig> e : configs.entrySet()) {
+                try (AppliedQuantization applied = QuantConfigApplier.apply(loaded.model(), e.getValue())) {
+                    reports.add(evaluate(evaluator, e.getKey().id(), vqa, eval, reference, manager));
+                }
+            }
+            String table = ResultsTable.render(quantScheme, reports, seconds);
+            System.out.println();
+            System.out.println(table);
+            ResultsTable.write(out, quantScheme, reports, seconds, calibration.size(), settings);
+            System.out.println("results written to " + out.toAbsolutePath());
+        }
+        return 0;
+    }
+
+    private static String alphas(QuantConfig c) {
+        if (c.groups().isEmpty()) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder("; alphas");
+        c.groups().forEach((k, g) -> sb.append(' ').append(k).append('=').append(String.format(Locale.ROOT, "%.2f", g.alpha())));
+        return sb.toString();
+    }
+
+    private static EvalReport evaluate(VqaEvaluator evaluator, String label, VqaModel vqa, List<VqaSample> eval,
+                                       List<float[]> reference, NDManager manager) {
+        long start = System.nanoTime();
+        EvalReport r = evaluator.evaluate(label, vqa, eval, reference, manager,
+                done -> System.out.printf(Locale.ROOT, "\revaluating %-5s %5d/%d", label, done, eval.size()));
+        System.out.printf(Locale.ROOT, "\revaluated %-5s in %.1f s: mean accuracy %s%%%n", label,
+                (System.nanoTime() - start) / 1e9, String.format(Locale.ROOT, "%.1f", 100 * r.meanAccuracy()));
+        return r;
+    }
+}

@@ -1,0 +1,51 @@
+package dev.qig.core.quant;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.util.function.UnaryOperator;
+
+/**
+ * Dynamic per-token symmetric fake quantization of a linear's input (each row along the last axis
+ * is a token): {@code scale = max(absmax, 1e-5) / (2^(b-1) - 1)},
+ * {@code x' = clamp(rint(x / scale), -2^(b-1), 2^(b-1) - 1) * scale}, recomputed on every call.
+ */
+public final class ActivationQuantizer implements UnaryOperator<NDArray> {
+
+    private final int bits;
+
+    public ActivationQuantizer(int bits) {
+        if (bits < 2 || bits > 16) {
+            throw new IllegalArgumentException("bits must be in [2, 16], got " + bits);
+        }
+        this.bits = bits;
+    }
+
+    public int bits() {
+        return bits;
+    }
+
+    /** The quantized copy; its temporaries live and die in a scope, the result on the input's manager. */
+    @Override
+    public NDArray apply(NDArray x) {
+        NDManager parent = x.getManager();
+        try (NDManager scope = parent.newSubManager()) {
+            x.tempAttach(scope);
+            NDArray result = compute(x);
+            result.attach(parent);
+            return result;
+        }
+    }
+
+    private NDArray compute(NDArray x) {
+        int qmax = (1 << (bits - 1)) - 1;
+        NDArray xf = x.toType(DataType.FLOAT32, false);
+        NDArray scale = xf.abs().max(new int[] {-1}, true).maximum(1e-5f).div((float) qmax);
+        return xf.div(scale).round().clip(-qmax - 1, qmax).mul(scale).toType(x.getDataType(), false);
+    }
+
+    @Override
+    public String toString() {
+        return "A" + bits + " per-token sym";
+    }
+}

@@ -1,0 +1,37 @@
+package dev.qig.core.quant;
+
+import dev.qig.core.model.InPlaceWeight;
+import dev.qig.core.model.QuantizableLinear;
+import java.util.List;
+
+/**
+ * A config applied to a model; closing it restores the full-precision model bit-exactly (weights,
+ * biases, norm scales) and removes the input quantizers.
+ */
+public final class AppliedQuantization implements AutoCloseable {
+
+    private final QuantConfig config;
+    private final List<InPlaceWeight> edited;
+    private final List<QuantizableLinear> linears;
+    private boolean closed;
+
+    AppliedQuantization(QuantConfig config, List<InPlaceWeight> edited, List<QuantizableLinear> linears) {
+        this.config = config;
+        this.edited = edited;
+        this.linears = linears;
+    }
+
+    public QuantConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        edited.forEach(InPlaceWeight::restore);
+        linears.forEach(l -> l.setInputQuantizer(null));
+    }
+}

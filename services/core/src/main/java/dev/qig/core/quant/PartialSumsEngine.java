@@ -1,0 +1,431 @@
+package dev.qig.core.quant;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import dev.qig.core.data.TokenModality;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.DecoderLayer;
+import dev.qig.core.model.QuantizableLinear;
+import dev.qig.core.model.VisionLanguageModel;
+import dev.qig.core.vqa.VqaBatch;
+import dev.qig.core.vqa.VqaModel;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.UnaryOperator;
+
+/**
+ * The work of calibration for a set of samples and a plan, reduced to per-sample additive partial
+ * sums per (layer, group) (see {@link GroupPartials}): the one code path under both the batch
+ * calibrator and the streaming attributor.
+ *
+ * <p>Per batch of samples: (1) a full-precision teacher-forced pass with probes on the outputs of o
+ * and down and a backward pass of the answer loss (MBQ's gradients), capturing every group's input;
+ * (2) for schemes that need it, a pass through the model quantized with the plan's distortion
+ * config, capturing the distorted inputs x_q; (3) per group: channel |x| sums, QIG token weights by
+ * integrated gradients, and for every alpha of the grid the per-token output error of the
+ * candidate, summed over all / answer / vision tokens and weighted by lambda.
+ *
+ * <p>Samples are independent: padding positions are masked out of every sum and target, so a
+ * sample's partials do not depend on the other samples of its batch. Not thread-safe (integrated
+ * gradients need the JVM's single gradient collector).
+ */
+public final class PartialSumsEngine {
+
+    /** One sample's results: partial sums and QIG attributions per group. */
+    public record SampleResult(
+            String sampleId,
+            Map<GroupKey, GroupPartials> partials,
+            Map<GroupKey, float[]> lambda,
+            Map<GroupKey, float[]> rawScores,
+            TokenModality[] modality) {}
+
+    private final VqaModel vqa;
+    private final VisionLanguageModel model;
+    private final CalibrationSettings settings;
+    private final String modelId;
+    private final EngineTimings timings = new EngineTimings();
+
+    public PartialSumsEngine(VqaModel vqa, CalibrationSettings settings, String modelId) {
+        this.vqa = vqa;
+        this.model = vqa.model();
+        this.settings = settings;
+        this.modelId = modelId;
+        // Calibration never trains: no parameter gradients, about 30% less work in the IG passes.
+        model.freezeParameters(true);
+    }
+
+    public CalibrationSettings settings() {
+        return settings;
+    }
+
+    /** Time spent per phase since construction (or the last reset). */
+    public EngineTimings timings() {
+        return timings;
+    }
+
+    /** Partials of every sample, in order; batches of {@code settings.batchSize()} go through at once. */
+    public List<SampleResult> attribute(List<VqaSample> samples, CalibrationPlan plan, Set<Method> methods,
+                                        NDManager manager) {
+        List<SampleResult> out = new ArrayList<>(samples.size());
+        for (int from = 0; from < samples.size(); from += settings.batchSize()) {
+            out.addAll(attributeBatch(samples.subList(from, Math.min(samples.size(), from + settings.batchSize())),
+                    plan, methods, manager));
+        }
+        return out;
+    }
+
+    /** The group keys of this model, in order (O only where v and o shapes match). */
+    public List<GroupKey> groupKeys() {
+        List<GroupKey> keys = new ArrayList<>();
+        for (DecoderLayer layer : model.layers()) {
+            for (EqualizationGroup g : EqualizationGroup.values()) {
+                if (g.appliesTo(layer)) {
+                    keys.add(new GroupKey(layer.index(), g));
+                }
+            }
+        }
+        return keys;
+    }
+
+    private List<SampleResult> attributeBatch(List<VqaSample> samples, CalibrationPlan plan, Set<Method> methods,
+                                              NDManager parent) {
+        VqaBatch batch = vqa.teacherForced(samples);
+        int rows = batch.rows();
+        int t = batch.length();
+        TokenModality[][] modality = new TokenModality[rows][];
+        float[] mask = new float[rows * t];
+        for (int r = 0; r < rows; r++) {
+            modality[r] = batch.modality(r);
+            for (int p = 0; p < batch.length(r); p++) {
+                mask[r * t + p] = 1f;
+            }
+        }
+        List<GroupKey> keys = groupKeys();
+        Map<GroupKey, GroupPartials[]> partials = new TreeMap<>();
+        Map<GroupKey, float[][]> lambdas = new TreeMap<>();
+        Map<GroupKey, float[][]> raw = new TreeMap<>();
+
+        try (NDManager m = parent.newSubManager()) {
+            ParameterStore ps = new ParameterStore(m, false);
+            NDArray maskNd = m.create(mask, new Shape(rows, t));
+            Map<GroupKey, NDArray> xFp = new HashMap<>();
+            Map<Integer, float[][]> gradAttention = new HashMap<>();
+            Map<Integer, float[][]> gradMlp = new HashMap<>();
+            long t0 = System.nanoTime();
+            boolean gradients = methods.contains(Method.MBQ);
+            fullPrecisionPass(batch, m, ps, keys, xFp, gradAttention, gradMlp, gradients);
+            long t1 = System.nanoTime();
+            timings.add(gradients ? EngineTimings.Phase.GRADIENT : EngineTimings.Phase.FORWARD, t1 - t0);
+            Map<GroupKey, NDArray> xQ = settings.needsDistortedStream() ? distortedPass(batch, m, ps, keys, plan) : xFp;
+            timings.add(EngineTimings.Phase.DISTORTED, System.nanoTime() - t1);
+            timings.addSamples(rows);
+
+            for (GroupKey key : keys) {
+                DecoderLayer layer = model.layers().get(key.layer());
+                EqualizationGroup group = key.group();
+                boolean search = plan.searches(key);
+                GroupPartials[] perRow = new GroupPartials[rows];
+                for (int r = 0; r < rows; r++) {
+                    perRow[r] = new GroupPartials(group.channels(layer), search);
+                    perRow[r].addSample();
+                }
+                NDArray gridInput = settings.scheme().quantizesActivations() ? xQ.get(key) : xFp.get(key);
+
+                // Channel statistics of the search input, real tokens only.
+                float[] absSums = gridInput.abs().mul(maskNd.expandDims(-1)).sum(new int[] {1}).toFloatArray();
+                int channels = group.channels(layer);
+                for (int r = 0; r < rows; r++) {
+                    float[] row = new float[channels];
+                    System.arraycopy(absSums, r * channels, row, 0, channels);
+                    perRow[r].addChannels(row, batch.length(r));
+                    float[][] grads = (group.side() == EqualizationGroup.Side.ATTENTION ? gradAttention : gradMlp).get(key.layer());
+                    addGradientSums(perRow[r], grads[r], modality[r], batch.length(r));
+                }
+
+                float[][] lambda = null;
+                if (search && methods.contains(Method.QIG)) {
+                    long ti = System.nanoTime();
+                    float[][] u = qigScores(layer, group, ps, xFp.get(key), xQ.get(key), maskNd, rows, t);
+                    lambda = new float[rows][];
+                    float[][] scores = new float[rows][];
+                    for (int r = 0; r < rows; r++) {
+                        scores[r] = java.util.Arrays.copyOf(u[r], batch.length(r));
+                        lambda[r] = TokenScores.weights(scores[r], settings.iqrClip());
+                    }
+                    lambdas.put(key, lambda);
+                    raw.put(key, scores);
+                    timings.add(EngineTimings.Phase.INTEGRATED_GRADIENTS, System.nanoTime() - ti);
+                }
+                if (search) {
+                    long tg = System.nanoTime();
+                    gridErrors(layer, group, ps, key, plan.mu().get(key), xFp.get(key), gridInput, xQ.get(key),
+                            lambda, modality, batch, perRow);
+                    timings.add(EngineTimings.Phase.GRID, System.nanoTime() - tg);
+                }
+                partials.put(key, perRow);
+            }
+        }
+
+        List<SampleResult> results = new ArrayList<>(rows);
+        for (int r = 0; r < rows; r++) {
+            Map<GroupKey, GroupPartials> p = new LinkedHashMap<>();
+            Map<GroupKey, float[]> l = new LinkedHashMap<>();
+            Map<GroupKey, float[]> u = new LinkedHashMap<>();
+            for (GroupKey key : partials.keySet()) {
+                p.put(key, partials.get(key)[r]);
+                if (lambdas.containsKey(key)) {
+                    l.put(key, lambdas.get(key)[r]);
+                    u.put(key, raw.get(key)[r]);
+                }
+            }
+            results.add(new SampleResult(samples.get(r).id(), p, l, u,
+                    java.util.Arrays.copyOf(modality[r], batch.length(r))));
+        }
+        return results;
+    }
+
+    /**
+     * Teacher-forced full-precision pass: captures each group's input and, through zero-valued probes
+     * added to the outputs of o and down, the gradient of the answer loss at those outputs. The loss
+     * is the sum over samples of each sample's mean answer cross-entropy, so each sample's gradients
+     * are what it would get alone.
+     */
+    private void fullPrecisionPass(VqaBatch batch, NDManager m, ParameterStore ps, List<GroupKey> keys,
+                                   Map<GroupKey, NDArray> inputs, Map<Integer, float[][]> gradAttention,
+                                   Map<Integer, float[][]> gradMlp, boolean withGradients) {
+        int rows = batch.rows();
+        if (!withGradients) {
+            // Only MBQ reads the gradients: without it, a plain forward pass captures the inputs.
+            captureInputs(keys, inputs);
+            try {
+                vqa.logits(ps, batch, m, false);
+            } finally {
+                clearHooks();
+            }
+            float[][] none = new float[rows][batch.length()];
+            for (DecoderLayer layer : model.layers()) {
+                gradAttention.put(layer.index(), none);
+                gradMlp.put(layer.index(), none);
+            }
+            return;
+        }
+        Map<Integer, NDArray> probesAttention = new HashMap<>();
+        Map<Integer, NDArray> probesMlp = new HashMap<>();
+        captureInputs(keys, inputs);
+        for (DecoderLayer layer : model.layers()) {
+            layer.attention().o().setOutputTap(probe(m, probesAttention, layer.index()));
+            layer.mlp().down().setOutputTap(probe(m, probesMlp, layer.index()));
+        }
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            NDArray[] tw = batch.answerTargets(m);
+            NDArray logp = vqa.logits(ps, batch, m, false).logSoftmax(-1);
+            NDArray perToken = logp.gather(tw[0].expandDims(-1), 2).squeeze(-1).mul(tw[1]);
+            NDArray perSample = perToken.sum(new int[] {1}).div(tw[1].sum(new int[] {1}));
+            gc.backward(perSample.sum().neg());
+        } finally {
+            clearHooks();
+        }
+        for (DecoderLayer layer : model.layers()) {
+            gradAttention.put(layer.index(), meanAbsPerToken(probesAttention.get(layer.index()), rows));
+            gradMlp.put(layer.index(), meanAbsPerToken(probesMlp.get(layer.index()), rows));
+        }
+    }
+
+    private static UnaryOperator<NDArray> probe(NDManager m, Map<Integer, NDArray> probes, int layer) {
+        return y -> {
+            NDArray p = m.zeros(y.getShape(), y.getDataType());
+            p.setRequiresGradient(true);
+            probes.put(layer, p);
+            return y.add(p);
+        };
+    }
+
+    private static float[][] meanAbsPerToken(NDArray probe, int rows) {
+        float[] flat = probe.getGradient().abs().mean(new int[] {-1}).toFloatArray();
+        int t = flat.length / rows;
+        float[][] out = new float[rows][t];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(flat, r * t, out[r], 0, t);
+        }
+        return out;
+    }
+
+    private static void addGradientSums(GroupPartials p, float[] grads, TokenModality[] modality, int length) {
+        double vision = 0;
+        double answer = 0;
+        long nv = 0;
+        long na = 0;
+        for (int i = 0; i < length; i++) {
+            if (modality[i] == TokenModality.VISION) {
+                vision += grads[i];
+                nv++;
+            } else if (modality[i] == TokenModality.ANSWER) {
+                answer += grads[i];
+                na++;
+            }
+        }
+        p.addGradients(vision, nv, answer, na);
+    }
+
+    /** The group inputs when the model is quantized with the plan's distortion config (RTN if none). */
+    private Map<GroupKey, NDArray> distortedPass(VqaBatch batch, NDManager m, ParameterStore ps, List<GroupKey> keys,
+                                                 CalibrationPlan plan) {
+        QuantConfig distortion = plan.distortion() != null
+                ? plan.distortion()
+                : QuantConfig.rtn(modelId, settings.scheme(), Map.of());
+        Map<GroupKey, NDArray> inputs = new HashMap<>();
+        try (AppliedQuantization applied = QuantConfigApplier.apply(model, distortion)) {
+            captureInputs(keys, inputs);
+            vqa.logits(ps, batch, m, false);
+        } finally {
+            clearHooks();
+        }
+        return inputs;
+    }
+
+    private void captureInputs(List<GroupKey> keys, Map<GroupKey, NDArray> inputs) {
+        for (GroupKey key : keys) {
+            DecoderLayer layer = model.layers().get(key.layer());
+            key.group().inputOf(layer).setInputListener((linear, x) -> inputs.put(key, x.stopGradient()));
+        }
+    }
+
+    private void clearHooks() {
+        for (DecoderLayer layer : model.layers()) {
+            for (QuantizableLinear l : layer.linears()) {
+                l.setInputListener(null);
+                l.setOutputTap(null);
+                l.setWeightOverride(null);
+                l.setInputQuantizer(null);
+            }
+        }
+    }
+
+    /**
+     * Raw QIG token scores u[row][t] = mean_c |IG[t, c]| of the module's quantization error
+     * {@code F(z) = sum_t mean_c |f(z; w) - f(z; w_q)|[t]} (real tokens only).
+     */
+    private float[][] qigScores(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, NDArray xFp,
+                                NDArray xQ, NDArray mask, int rows, int t) {
+        QuantScheme scheme = settings.scheme();
+        boolean a8 = scheme.quantizesActivations();
+        NDArray baseline = settings.behaviour() == CalibrationSettings.Behaviour.PAPER || a8 ? xQ : xFp.zerosLike();
+        List<QuantizableLinear> linears = group.moduleLinears(layer);
+        Map<QuantizableLinear, NDArray> quantized = new LinkedHashMap<>();
+        GroupQuantizer q = scheme.weightQuantizer();
+        for (QuantizableLinear l : linears) {
+            quantized.put(l, q.apply(l.weight()));
+        }
+        ActivationQuantizer act = scheme.activationQuantizer();
+        int steps = settings.igSteps();
+        NDArray stepMask = null;
+        NDArray ig;
+        try {
+            ig = IntegratedGradients.integrate(z -> {
+                NDArray fp = group.inspect(layer, ps, z);
+                quantized.forEach((l, w) -> {
+                    l.setWeightOverride(w);
+                    l.setInputQuantizer(act);
+                });
+                NDArray qOut;
+                try {
+                    qOut = group.inspect(layer, ps, z);
+                } finally {
+                    quantized.keySet().forEach(l -> {
+                        l.setWeightOverride(null);
+                        l.setInputQuantizer(null);
+                    });
+                }
+                if (a8) {
+                    qOut = qOut.stopGradient(); // reference code: the quantized branch is a constant
+                }
+                long n = z.getShape().get(0) / rows;
+                NDArray m = mask.expandDims(0).broadcast(new Shape(n, rows, t)).reshape(n * rows, t);
+                return fp.sub(qOut).abs().mean(new int[] {-1}).mul(m).sum();
+            }, xFp, baseline, steps, settings.igChunkSteps());
+        } finally {
+            quantized.values().forEach(NDArray::close);
+        }
+        float[] flat = ig.abs().mean(new int[] {-1}).toFloatArray();
+        float[][] u = new float[rows][t];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(flat, r * t, u[r], 0, t);
+        }
+        return u;
+    }
+
+    /** Per-alpha error sums of the group's candidates (qig-method.md section 2). */
+    private void gridErrors(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, GroupKey key, float[] mu,
+                            NDArray xFp, NDArray gridInput, NDArray xQ, float[][] lambda, TokenModality[][] modality,
+                            VqaBatch batch, GroupPartials[] perRow) {
+        QuantScheme scheme = settings.scheme();
+        boolean a8 = scheme.quantizesActivations();
+        GroupQuantizer q = scheme.weightQuantizer();
+        ActivationQuantizer act = scheme.activationQuantizer();
+        NDArray reference = group.inspect(layer, ps, xFp);
+        NDArray referenceQig = a8 ? group.inspect(layer, ps, xQ) : reference;
+        List<QuantizableLinear> linears = group.linears(layer);
+        int rows = batch.rows();
+        int t = batch.length();
+        for (int a = 0; a < AlphaGrid.SIZE; a++) {
+            float[] s = AlphaGrid.scales(mu, AlphaGrid.alpha(a));
+            NDArray scale = xFp.getManager().create(s);
+            NDArray out;
+            try {
+                for (QuantizableLinear l : linears) {
+                    NDArray scaled = scale.mul(l.weight()); // on the batch's manager, not the model's
+                    l.setWeightOverride(a8 ? q.apply(scaled) : q.apply(scaled).div(scale));
+                    l.setInputQuantizer(act);
+                }
+                out = group.inspect(layer, ps, a8 ? gridInput.div(scale) : gridInput);
+            } finally {
+                for (QuantizableLinear l : linears) {
+                    l.setWeightOverride(null);
+                    l.setInputQuantizer(null);
+                }
+            }
+            float[] e = reference.sub(out).abs().mean(new int[] {-1}).toFloatArray();
+            float[] eq = a8 ? referenceQig.sub(out).abs().mean(new int[] {-1}).toFloatArray() : e;
+            for (int r = 0; r < rows; r++) {
+                double all = 0;
+                double answer = 0;
+                double vision = 0;
+                double qig = 0;
+                for (int p = 0; p < batch.length(r); p++) {
+                    double v = e[r * t + p];
+                    all += v;
+                    if (modality[r][p] == TokenModality.ANSWER) {
+                        answer += v;
+                    } else if (modality[r][p] == TokenModality.VISION) {
+                        vision += v;
+                    }
+                    if (lambda != null) {
+                        qig += lambda[r][p] * eq[r * t + p];
+                    }
+                }
+                perRow[r].addError(a, all, answer, vision, qig);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            long na = 0;
+            long nv = 0;
+            double lambdaSum = 0;
+            for (int p = 0; p < batch.length(r); p++) {
+                na += modality[r][p] == TokenModality.ANSWER ? 1 : 0;
+                nv += modality[r][p] == TokenModality.VISION ? 1 : 0;
+                lambdaSum += lambda == null ? 0 : lambda[r][p];
+            }
+            perRow[r].addWeights(batch.length(r), na, nv, lambdaSum);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package dev.qig.core.quant;
+
+import ai.djl.ndarray.NDArray;
+import dev.qig.core.model.DecoderLayer;
+import dev.qig.core.model.InPlaceWeight;
+import dev.qig.core.model.QuantizableLinear;
+import dev.qig.core.model.VisionLanguageModel;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+/**
+ * Applies a {@link QuantConfig} to a model in place: per group, the previous op is divided by s and
+ * the group's weight columns multiplied by s (exact in full precision); then every decoder linear's
+ * weight is fake-quantized with the scheme's quantizer and, for A8 schemes, its input quantized per
+ * token. Each parameter is replaced exactly once (scales and quantization composed), so the model
+ * can be restored bit-exactly.
+ *
+ * <p>Applying a config to a model that already carries one is refused (IllegalStateException):
+ * quantizing quantized weights would silently compound the error.
+ */
+public final class QuantConfigApplier {
+
+    private QuantConfigApplier() {}
+
+    public static AppliedQuantization apply(VisionLanguageModel model, QuantConfig config) {
+        return apply(model, config, true);
+    }
+
+    /**
+     * Applies a config; with {@code quantize = false} only the scales are folded (an exact identity
+     * in full precision: what the equivalence checks use).
+     */
+    public static AppliedQuantization apply(VisionLanguageModel model, QuantConfig config, boolean quantize) {
+        for (QuantizableLinear l : model.decoderLinears()) {
+            if (l.isWeightReplaced() || l.hasInputQuantizer()) {
+                throw new IllegalStateException("the model already carries a quantization config ("
+                        + l.name() + " is modified); close the applied one first");
+            }
+        }
+        Map<InPlaceWeight, List<UnaryOperator<NDArray>>> edits = new IdentityHashMap<>();
+        List<InPlaceWeight> order = new ArrayList<>();
+        for (Map.Entry<GroupKey, QuantConfig.GroupChoice> e : config.groups().entrySet()) {
+            GroupKey key = e.getKey();
+            if (key.layer() < 0 || key.layer() >= model.layers().size()) {
+                throw new IllegalArgumentException("config " + config.id() + " names layer " + key.layer()
+                        + " but the model has " + model.layers().size());
+            }
+            DecoderLayer layer = model.layers().get(key.layer());
+            EqualizationGroup group = key.group();
+            if (!group.appliesTo(layer)) {
+                throw new IllegalArgumentException("config " + config.id() + " scales " + key + ", which this model does not have");
+            }
+            float[] s = e.getValue().scales();
+            if (s.length != group.channels(layer)) {
+                throw new IllegalArgumentException(key + ": " + s.length + " scales for " + group.channels(layer) + " channels");
+            }
+            // Previous op: a norm's vector or a linear's output rows (and its bias) divided by s.
+            UnaryOperator<NDArray> divide = w -> w.getShape().dimension() == 1
+                    ? w.div(w.getManager().create(s))
+                    : w.div(w.getManager().create(s).expandDims(1));
+            add(edits, order, group.previousOp(layer), divide);
+            if (group.previousBias(layer) != null) {
+                add(edits, order, group.previousBias(layer), divide);
+            }
+            for (QuantizableLinear l : group.linears(layer)) {
+                add(edits, order, l.weightSlot(), w -> w.mul(w.getManager().create(s)));
+            }
+        }
+        GroupQuantizer quantizer = config.scheme().weightQuantizer();
+        List<QuantizableLinear> linears = model.decoderLinears();
+        if (quantize) {
+            for (QuantizableLinear l : linears) {
+                add(edits, order, l.weightSlot(), quantizer);
+            }
+        }
+        List<InPlaceWeight> done = new ArrayList<>();
+        try {
+            for (InPlaceWeight slot : order) {
+                List<UnaryOperator<NDArray>> chain = edits.get(slot);
+                slot.replace(w -> {
+                    NDArray v = w;
+                    for (UnaryOperator<NDArray> f : chain) {
+                        v = f.apply(v);
+                    }
+                    return v == w ? w.duplicate() : v;
+                });
+                done.add(slot);
+            }
+            ActivationQuantizer act = config.scheme().activationQuantizer();
+            if (act != null && quantize) {
+                linears.forEach(l -> l.setInputQuantizer(act));
+            }
+        } catch (RuntimeException e) {
+            done.forEach(InPlaceWeight::restore);
+            throw e;
+        }
+        return new AppliedQuantization(config, done, linears);
+    }
+
+    private static void add(Map<InPlaceWeight, List<UnaryOperator<NDArray>>> edits, List<InPlaceWeight> order,
+                            InPlaceWeight slot, UnaryOperator<NDArray> f) {
+        edits.computeIfAbsent(slot, k -> {
+            order.add(k);
+            return new ArrayList<>();
+        }).add(f);
+    }
+}

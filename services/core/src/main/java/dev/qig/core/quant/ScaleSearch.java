@@ -1,0 +1,117 @@
+package dev.qig.core.quant;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The argmin over alpha of each method's loss, from summed {@link GroupPartials}: AWQ from
+ * E_all, MBQ from E_answer + r E_vision (r floored at its median over layers), QIG from E_qig. The
+ * first strict minimum wins, so alpha = 0 (RTN) is kept unless something is strictly better.
+ */
+public final class ScaleSearch {
+
+    private ScaleSearch() {}
+
+    /** MBQ's r per group: the side's gradient ratio, floored at the median of that side over layers. */
+    public static Map<GroupKey, Double> flooredRatios(Map<GroupKey, GroupPartials> sums) {
+        Map<EqualizationGroup.Side, List<Double>> bySide = new EnumMap<>(EqualizationGroup.Side.class);
+        Map<GroupKey, Double> raw = new TreeMap<>();
+        for (Map.Entry<GroupKey, GroupPartials> e : sums.entrySet()) {
+            double r = e.getValue().gradientRatio();
+            raw.put(e.getKey(), r);
+            // One value per layer and side: QKV and O (or GATE_UP and DOWN) share the same probe.
+            if (e.getKey().group() == EqualizationGroup.QKV || e.getKey().group() == EqualizationGroup.GATE_UP) {
+                if (!Double.isNaN(r)) {
+                    bySide.computeIfAbsent(e.getKey().group().side(), s -> new ArrayList<>()).add(r);
+                }
+            }
+        }
+        Map<GroupKey, Double> floored = new TreeMap<>();
+        raw.forEach((k, r) -> {
+            double median = median(bySide.getOrDefault(k.group().side(), List.of()));
+            double v = Double.isNaN(r) ? median : Math.max(r, median);
+            floored.put(k, Double.isNaN(v) ? 1.0 : v);
+        });
+        return floored;
+    }
+
+    /** The method's loss per alpha for one group. */
+    public static double[] losses(Method method, GroupPartials p, double r, boolean uniformVisionAnswer) {
+        double[] loss = new double[AlphaGrid.SIZE];
+        for (int a = 0; a < loss.length; a++) {
+            switch (method) {
+                case RTN:
+                case AWQ:
+                    loss[a] = p.lossUniform(a);
+                    break;
+                case MBQ:
+                    loss[a] = p.lossModality(a, r);
+                    break;
+                default:
+                    loss[a] = uniformVisionAnswer ? p.lossModality(a, 1.0) : p.lossQig(a);
+            }
+        }
+        return loss;
+    }
+
+    /** Index of the first strict minimum. */
+    public static int argmin(double[] loss) {
+        int best = 0;
+        for (int a = 1; a < loss.length; a++) {
+            if (loss[a] < loss[best]) {
+                best = a;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * The config a method chooses from a round's sums (mu from {@code plan}, which produced the
+     * error sums). RTN gets no scales.
+     */
+    public static QuantConfig search(Method method, Map<GroupKey, GroupPartials> sums, CalibrationPlan plan,
+                                     CalibrationSettings settings, String model, long version, long round,
+                                     Map<String, String> provenance) {
+        Map<String, String> prov = new TreeMap<>(provenance);
+        prov.put("behaviour", settings.behaviour().name().toLowerCase(java.util.Locale.ROOT));
+        prov.put("iqrClip", Boolean.toString(settings.iqrClip()));
+        prov.put("igSteps", Integer.toString(settings.igSteps()));
+        prov.put("codeFaithfulCounterBug", Boolean.toString(settings.codeFaithfulCounterBug()));
+        prov.put("planVersion", Long.toString(plan.version()));
+        if (method == Method.RTN) {
+            return new QuantConfig(model, settings.scheme(), method, version, round, Map.of(), prov);
+        }
+        Map<GroupKey, Double> r = flooredRatios(sums);
+        Map<GroupKey, QuantConfig.GroupChoice> groups = new TreeMap<>();
+        int searchIndex = 0;
+        for (Map.Entry<GroupKey, GroupPartials> e : new TreeMap<>(sums).entrySet()) {
+            GroupKey key = e.getKey();
+            GroupPartials p = e.getValue();
+            if (!p.hasErrors() || !plan.searches(key)) {
+                continue;
+            }
+            boolean counterBug = settings.codeFaithfulCounterBug() && method == Method.QIG
+                    && settings.scheme() == QuantScheme.W3A16 && searchIndex < 5;
+            double[] loss = losses(method, p, r.get(key), counterBug);
+            int best = argmin(loss);
+            groups.put(key, new QuantConfig.GroupChoice(AlphaGrid.alpha(best),
+                    AlphaGrid.scales(plan.mu().get(key), AlphaGrid.alpha(best)), loss[best], loss[0]));
+            searchIndex++;
+        }
+        return new QuantConfig(model, settings.scheme(), method, version, round, Collections.unmodifiableMap(groups), prov);
+    }
+
+    private static double median(List<Double> values) {
+        if (values.isEmpty()) {
+            return Double.NaN;
+        }
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+}

@@ -1,0 +1,87 @@
+package dev.qig.core.quant;
+
+import static dev.qig.core.quant.QuantTestSupport.floats;
+import static dev.qig.core.quant.QuantTestSupport.randomMatrix;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class QuantSchemeTest {
+
+    @Test
+    void parseIsCaseInsensitive() {
+        assertSame(QuantScheme.W3A16, QuantScheme.parse("w3a16"));
+        assertSame(QuantScheme.W3A16, QuantScheme.parse("W3A16"));
+        assertSame(QuantScheme.W4A8, QuantScheme.parse("w4A8"));
+        assertSame(QuantScheme.W4A16, QuantScheme.parse("W4a16"));
+        assertSame(QuantScheme.W8A8, QuantScheme.parse("w8a8"));
+        for (QuantScheme s : QuantScheme.values()) {
+            assertEquals(s.name().toLowerCase(java.util.Locale.ROOT), s.id());
+            assertSame(s, QuantScheme.parse(s.id()));
+        }
+    }
+
+    @Test
+    void parseRejectsUnknownNamesListingTheValidOnes() {
+        for (String bad : new String[] {"w2a16", "", "w4a8x", "rtn", "w4"}) {
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> QuantScheme.parse(bad), bad);
+            String msg = e.getMessage();
+            assertNotNull(msg);
+            assertTrue(msg.contains("'" + bad + "'"), "message should quote the bad name: " + msg);
+            for (String valid : new String[] {"w3a16", "w4a8", "w4a16", "w8a8"}) {
+                assertTrue(msg.contains(valid), "message should list " + valid + ": " + msg);
+            }
+        }
+    }
+
+    @Test
+    void onlyTheA8SchemesQuantizeActivations() {
+        assertTrue(QuantScheme.W4A8.quantizesActivations());
+        assertTrue(QuantScheme.W8A8.quantizesActivations());
+        assertFalse(QuantScheme.W3A16.quantizesActivations());
+        assertFalse(QuantScheme.W4A16.quantizesActivations());
+        assertNull(QuantScheme.W3A16.activationQuantizer());
+        assertNull(QuantScheme.W4A16.activationQuantizer());
+        assertEquals(8, QuantScheme.W4A8.activationQuantizer().bits());
+        assertEquals(8, QuantScheme.W8A8.activationQuantizer().bits());
+    }
+
+    @Test
+    void weightSettingsFollowTheMethod() {
+        check(QuantScheme.W3A16, 3, 128, false, 16, "W3 g128 asym");
+        check(QuantScheme.W4A8, 4, 0, true, 8, "W4 per-row sym");
+        check(QuantScheme.W4A16, 4, 128, false, 16, "W4 g128 asym");
+        check(QuantScheme.W8A8, 8, 0, true, 8, "W8 per-row sym");
+    }
+
+    /** The scheme's weight quantizer behaves exactly like the GroupQuantizer built from its numbers. */
+    @ParameterizedTest
+    @EnumSource(QuantScheme.class)
+    void weightQuantizerMatchesExplicitConstruction(QuantScheme s) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray w = randomMatrix(m, 3 + s.ordinal(), 4, 256);
+            GroupQuantizer explicit = new GroupQuantizer(s.weightBits(), s.groupSize(), s.symmetric());
+            assertArrayEquals(floats(explicit.apply(w)), floats(s.weightQuantizer().apply(w)), s.toString());
+        }
+    }
+
+    private static void check(QuantScheme s, int bits, int group, boolean sym, int aBits, String desc) {
+        assertEquals(bits, s.weightBits(), s + " weight bits");
+        assertEquals(group, s.groupSize(), s + " group size");
+        assertEquals(sym, s.symmetric(), s + " symmetric");
+        assertEquals(aBits, s.activationBits(), s + " activation bits");
+        assertEquals(desc, s.weightQuantizer().toString());
+    }
+}
