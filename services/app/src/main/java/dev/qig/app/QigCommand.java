@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "qig-stream 0.1.0",
         description = "Streaming QIG calibration and evaluation of quantized vision-language models.",
-        subcommands = {TrainCommand.class, EvalCommand.class, CalibrateCommand.class, BenchCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, CalibrateCommand.class, BenchCommand.class, AttributionCommand.class})
 public final class QigCommand implements Runnable {
 
     @Override

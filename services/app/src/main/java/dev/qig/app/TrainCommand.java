@@ -8,6 +8,7 @@ import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;
 import dev.qig.core.train.ModelCard;
 import dev.qig.core.train.TrainConfig;
+import dev.qig.core.train.VisionPretraining;
 import dev.qig.core.train.VqaTrainer;
 import dev.qig.core.vqa.VqaModel;
 import java.nio.file.Path;
@@ -37,6 +38,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of weights and data (default: ${DEFAULT-VALUE}).")
     long seed = TrainConfig.defaults().seed();
 
+    @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
+    int visionSteps = 1500;
+
     @Option(names = "--eval-every", description = "Steps between quick evaluations, 0 for none (default: ${DEFAULT-VALUE}).")
     int evalEvery = TrainConfig.defaults().evalEvery();
 
@@ -51,10 +55,16 @@ final class TrainCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager()) {
             VisionLanguageModel model = VisionLanguageModel.create(LvlmConfig.small(vocabulary.size()), manager, seed);
             VqaModel vqa = new VqaModel(model, vocabulary);
-            System.out.printf("training %,d parameters for %d steps of %d samples%n", model.parameterCount(), steps, batch);
+            System.out.printf("stage 1: vision tower on patch attributes, %d steps of %d images%n", visionSteps, batch);
+            long visionStart = System.nanoTime();
+            double patchAccuracy = visionSteps > 0
+                    ? new VisionPretraining(visionSteps, batch, 1e-3f, seed, System.out).run(model, manager)
+                    : Double.NaN;
+            double visionSeconds = (System.nanoTime() - visionStart) / 1e9;
+            System.out.printf("stage 2: VQA, %,d parameters, %d steps of %d samples%n", model.parameterCount(), steps, batch);
             VqaTrainer.Result result = new VqaTrainer(config, System.out).train(vqa, manager);
             System.out.println("evaluating on the held-out sets (full precision and W3 g128 round-to-nearest)...");
-            ModelCard card = ModelCard.measure(vqa, config, result, manager, System.out);
+            ModelCard card = ModelCard.measure(vqa, config, result, visionSteps, patchAccuracy, visionSeconds, manager, System.out);
             Checkpoint.save(model, vocabulary.words(), Map.of("format", "pt", "trained_by", "qig train",
                     "seed", Long.toString(seed), "steps", Integer.toString(steps)), out);
             card.write(out);

@@ -132,6 +132,11 @@ public final class VisionLanguageModel extends ModelBlock {
         return config;
     }
 
+    /** The vision tower alone: pixels (B,3,H,W) to patch features (B, patches, vision width). */
+    public VisionTower visionTower() {
+        return vision;
+    }
+
     public WeightRegistry weights() {
         return registry;
     }

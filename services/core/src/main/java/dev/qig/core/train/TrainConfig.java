@@ -38,7 +38,7 @@ public record TrainConfig(
      * attention queries and keys early in training, to zero.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(3000, 64, 6e-4f, 150, 0.05f, 1.0f, 7L, 50, 500, 100);
+        return new TrainConfig(10_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.optimizer.Optimizer;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
@@ -43,9 +42,7 @@ public final class VqaTrainer {
         SplittableRandom rng = new SplittableRandom(config.seed());
         Domain[] domains = Domain.values();
         Map<String, Parameter> params = vqa.model().weights().parameters();
-        Optimizer adam = Optimizer.adam()
-                .optLearningRateTracker((String id, int update) -> config.learningRateAt(update))
-                .build();
+        AdamW adam = new AdamW(0.9f, 0.999f, 1e-8f, 0f);
         List<VqaSample> quickEval = quickEvalSet(world);
 
         long start = System.nanoTime();
@@ -67,7 +64,7 @@ public final class VqaTrainer {
                     gc.backward(l);
                     loss = l.getFloat();
                 }
-                if (Float.isFinite(loss) && clipAndStep(params, adam)) {
+                if (Float.isFinite(loss) && clipAndStep(params, adam, config.learningRateAt(step))) {
                     windowLoss += loss;
                     windowSteps++;
                 } else {
@@ -109,7 +106,7 @@ public final class VqaTrainer {
      * Scales gradients to the global-norm limit, then lets Adam update (which also zeroes them).
      * Returns false, updating nothing, when the norm is not finite.
      */
-    private boolean clipAndStep(Map<String, Parameter> params, Optimizer adam) {
+    private boolean clipAndStep(Map<String, Parameter> params, AdamW adam, float learningRate) {
         List<NDArray> grads = new ArrayList<>(params.size());
         double sumSquares = 0;
         for (Parameter p : params.values()) {
@@ -125,23 +122,16 @@ public final class VqaTrainer {
             grads.forEach(NDArray::close);
             return false;
         }
+        grads.forEach(NDArray::close);
         float factor = norm > config.gradientClipNorm() ? (float) (config.gradientClipNorm() / norm) : 1f;
-        int i = 0;
-        for (Map.Entry<String, Parameter> e : params.entrySet()) {
-            NDArray g = grads.get(i++);
-            if (factor != 1f) {
-                g.muli(factor);
-            }
-            adam.update(e.getKey(), e.getValue().getArray(), g);
-            g.close();
-        }
+        adam.step(params, learningRate, factor);
         return true;
     }
 
     private static void zeroGradients(Map<String, Parameter> params) {
         for (Parameter p : params.values()) {
             try (NDArray g = p.getArray().getGradient()) {
-                g.subi(g);
+                g.set(new ai.djl.ndarray.index.NDIndex("..."), 0f); // g - g would keep NaN and inf
             }
         }
     }

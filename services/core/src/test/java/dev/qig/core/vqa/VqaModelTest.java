@@ -1,0 +1,68 @@
+package dev.qig.core.vqa;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.qig.core.data.Domain;
+import dev.qig.core.data.SyntheticWorld;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.LvlmConfig;
+import dev.qig.core.model.VisionLanguageModel;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Generation, scoring and KL on a real (untrained, narrow) model. */
+class VqaModelTest {
+
+    private static VqaModel model(NDManager m) {
+        LvlmConfig c = new LvlmConfig(48, 12, 16, 1, 2, 32, 64, 128, 2, 4, 2, Vocabulary.standard().size(), 64,
+                10_000.0, 1e-6, 1e-6);
+        return new VqaModel(VisionLanguageModel.create(c, m, 8), Vocabulary.standard());
+    }
+
+    @Test
+    void scoresAreBatchIndependentAndKlToItselfIsZero() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            VqaModel vqa = model(m);
+            List<VqaSample> samples = new SyntheticWorld().generate(Domain.QMIX, 5, 3);
+            double[] batched = vqa.answerLogLikelihood(samples, m);
+            for (int i = 0; i < samples.size(); i++) {
+                double alone = vqa.answerLogLikelihood(samples.subList(i, i + 1), m)[0];
+                assertEquals(alone, batched[i], 1e-4, "sample " + i);
+                assertTrue(batched[i] < 0);
+            }
+            float[][] lp = vqa.answerLogProbs(samples, m);
+            int v = Vocabulary.standard().size();
+            for (int i = 0; i < samples.size(); i++) {
+                int answerTokens = samples.get(i).answer().split(" ").length + 1;
+                assertEquals(answerTokens * v, lp[i].length);
+                assertEquals(0.0, VqaModel.meanKl(lp[i], lp[i], v), 1e-9);
+                // The teacher-forced log-likelihood is the sum of the picked log-probabilities.
+                int[] ids = vqa.template().encode(samples.get(i).question(), samples.get(i).answer(), 16).tokenIds();
+                double sum = 0;
+                for (int k = 0; k < answerTokens; k++) {
+                    sum += lp[i][k * v + ids[ids.length - answerTokens + k]];
+                }
+                assertEquals(batched[i], sum, 1e-4);
+            }
+        }
+    }
+
+    @Test
+    void greedyAnswersAreDeterministicAndOfBoundedLength() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            VqaModel vqa = model(m);
+            List<VqaSample> samples = new SyntheticWorld().generate(Domain.CLEAN, 6, 4);
+            List<String> a = vqa.generate(samples, m);
+            List<String> b = vqa.generate(samples, m);
+            assertEquals(a, b);
+            for (String answer : a) {
+                assertTrue(answer.isEmpty() || answer.split(" ").length <= VqaModel.MAX_NEW_TOKENS, answer);
+            }
+            // One sample alone gets the same answer as in the batch.
+            assertEquals(a.get(3), vqa.generate(samples.subList(3, 4), m).get(0));
+        }
+    }
+}
