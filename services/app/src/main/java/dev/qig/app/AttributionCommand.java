@@ -4,9 +4,7 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.EncodedPrompt;
 import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.Vocabulary;
 import dev.qig.core.data.VqaSample;
-import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.CalibrationPlan;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.EqualizationGroup;
@@ -24,6 +22,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code qig attribution}: QIG token weights of one sample, drawn over its image and tokens (PNG). */
@@ -32,8 +31,8 @@ import picocli.CommandLine.Option;
                 + "text tokens as bars.")
 final class AttributionCommand implements Callable<Integer> {
 
-    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
-    String model = Checkpoint.SHIPPED;
+    @Mixin
+    ModelOption model;
 
     @Option(names = "--scheme", description = "Quantization scheme (default: ${DEFAULT-VALUE}).")
     String scheme = "w3a16";
@@ -58,9 +57,8 @@ final class AttributionCommand implements Callable<Integer> {
         VqaSample sample = new SyntheticWorld().evalSet(Domain.parse(domain)).get(index);
         QuantScheme quantScheme = QuantScheme.parse(scheme);
         try (NDManager manager = NDManager.newBaseManager()) {
-            Checkpoint.Loaded loaded = Checkpoint.load(model, manager);
-            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
-            PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model);
+            VqaModel vqa = model.load(manager);
+            PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model.location);
             EnumSet<Method> qig = EnumSet.of(Method.QIG);
             PartialSumsEngine.SampleResult stats = engine.attribute(List.of(sample), CalibrationPlan.empty(), qig, manager).get(0);
             CalibrationPlan plan = CalibrationPlan.from(1, stats.partials(), null);

@@ -4,9 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.Vocabulary;
 import dev.qig.core.data.VqaSample;
-import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.DecoderLayer;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.quant.BatchCalibrator;
@@ -22,6 +20,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -34,8 +33,8 @@ import picocli.CommandLine.Option;
                 + "QIG over MBQ calibration time; IG efficiency against measured matmul FLOP/s.")
 final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
-    String model = Checkpoint.SHIPPED;
+    @Mixin
+    ModelOption model;
 
     @Option(names = "--scheme", description = "Quantization scheme (default: ${DEFAULT-VALUE}).")
     String scheme = "w3a16";
@@ -48,19 +47,18 @@ final class BenchCommand implements Callable<Integer> {
         QuantScheme quantScheme = QuantScheme.parse(scheme);
         List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
         try (NDManager manager = NDManager.newBaseManager()) {
-            Checkpoint.Loaded loaded = Checkpoint.load(model, manager);
-            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            VqaModel vqa = model.load(manager);
             CalibrationSettings settings = CalibrationSettings.defaults(quantScheme);
-            System.out.printf(Locale.ROOT, "qig bench: %s, %s, %d samples, %d cores, libtorch threads %s%n", model,
+            System.out.printf(Locale.ROOT, "qig bench: %s, %s, %d samples, %d cores, libtorch threads %s%n", model.location,
                     quantScheme.id(), samples, Runtime.getRuntime().availableProcessors(),
                     System.getProperty("ai.djl.pytorch.num_threads"));
 
             double matmul = matmulGflops(manager);
             System.out.printf(Locale.ROOT, "libtorch fp32 matmul (8192x256 @ 256x768): %.1f GFLOP/s%n", matmul);
 
-            BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model);
+            BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model.location);
             BatchCalibrator.Result mbqResult = mbq.calibrate(EnumSet.of(Method.MBQ), calibration, manager, (p, n) -> { });
-            BatchCalibrator qig = new BatchCalibrator(vqa, settings, model);
+            BatchCalibrator qig = new BatchCalibrator(vqa, settings, model.location);
             BatchCalibrator.Result qigResult = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { });
 
             EngineTimings tm = mbq.engine().timings();

@@ -3,9 +3,7 @@ package dev.qig.app;
 import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.Vocabulary;
 import dev.qig.core.data.VqaSample;
-import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.AppliedQuantization;
 import dev.qig.core.quant.BatchCalibrator;
 import dev.qig.core.quant.CalibrationSettings;
@@ -27,6 +25,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -38,8 +37,8 @@ import picocli.CommandLine.Option;
                 + "on the held-out sets (accuracy, answer log-likelihood, KL to full precision, calibration time).")
 final class CalibrateCommand implements Callable<Integer> {
 
-    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
-    String model = Checkpoint.SHIPPED;
+    @Mixin
+    ModelOption model;
 
     @Option(names = "--scheme", description = "w3a16, w4a8, w4a16 or w8a8 (default: ${DEFAULT-VALUE}).")
     String scheme = "w3a16";
@@ -87,12 +86,11 @@ final class CalibrateCommand implements Callable<Integer> {
         }
         Files.createDirectories(out);
         try (NDManager manager = NDManager.newBaseManager()) {
-            Checkpoint.Loaded loaded = Checkpoint.load(model, manager);
-            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            VqaModel vqa = model.load(manager);
             System.out.printf(Locale.ROOT, "model %s, scheme %s, methods %s, %d calibration samples (%s), %d eval questions%n",
-                    model, quantScheme.id(), methodList, calibration.size(), domain, eval.size());
+                    model.location, quantScheme.id(), methodList, calibration.size(), domain, eval.size());
 
-            BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model);
+            BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.location);
             Map<Method, QuantConfig> configs = new LinkedHashMap<>();
             Map<Method, Double> seconds = new LinkedHashMap<>();
             for (Method m : methodList) {
@@ -111,7 +109,7 @@ final class CalibrateCommand implements Callable<Integer> {
             List<EvalReport> reports = new ArrayList<>();
             reports.add(evaluate(evaluator, "fp32", vqa, eval, reference, manager));
             for (Map.Entry<Method, QuantConfig> e : configs.entrySet()) {
-                try (AppliedQuantization applied = QuantConfigApplier.apply(loaded.model(), e.getValue())) {
+                try (AppliedQuantization applied = QuantConfigApplier.apply(vqa.model(), e.getValue())) {
                     reports.add(evaluate(evaluator, e.getKey().id(), vqa, eval, reference, manager));
                 }
             }

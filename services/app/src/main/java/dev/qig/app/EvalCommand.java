@@ -3,9 +3,7 @@ package dev.qig.app;
 import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.Vocabulary;
 import dev.qig.core.data.VqaSample;
-import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.GroupQuantizer;
 import dev.qig.core.quant.RtnQuantization;
 import dev.qig.core.vqa.AccuracyComparison;
@@ -17,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code qig eval}: accuracy of a checkpoint on the held-out sets, full precision next to W3 RTN. */
@@ -24,8 +23,8 @@ import picocli.CommandLine.Option;
         description = "Evaluate a model on the held-out synthetic VQA sets: full precision and W3 g128 round-to-nearest.")
 final class EvalCommand implements Callable<Integer> {
 
-    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
-    String model = Checkpoint.SHIPPED;
+    @Mixin
+    ModelOption model;
 
     @Option(names = "--domains", split = ",", description = "Domains to evaluate (default: all).")
     List<String> domains = new ArrayList<>();
@@ -51,18 +50,17 @@ final class EvalCommand implements Callable<Integer> {
             samples.addAll(set.subList(0, Math.min(limit, set.size())));
         }
         try (NDManager manager = NDManager.newBaseManager()) {
-            Checkpoint.Loaded loaded = Checkpoint.load(model, manager);
-            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            VqaModel vqa = model.load(manager);
             System.out.printf(Locale.ROOT, "model %s: %,d parameters; %d questions over %d domains%n",
-                    model, loaded.model().parameterCount(), samples.size(), selected.size());
+                    model.location, vqa.model().parameterCount(), samples.size(), selected.size());
             VqaEvaluator evaluator = new VqaEvaluator(batch);
             EvalReport fp = run(evaluator, "FP32", vqa, samples, manager);
-            RtnQuantization.apply(loaded.model(), GroupQuantizer.w3g128());
+            RtnQuantization.apply(vqa.model(), GroupQuantizer.w3g128());
             EvalReport w3;
             try {
                 w3 = run(evaluator, "W3-RTN", vqa, samples, manager);
             } finally {
-                RtnQuantization.restore(loaded.model());
+                RtnQuantization.restore(vqa.model());
             }
             System.out.println();
             System.out.println(AccuracyComparison.markdown(List.of(fp, w3)));

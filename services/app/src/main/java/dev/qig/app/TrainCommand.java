@@ -41,6 +41,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
     int visionSteps = 1500;
 
+    @Option(names = "--grounding", description = "Weight of the auxiliary grounding loss, 0 for none (default: ${DEFAULT-VALUE}).")
+    float grounding = TrainConfig.defaults().groundingWeight();
+
     @Option(names = "--eval-every", description = "Steps between quick evaluations, 0 for none (default: ${DEFAULT-VALUE}).")
     int evalEvery = TrainConfig.defaults().evalEvery();
 
@@ -49,7 +52,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig d = TrainConfig.defaults();
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
                 d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
-                d.evalSamples());
+                d.evalSamples(), grounding);
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {

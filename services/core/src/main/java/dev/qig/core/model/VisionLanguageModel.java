@@ -19,7 +19,7 @@ import java.util.List;
  *
  * <p>Forward input: {@code NDList(pixels (B,3,H,W) in [-1,1], tokenIds (B,T))}; each row holds one
  * contiguous run of {@link #IMAGE_TOKEN} ids (anywhere in the row), which the row's projected vision
- * tokens replace. Output: {@code NDList(logits (B,T,V))}.
+ * tokens replace. Output: {@code NDList(logits (B,T,V), final hidden states (B,T,D))}.
  */
 public final class VisionLanguageModel extends ModelBlock {
 
@@ -62,7 +62,8 @@ public final class VisionLanguageModel extends ModelBlock {
         for (DecoderLayer layer : layers) {
             h = layer.forward1(ps, h, training);
         }
-        return new NDList(lmHead.forward1(ps, finalNorm.forward1(ps, h, training), training));
+        NDArray normed = finalNorm.forward1(ps, h, training);
+        return new NDList(lmHead.forward1(ps, normed, training), normed);
     }
 
     /**

@@ -1,8 +1,8 @@
 package dev.qig.core.quant;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.qig.core.model.NDScope;
 import java.util.function.UnaryOperator;
 
 /**
@@ -28,13 +28,7 @@ public final class ActivationQuantizer implements UnaryOperator<NDArray> {
     /** The quantized copy; its temporaries live and die in a scope, the result on the input's manager. */
     @Override
     public NDArray apply(NDArray x) {
-        NDManager parent = x.getManager();
-        try (NDManager scope = parent.newSubManager()) {
-            x.tempAttach(scope);
-            NDArray result = compute(x);
-            result.attach(parent);
-            return result;
-        }
+        return NDScope.apply(x, this::compute);
     }
 
     private NDArray compute(NDArray x) {

@@ -1,8 +1,8 @@
 package dev.qig.core.quant;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.qig.core.model.NDScope;
 import ai.djl.ndarray.types.Shape;
 import java.util.function.UnaryOperator;
 
@@ -43,13 +43,7 @@ public final class GroupQuantizer implements UnaryOperator<NDArray> {
     /** The quantized copy; its temporaries live and die in a scope, the result on the input's manager. */
     @Override
     public NDArray apply(NDArray w) {
-        NDManager parent = w.getManager();
-        try (NDManager scope = parent.newSubManager()) {
-            w.tempAttach(scope);
-            NDArray result = compute(w);
-            result.attach(parent);
-            return result;
-        }
+        return NDScope.apply(w, this::compute);
     }
 
     private NDArray compute(NDArray w) {

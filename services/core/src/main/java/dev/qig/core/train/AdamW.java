@@ -3,7 +3,6 @@ package dev.qig.core.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.nn.Parameter;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -27,13 +26,6 @@ final class AdamW {
         this.beta2 = beta2;
         this.epsilon = epsilon;
         this.weightDecay = weightDecay;
-    }
-
-    /** One update of every parameter with gradients scaled by {@code gradScale} (clipping). */
-    void step(Map<String, Parameter> params, float learningRate, float gradScale) {
-        Map<String, NDArray> arrays = new java.util.LinkedHashMap<>();
-        params.forEach((k, p) -> arrays.put(k, p.getArray()));
-        stepArrays(arrays, learningRate, gradScale);
     }
 
     /** One update of every array (each with a gradient) with gradients scaled by {@code gradScale}. */

@@ -13,6 +13,7 @@ package dev.qig.core.train;
  * @param logEvery steps between progress lines
  * @param evalEvery steps between quick evaluations (0: none)
  * @param evalSamples samples per domain in a quick evaluation
+ * @param groundingWeight weight of the auxiliary grounding loss (0: none), see {@link GroundingHead}
  */
 public record TrainConfig(
         int steps,
@@ -24,7 +25,8 @@ public record TrainConfig(
         long seed,
         int logEvery,
         int evalEvery,
-        int evalSamples) {
+        int evalSamples,
+        float groundingWeight) {
 
     public TrainConfig {
         if (steps <= 0 || batchSize <= 0 || learningRate <= 0 || warmupSteps < 0 || logEvery <= 0 || evalEvery < 0) {
@@ -38,7 +40,7 @@ public record TrainConfig(
      * attention queries and keys early in training, to zero.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(10_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100);
+        return new TrainConfig(7_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

@@ -3,13 +3,15 @@ package dev.qig.core.train;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
+import ai.djl.ndarray.NDList;
 import dev.qig.core.data.Domain;
+import dev.qig.core.data.GroundedSample;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
 import dev.qig.core.vqa.EvalReport;
+import dev.qig.core.vqa.VqaBatch;
 import dev.qig.core.vqa.VqaEvaluator;
 import dev.qig.core.vqa.VqaModel;
 import java.io.PrintStream;
@@ -41,9 +43,16 @@ public final class VqaTrainer {
         SyntheticWorld world = new SyntheticWorld();
         SplittableRandom rng = new SplittableRandom(config.seed());
         Domain[] domains = Domain.values();
-        Map<String, Parameter> params = vqa.model().weights().parameters();
+        Map<String, NDArray> params = new java.util.LinkedHashMap<>();
+        vqa.model().weights().parameters().forEach((k, p) -> params.put(k, p.getArray()));
         AdamW adam = new AdamW(0.9f, 0.999f, 1e-8f, 0f);
         List<VqaSample> quickEval = quickEvalSet(world);
+        GroundingHead grounding = config.groundingWeight() > 0
+                ? new GroundingHead(vqa.model().config(), manager, config.seed())
+                : null;
+        if (grounding != null) {
+            params.putAll(grounding.weights());
+        }
 
         long start = System.nanoTime();
         double windowLoss = 0;
@@ -52,17 +61,25 @@ public final class VqaTrainer {
         int skipped = 0;
         for (int step = 1; step <= config.steps(); step++) {
             List<VqaSample> samples = new ArrayList<>(config.batchSize());
+            List<GroundedSample> grounded = new ArrayList<>(config.batchSize());
             for (int i = 0; i < config.batchSize(); i++) {
                 Domain d = domains[rng.nextInt(domains.length)];
-                samples.add(world.sample(d, rng, "train-" + step + "-" + i));
+                GroundedSample g = world.sampleGrounded(d, rng, "train-" + step + "-" + i);
+                grounded.add(g);
+                samples.add(g.sample());
             }
             try (NDManager s = manager.newSubManager()) {
                 ParameterStore ps = new ParameterStore(s, false);
                 float loss;
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    NDArray l = vqa.answerLoss(ps, vqa.teacherForced(samples), s, true);
-                    gc.backward(l);
+                    VqaBatch batch = vqa.teacherForced(samples);
+                    NDList out = vqa.model().forward(ps, new NDList(batch.pixels(s), batch.tokenIds(s)), true);
+                    NDArray l = VqaModel.answerLoss(out.get(0), batch, s);
                     loss = l.getFloat();
+                    if (grounding != null) {
+                        l = l.add(grounding.loss(out.get(1), batch, grounded, s).mul(config.groundingWeight()));
+                    }
+                    gc.backward(l);
                 }
                 if (Float.isFinite(loss) && clipAndStep(params, adam, config.learningRateAt(step))) {
                     windowLoss += loss;
@@ -106,11 +123,11 @@ public final class VqaTrainer {
      * Scales gradients to the global-norm limit, then lets Adam update (which also zeroes them).
      * Returns false, updating nothing, when the norm is not finite.
      */
-    private boolean clipAndStep(Map<String, Parameter> params, AdamW adam, float learningRate) {
+    private boolean clipAndStep(Map<String, NDArray> params, AdamW adam, float learningRate) {
         List<NDArray> grads = new ArrayList<>(params.size());
         double sumSquares = 0;
-        for (Parameter p : params.values()) {
-            NDArray g = p.getArray().getGradient();
+        for (NDArray p : params.values()) {
+            NDArray g = p.getGradient();
             grads.add(g);
             // Temporaries of a parameter's gradient live on the model's manager: close them here.
             try (NDArray squares = g.square(); NDArray sum = squares.sum()) {
@@ -124,13 +141,13 @@ public final class VqaTrainer {
         }
         grads.forEach(NDArray::close);
         float factor = norm > config.gradientClipNorm() ? (float) (config.gradientClipNorm() / norm) : 1f;
-        adam.step(params, learningRate, factor);
+        adam.stepArrays(params, learningRate, factor);
         return true;
     }
 
-    private static void zeroGradients(Map<String, Parameter> params) {
-        for (Parameter p : params.values()) {
-            try (NDArray g = p.getArray().getGradient()) {
+    private static void zeroGradients(Map<String, NDArray> params) {
+        for (NDArray p : params.values()) {
+            try (NDArray g = p.getGradient()) {
                 g.set(new ai.djl.ndarray.index.NDIndex("..."), 0f); // g - g would keep NaN and inf
             }
         }

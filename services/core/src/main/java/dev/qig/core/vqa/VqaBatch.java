@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.EncodedPrompt;
 import dev.qig.core.data.PromptTemplate;
 import dev.qig.core.data.TokenModality;
-import dev.qig.core.data.Vocabulary;
 import dev.qig.core.data.VqaSample;
 import java.util.List;
 

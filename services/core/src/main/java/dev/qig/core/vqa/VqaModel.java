@@ -60,9 +60,13 @@ public final class VqaModel {
 
     /** Mean cross-entropy over answer tokens (answer words and {@code <eos>}): a scalar. */
     public NDArray answerLoss(ParameterStore ps, VqaBatch batch, NDManager manager, boolean training) {
+        return answerLoss(logits(ps, batch, manager, training), batch, manager);
+    }
+
+    /** The answer loss of given logits (B,T,V) of a teacher-forced batch. */
+    public static NDArray answerLoss(NDArray logits, VqaBatch batch, NDManager manager) {
         NDArray[] tw = batch.answerTargets(manager);
-        NDArray logp = logits(ps, batch, manager, training).logSoftmax(-1);
-        NDArray picked = logp.gather(tw[0].expandDims(-1), 2).squeeze(-1);
+        NDArray picked = logits.logSoftmax(-1).gather(tw[0].expandDims(-1), 2).squeeze(-1);
         return picked.mul(tw[1]).sum().div(tw[1].sum()).neg();
     }
 

@@ -1,0 +1,21 @@
+package dev.qig.app;
+
+import ai.djl.ndarray.NDManager;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.model.Checkpoint;
+import dev.qig.core.vqa.VqaModel;
+import java.io.IOException;
+import picocli.CommandLine.Option;
+
+/** The {@code --model} option every command that runs a checkpoint shares, and its loading. */
+final class ModelOption {
+
+    @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
+    String location = Checkpoint.SHIPPED;
+
+    /** Loads the checkpoint onto {@code manager} as a VQA model. */
+    VqaModel load(NDManager manager) throws IOException {
+        Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
+        return new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+    }
+}

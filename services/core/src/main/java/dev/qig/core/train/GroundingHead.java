@@ -1,0 +1,72 @@
+package dev.qig.core.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.qig.core.data.GroundedSample;
+import dev.qig.core.data.SceneObject;
+import dev.qig.core.data.TokenModality;
+import dev.qig.core.model.LvlmConfig;
+import dev.qig.core.vqa.VqaBatch;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Auxiliary grounding loss used only in training (thrown away with the head afterwards): a linear
+ * probe on the decoder's final hidden state at every vision token predicts whether that patch holds
+ * an object the question is about (the sample's referents). It teaches the vision tokens to read
+ * the question that precedes them, which the sparse answer loss alone teaches only after a long
+ * plateau; grounding supervision of this kind is common in grounded VQA training.
+ */
+final class GroundingHead {
+
+    private final NDArray weight;
+    private final NDArray bias;
+    private final int grid;
+
+    GroundingHead(LvlmConfig config, NDManager manager, long seed) {
+        manager.getEngine().setRandomSeed((int) seed);
+        this.weight = manager.randomNormal(0, 0.02f, new Shape(config.hidden()), DataType.FLOAT32);
+        this.bias = manager.zeros(new Shape(1));
+        weight.setRequiresGradient(true);
+        bias.setRequiresGradient(true);
+        this.grid = config.imageSize() / config.patchSize();
+    }
+
+    /** The head's trainable arrays, by name. */
+    Map<String, NDArray> weights() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        out.put("grounding_head.weight", weight);
+        out.put("grounding_head.bias", bias);
+        return out;
+    }
+
+    /** Mean binary cross-entropy over the vision tokens of the batch. */
+    NDArray loss(NDArray hidden, VqaBatch batch, List<GroundedSample> grounded, NDManager s) {
+        int rows = batch.rows();
+        int t = batch.length();
+        float[] labels = new float[rows * t];
+        float[] mask = new float[rows * t];
+        for (int r = 0; r < rows; r++) {
+            TokenModality[] modality = batch.modality(r);
+            int first = -1;
+            for (int p = 0; p < t; p++) {
+                if (modality[p] == TokenModality.VISION) {
+                    first = first < 0 ? p : first;
+                    mask[r * t + p] = 1f;
+                }
+            }
+            for (SceneObject o : grounded.get(r).referents()) {
+                labels[r * t + first + o.row() * grid + o.col()] = 1f;
+            }
+        }
+        NDArray logits = hidden.matMul(weight).add(bias); // (B,T)
+        NDArray y = s.create(labels, new Shape(rows, t));
+        NDArray m = s.create(mask, new Shape(rows, t));
+        // Stable BCE with logits: max(z,0) - z*y + log(1 + exp(-|z|)).
+        NDArray bce = logits.maximum(0f).sub(logits.mul(y)).add(logits.abs().neg().exp().add(1f).log());
+        return bce.mul(m).sum().div(m.sum());
+    }
+}
