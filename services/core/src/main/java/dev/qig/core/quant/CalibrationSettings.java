@@ -40,7 +40,7 @@ public record CalibrationSettings(
     }
 
     public static CalibrationSettings defaults(QuantScheme scheme) {
-        return new CalibrationSettings(scheme, Behaviour.REFERENCE_CODE, 32, 8, true, false, 32);
+        return new CalibrationSettings(scheme, Behaviour.REFERENCE_CODE, 32, 8, true, false, 8);
     }
 
     public CalibrationSettings withBehaviour(Behaviour b) {

@@ -71,7 +71,8 @@ public final class ModelCard {
                 .append("\n## Training\n\n")
                 .append(String.format(Locale.ROOT, "- stage 1, vision tower: %d steps of %d images, a temporary linear head on every patch predicts the color, shape and size in its cell (then discarded); final patch accuracy %.1f%%, %.1f min%n",
                         visionSteps, train.batchSize(), 100 * patchAccuracy, visionSeconds / 60))
-                .append("- stage 2, VQA: the whole model on the answer loss\n")
+                .append(String.format(Locale.ROOT, "- stage 2, VQA: the whole model on the answer loss plus a grounding loss (weight %.1f): a temporary linear head on the decoder's last hidden state at each vision token predicts whether that patch holds an object the question is about (then discarded)%n",
+                        train.groundingWeight()))
                 .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
                         train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(),
                         train.gradientClipNorm(), train.seed()))
