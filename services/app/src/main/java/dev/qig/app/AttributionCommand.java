@@ -34,8 +34,8 @@ final class AttributionCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
-    @Option(names = "--scheme", description = "Quantization scheme (default: ${DEFAULT-VALUE}).")
-    String scheme = "w3a16";
+    @Mixin
+    SchemeOption scheme;
 
     @Option(names = "--domain", description = "Domain of the held-out sample (default: ${DEFAULT-VALUE}).")
     String domain = "clean";
@@ -55,7 +55,7 @@ final class AttributionCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         VqaSample sample = new SyntheticWorld().evalSet(Domain.parse(domain)).get(index);
-        QuantScheme quantScheme = QuantScheme.parse(scheme);
+        QuantScheme quantScheme = scheme.scheme();
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);
             PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model.location);

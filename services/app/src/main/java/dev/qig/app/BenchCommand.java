@@ -36,15 +36,15 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
-    @Option(names = "--scheme", description = "Quantization scheme (default: ${DEFAULT-VALUE}).")
-    String scheme = "w3a16";
+    @Mixin
+    SchemeOption scheme;
 
     @Option(names = "--samples", description = "Calibration samples (default: ${DEFAULT-VALUE}).")
     int samples = 64;
 
     @Override
     public Integer call() throws Exception {
-        QuantScheme quantScheme = QuantScheme.parse(scheme);
+        QuantScheme quantScheme = scheme.scheme();
         List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);

@@ -40,8 +40,8 @@ final class CalibrateCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
-    @Option(names = "--scheme", description = "w3a16, w4a8, w4a16 or w8a8 (default: ${DEFAULT-VALUE}).")
-    String scheme = "w3a16";
+    @Mixin
+    SchemeOption scheme;
 
     @Option(names = "--methods", description = "Comma-separated methods (default: ${DEFAULT-VALUE}).")
     String methods = "rtn,awq,mbq,qig";
@@ -69,7 +69,7 @@ final class CalibrateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        QuantScheme quantScheme = QuantScheme.parse(scheme);
+        QuantScheme quantScheme = scheme.scheme();
         List<Method> methodList = Method.parseList(methods);
         CalibrationSettings settings = CalibrationSettings.defaults(quantScheme).withIqrClip(!noIqrClip);
         if (paper) {

@@ -19,6 +19,22 @@ public final class QigCommand implements Runnable {
 
     public static void main(String[] args) {
         EngineSetup.configureDefaults();
-        System.exit(new CommandLine(new QigCommand()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line with its error policy: bad input (an unknown scheme, method or domain, a
+     * model that does not load) ends with one clear line and exit code 2, not a stack trace.
+     */
+    static CommandLine commandLine() {
+        CommandLine cmd = new CommandLine(new QigCommand());
+        cmd.setExecutionExceptionHandler((e, line, parsed) -> {
+            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException) {
+                line.getErr().println("qig " + line.getCommandName() + ": " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cmd;
     }
 }
