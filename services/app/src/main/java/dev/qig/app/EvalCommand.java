@@ -4,8 +4,10 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.GroupQuantizer;
-import dev.qig.core.quant.RtnQuantization;
+import dev.qig.core.quant.AppliedQuantization;
+import dev.qig.core.quant.QuantConfig;
+import dev.qig.core.quant.QuantConfigApplier;
+import dev.qig.core.quant.QuantScheme;
 import dev.qig.core.vqa.AccuracyComparison;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
@@ -13,6 +15,7 @@ import dev.qig.core.vqa.VqaModel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -55,12 +58,10 @@ final class EvalCommand implements Callable<Integer> {
                     model.location, vqa.model().parameterCount(), samples.size(), selected.size());
             VqaEvaluator evaluator = new VqaEvaluator(batch);
             EvalReport fp = run(evaluator, "FP32", vqa, samples, manager);
-            RtnQuantization.apply(vqa.model(), GroupQuantizer.w3g128());
             EvalReport w3;
-            try {
+            try (AppliedQuantization rtn = QuantConfigApplier.apply(vqa.model(),
+                    QuantConfig.rtn(model.location, QuantScheme.W3A16, Map.of()))) {
                 w3 = run(evaluator, "W3-RTN", vqa, samples, manager);
-            } finally {
-                RtnQuantization.restore(vqa.model());
             }
             System.out.println();
             System.out.println(AccuracyComparison.markdown(List.of(fp, w3)));

@@ -5,8 +5,10 @@ import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
 import dev.qig.core.model.LvlmConfig;
-import dev.qig.core.quant.GroupQuantizer;
-import dev.qig.core.quant.RtnQuantization;
+import dev.qig.core.quant.AppliedQuantization;
+import dev.qig.core.quant.QuantConfig;
+import dev.qig.core.quant.QuantConfigApplier;
+import dev.qig.core.quant.QuantScheme;
 import dev.qig.core.vqa.AccuracyComparison;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
@@ -45,12 +47,10 @@ public final class ModelCard {
         VqaEvaluator evaluator = new VqaEvaluator(100);
         EvalReport fp = evaluator.evaluate("FP32", vqa, samples, manager, n -> { });
         progress.print(fp.toTable());
-        RtnQuantization.apply(vqa.model(), GroupQuantizer.w3g128());
         EvalReport w3;
-        try {
+        try (AppliedQuantization rtn = QuantConfigApplier.apply(vqa.model(),
+                QuantConfig.rtn("trained", QuantScheme.W3A16, java.util.Map.of()))) {
             w3 = evaluator.evaluate("W3-RTN", vqa, samples, manager, n -> { });
-        } finally {
-            RtnQuantization.restore(vqa.model());
         }
         progress.print(w3.toTable());
 
