@@ -1,8 +1,7 @@
 package dev.qig.core.data;
 
-import java.util.Arrays;
+import dev.qig.core.util.EnumIds;
 import java.util.Locale;
-import java.util.stream.Collectors;
 
 /**
  * Data domains of the synthetic world. Each one shifts the data the way production data shifts:
@@ -26,14 +25,6 @@ public enum Domain {
 
     /** Case-insensitive inverse of {@link #id()}. */
     public static Domain parse(String name) {
-        if (name != null) {
-            for (Domain d : values()) {
-                if (d.name().equalsIgnoreCase(name.strip())) {
-                    return d;
-                }
-            }
-        }
-        throw new IllegalArgumentException("unknown domain '" + name + "', valid domains: "
-                + Arrays.stream(values()).map(Domain::id).collect(Collectors.joining(", ")));
+        return EnumIds.parse(Domain.class, "domain", name);
     }
 }

@@ -3,6 +3,7 @@ package dev.qig.core.quant;
 import ai.djl.ndarray.NDArray;
 import ai.djl.training.ParameterStore;
 import dev.qig.core.model.DecoderLayer;
+import dev.qig.core.util.EnumIds;
 import dev.qig.core.model.InPlaceWeight;
 import dev.qig.core.model.QuantizableLinear;
 import java.util.List;
@@ -42,7 +43,7 @@ public enum EqualizationGroup {
     }
 
     public static EqualizationGroup parse(String s) {
-        return valueOf(s.trim().toUpperCase(Locale.ROOT));
+        return EnumIds.parse(EqualizationGroup.class, "equalization group", s);
     }
 
     public boolean appliesTo(DecoderLayer layer) {

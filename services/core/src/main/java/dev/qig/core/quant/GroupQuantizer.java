@@ -30,11 +30,6 @@ public final class GroupQuantizer implements UnaryOperator<NDArray> {
         this.symmetric = symmetric;
     }
 
-    /** W3 g128 asymmetric, the W3A16 weight quantizer of the paper. */
-    public static GroupQuantizer w3g128() {
-        return new GroupQuantizer(3, 128, false);
-    }
-
     /** The group size actually used for a layer of this input width (per-row fallback). */
     public int effectiveGroupSize(long inFeatures) {
         return groupSize > 0 && inFeatures % groupSize == 0 ? groupSize : Math.toIntExact(inFeatures);

@@ -1,10 +1,9 @@
 package dev.qig.core.quant;
 
+import dev.qig.core.util.EnumIds;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.stream.Collectors;
 
 /** How the per-token errors of the scale search are weighted (qig-method.md section 2). */
 public enum Method {
@@ -22,13 +21,7 @@ public enum Method {
     }
 
     public static Method parse(String s) {
-        for (Method m : values()) {
-            if (m.name().equalsIgnoreCase(s.trim())) {
-                return m;
-            }
-        }
-        throw new IllegalArgumentException("unknown method '" + s + "'; valid: "
-                + Arrays.stream(values()).map(Method::id).collect(Collectors.joining(", ")));
+        return EnumIds.parse(Method.class, "method", s);
     }
 
     /** Parses a comma-separated list such as {@code rtn,awq,mbq,qig}. */

@@ -1,8 +1,7 @@
 package dev.qig.core.quant;
 
-import java.util.Arrays;
+import dev.qig.core.util.EnumIds;
 import java.util.Locale;
-import java.util.stream.Collectors;
 
 /**
  * A post-training quantization scheme of the decoder linears (qig-method.md section 1). W3A16 and
@@ -31,13 +30,7 @@ public enum QuantScheme {
     }
 
     public static QuantScheme parse(String s) {
-        for (QuantScheme q : values()) {
-            if (q.name().equalsIgnoreCase(s.trim())) {
-                return q;
-            }
-        }
-        throw new IllegalArgumentException("unknown scheme '" + s + "'; valid: "
-                + Arrays.stream(values()).map(QuantScheme::id).collect(Collectors.joining(", ")));
+        return EnumIds.parse(QuantScheme.class, "scheme", s);
     }
 
     public int weightBits() {

@@ -58,12 +58,10 @@ public final class VqaModel {
         return model.forward(ps, new NDList(batch.pixels(manager), batch.tokenIds(manager)), training).head();
     }
 
-    /** Mean cross-entropy over answer tokens (answer words and {@code <eos>}): a scalar. */
-    public NDArray answerLoss(ParameterStore ps, VqaBatch batch, NDManager manager, boolean training) {
-        return answerLoss(logits(ps, batch, manager, training), batch, manager);
-    }
-
-    /** The answer loss of given logits (B,T,V) of a teacher-forced batch. */
+    /**
+     * Mean cross-entropy over the answer tokens (answer words and {@code <eos>}) of a teacher-forced
+     * batch, from its logits (B,T,V): a scalar.
+     */
     public static NDArray answerLoss(NDArray logits, VqaBatch batch, NDManager manager) {
         NDArray[] tw = batch.answerTargets(manager);
         NDArray picked = logits.logSoftmax(-1).gather(tw[0].expandDims(-1), 2).squeeze(-1);

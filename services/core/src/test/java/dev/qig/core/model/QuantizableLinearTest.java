@@ -11,7 +11,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
-import dev.qig.core.quant.GroupQuantizer;
+import dev.qig.core.quant.QuantScheme;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +26,7 @@ class QuantizableLinearTest {
         try (NDManager m = NDManager.newBaseManager()) {
             VisionLanguageModel model = VisionLanguageModel.create(c, m, 2);
             Map<String, int[]> before = bits(model);
-            model.decoderLinears().forEach(l -> l.replaceWeight(GroupQuantizer.w3g128()));
+            model.decoderLinears().forEach(l -> l.replaceWeight(QuantScheme.W3A16.weightQuantizer()));
             int changed = 0;
             for (QuantizableLinear l : model.decoderLinears()) {
                 assertTrue(l.isWeightReplaced());

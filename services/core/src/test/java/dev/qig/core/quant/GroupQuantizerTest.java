@@ -93,7 +93,7 @@ class GroupQuantizerTest {
             Arrays.fill(expected, 128, 256, 1.0f);
             expected[128] = 0.5f;
             expected[200] = 3.5f;
-            GroupQuantizer q = GroupQuantizer.w3g128();
+            GroupQuantizer q = QuantScheme.W3A16.weightQuantizer();
             assertEquals(128, q.effectiveGroupSize(256));
             float[] actual = floats(q.apply(matrix(m, new float[][] {row})));
             assertClose(expected, actual, 1e-6, "W3 g128");
@@ -231,7 +231,7 @@ class GroupQuantizerTest {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray w = randomMatrix(m, 7, rows, cols);
             float[] in = w.toFloatArray();
-            float[] out = floats(GroupQuantizer.w3g128().apply(w));
+            float[] out = floats(QuantScheme.W3A16.weightQuantizer().apply(w));
             for (int r = 0; r < rows; r++) {
                 for (int start = 0; start < cols; start += g) {
                     double min = Double.MAX_VALUE;
@@ -299,7 +299,7 @@ class GroupQuantizerTest {
 
     @Test
     void groupSizeThatDoesNotDivideTheWidthFallsBackToPerRow() {
-        GroupQuantizer w3 = GroupQuantizer.w3g128();
+        GroupQuantizer w3 = QuantScheme.W3A16.weightQuantizer();
         assertEquals(96, w3.effectiveGroupSize(96));
         assertEquals(192, w3.effectiveGroupSize(192));
         assertEquals(128, w3.effectiveGroupSize(256));
@@ -330,7 +330,7 @@ class GroupQuantizerTest {
     void rejectsBitsOutsideTwoToSixteen() {
         assertThrows(IllegalArgumentException.class, () -> new GroupQuantizer(1, 128, false));
         assertThrows(IllegalArgumentException.class, () -> new GroupQuantizer(17, 128, false));
-        assertEquals("W3 g128 asym", GroupQuantizer.w3g128().toString());
+        assertEquals("W3 g128 asym", QuantScheme.W3A16.weightQuantizer().toString());
         assertEquals("W4 per-row sym", new GroupQuantizer(4, 0, true).toString());
     }
 
