@@ -57,7 +57,7 @@ public final class DecoderAttention extends ModelBlock {
         NDArray vh = v.forward1(ps, x, training).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3)
                 .reshape(b, kvHeads, 1, t, headDim);
 
-        NDArray scores = qh.matMul(kh.transpose(0, 1, 2, 4, 3)).div((float) Math.sqrt(headDim)).add(causalMask(m, t));
+        NDArray scores = Scalars.div(qh.matMul(kh.transpose(0, 1, 2, 4, 3)), (float) Math.sqrt(headDim)).add(causalMask(m, t));
         NDArray context = scores.softmax(-1).matMul(vh) // (B,KV,G,T,hd)
                 .reshape(b, heads, t, headDim)
                 .transpose(0, 2, 1, 3)

@@ -2,7 +2,6 @@ package dev.qig.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.nn.Activation;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.List;
@@ -24,7 +23,7 @@ public final class SwiGluMlp extends ModelBlock {
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.head();
-        NDArray act = Activation.swish(gate.forward1(ps, x, training), 1f).mul(up.forward1(ps, x, training));
+        NDArray act = Scalars.silu(gate.forward1(ps, x, training)).mul(up.forward1(ps, x, training));
         return new NDList(down.forward1(ps, act, training));
     }
 

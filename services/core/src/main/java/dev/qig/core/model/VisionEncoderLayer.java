@@ -47,7 +47,7 @@ public final class VisionEncoderLayer extends ModelBlock {
         NDArray qh = q.forward1(ps, h, training).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
         NDArray kh = k.forward1(ps, h, training).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
         NDArray vh = v.forward1(ps, h, training).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray context = qh.matMul(kh.transpose(0, 1, 3, 2)).div((float) Math.sqrt(headDim)).softmax(-1).matMul(vh)
+        NDArray context = Scalars.div(qh.matMul(kh.transpose(0, 1, 3, 2)), (float) Math.sqrt(headDim)).softmax(-1).matMul(vh)
                 .transpose(0, 2, 1, 3)
                 .reshape(b, t, (long) heads * headDim);
         x = x.add(out.forward1(ps, context, training));

@@ -3,6 +3,7 @@ package dev.qig.core.quant;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import dev.qig.core.model.NDScope;
+import dev.qig.core.model.Scalars;
 import java.util.function.UnaryOperator;
 
 /**
@@ -34,7 +35,7 @@ public final class ActivationQuantizer implements UnaryOperator<NDArray> {
     private NDArray compute(NDArray x) {
         int qmax = (1 << (bits - 1)) - 1;
         NDArray xf = x.toType(DataType.FLOAT32, false);
-        NDArray scale = xf.abs().max(new int[] {-1}, true).maximum(1e-5f).div((float) qmax);
+        NDArray scale = Scalars.div(Scalars.maximum(xf.abs().max(new int[] {-1}, true), 1e-5f), qmax);
         return xf.div(scale).round().clip(-qmax - 1, qmax).mul(scale).toType(x.getDataType(), false);
     }
 

@@ -3,6 +3,7 @@ package dev.qig.core.quant;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import dev.qig.core.model.NDScope;
+import dev.qig.core.model.Scalars;
 import ai.djl.ndarray.types.Shape;
 import java.util.function.UnaryOperator;
 
@@ -50,13 +51,13 @@ public final class GroupQuantizer implements UnaryOperator<NDArray> {
         NDArray out;
         if (symmetric) {
             int qmax = (1 << (bits - 1)) - 1;
-            NDArray scale = x.abs().max(new int[] {-1}, true).maximum(1e-5f).div((float) qmax);
+            NDArray scale = Scalars.div(Scalars.maximum(x.abs().max(new int[] {-1}, true), 1e-5f), qmax);
             out = x.div(scale).round().clip(-qmax - 1, qmax).mul(scale);
         } else {
             int qmax = (1 << bits) - 1;
             NDArray max = x.max(new int[] {-1}, true);
             NDArray min = x.min(new int[] {-1}, true);
-            NDArray scale = max.sub(min).maximum(1e-5f).div((float) qmax);
+            NDArray scale = Scalars.div(Scalars.maximum(max.sub(min), 1e-5f), qmax);
             NDArray zero = min.div(scale).round().neg().clip(0, qmax);
             out = x.div(scale).round().add(zero).clip(0, qmax).sub(zero).mul(scale);
         }

@@ -66,7 +66,7 @@ final class GroundingHead {
         NDArray y = s.create(labels, new Shape(rows, t));
         NDArray m = s.create(mask, new Shape(rows, t));
         // Stable BCE with logits: max(z,0) - z*y + log(1 + exp(-|z|)).
-        NDArray bce = logits.maximum(0f).sub(logits.mul(y)).add(logits.abs().neg().exp().add(1f).log());
+        NDArray bce = logits.getNDArrayInternal().relu().sub(logits.mul(y)).add(logits.abs().neg().exp().add(1f).log());
         return bce.mul(m).sum().div(m.sum());
     }
 }

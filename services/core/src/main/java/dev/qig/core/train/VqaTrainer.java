@@ -10,6 +10,7 @@ import dev.qig.core.data.Domain;
 import dev.qig.core.data.GroundedSample;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.Scalars;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaBatch;
 import dev.qig.core.vqa.VqaEvaluator;
@@ -77,7 +78,7 @@ public final class VqaTrainer {
                     NDArray l = VqaModel.answerLoss(out.get(0), batch, s);
                     loss = l.getFloat();
                     if (grounding != null) {
-                        l = l.add(grounding.loss(out.get(1), batch, grounded, s).mul(config.groundingWeight()));
+                        l = l.add(Scalars.mul(grounding.loss(out.get(1), batch, grounded, s), config.groundingWeight()));
                     }
                     gc.backward(l);
                 }
