@@ -38,11 +38,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of weights and data (default: ${DEFAULT-VALUE}).")
     long seed = TrainConfig.defaults().seed();
 
+    @Option(names = "--init", description = "Continue from this checkpoint directory instead of fresh weights (skips stage 1).")
+    Path init;
+
     @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
     int visionSteps = 1500;
 
     @Option(names = "--grounding", description = "Weight of the auxiliary grounding loss, 0 for none (default: ${DEFAULT-VALUE}).")
     float grounding = TrainConfig.defaults().groundingWeight();
+
+    @Option(names = "--grounding-layer", description = "Decoder layer (0-based) whose output the grounding loss probes (default: ${DEFAULT-VALUE}).")
+    int groundingLayer = TrainConfig.defaults().groundingLayer();
 
     @Option(names = "--eval-every", description = "Steps between quick evaluations, 0 for none (default: ${DEFAULT-VALUE}).")
     int evalEvery = TrainConfig.defaults().evalEvery();
@@ -52,24 +58,32 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig d = TrainConfig.defaults();
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
                 d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
-                d.evalSamples(), grounding);
+                d.evalSamples(), grounding, groundingLayer);
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {
-            VisionLanguageModel model = VisionLanguageModel.create(LvlmConfig.small(vocabulary.size()), manager, seed);
+            VisionLanguageModel model = init != null
+                    ? Checkpoint.load(init, manager).model()
+                    : VisionLanguageModel.create(LvlmConfig.small(vocabulary.size()), manager, seed);
             VqaModel vqa = new VqaModel(model, vocabulary);
-            System.out.printf("stage 1: vision tower on patch attributes, %d steps of %d images%n", visionSteps, batch);
+            if (init != null) {
+                System.out.println("continuing from " + init + " (stage 1 skipped)");
+            } else {
+                System.out.printf("stage 1: vision tower on patch attributes, %d steps of %d images%n", visionSteps, batch);
+            }
             long visionStart = System.nanoTime();
-            double patchAccuracy = visionSteps > 0
+            double patchAccuracy = visionSteps > 0 && init == null
                     ? new VisionPretraining(visionSteps, batch, 1e-3f, seed, System.out).run(model, manager)
                     : Double.NaN;
             double visionSeconds = (System.nanoTime() - visionStart) / 1e9;
             System.out.printf("stage 2: VQA, %,d parameters, %d steps of %d samples%n", model.parameterCount(), steps, batch);
             VqaTrainer.Result result = new VqaTrainer(config, System.out).train(vqa, manager);
             System.out.println("evaluating on the held-out sets (full precision and W3 g128 round-to-nearest)...");
-            ModelCard card = ModelCard.measure(vqa, config, result, visionSteps, patchAccuracy, visionSeconds, manager, System.out);
+            ModelCard card = ModelCard.measure(vqa, config, result, visionSteps, patchAccuracy, visionSeconds,
+                    init == null ? null : init.toString(), manager, System.out);
             Checkpoint.save(model, vocabulary.words(), Map.of("format", "pt", "trained_by", "qig train",
-                    "seed", Long.toString(seed), "steps", Integer.toString(steps)), out);
+                    "seed", Long.toString(seed), "steps", Integer.toString(steps),
+                    "init", init == null ? "none" : init.toString()), out);
             card.write(out);
             System.out.println(card.markdown());
             System.out.println("checkpoint written to " + out.toAbsolutePath());

@@ -19,7 +19,9 @@ import java.util.List;
  *
  * <p>Forward input: {@code NDList(pixels (B,3,H,W) in [-1,1], tokenIds (B,T))}; each row holds one
  * contiguous run of {@link #IMAGE_TOKEN} ids (anywhere in the row), which the row's projected vision
- * tokens replace. Output: {@code NDList(logits (B,T,V), final hidden states (B,T,D))}.
+ * tokens replace. Output: {@code NDList(logits (B,T,V), final normalized hidden states (B,T,D),
+ * residual stream after decoder layer 0, ..., after the last layer (each (B,T,D)))}; the per-layer
+ * states cost nothing extra and let training losses probe intermediate layers.
  */
 public final class VisionLanguageModel extends ModelBlock {
 
@@ -59,11 +61,15 @@ public final class VisionLanguageModel extends ModelBlock {
         NDArray pixels = inputs.get(0);
         NDArray ids = inputs.get(1);
         NDArray h = inputEmbeddings(ps, pixels, ids, training);
+        NDList perLayer = new NDList(layers.size());
         for (DecoderLayer layer : layers) {
             h = layer.forward1(ps, h, training);
+            perLayer.add(h);
         }
         NDArray normed = finalNorm.forward1(ps, h, training);
-        return new NDList(lmHead.forward1(ps, normed, training), normed);
+        NDList out = new NDList(lmHead.forward1(ps, normed, training), normed);
+        out.addAll(perLayer);
+        return out;
     }
 
     /**

@@ -37,8 +37,13 @@ public final class ModelCard {
         this.markdown = markdown;
     }
 
+    /**
+     * Evaluates the model and writes its card. {@code initFrom} describes the checkpoint this run
+     * continued from (stage 1 is then skipped), or is null for a run from scratch.
+     */
     public static ModelCard measure(VqaModel vqa, TrainConfig train, VqaTrainer.Result result, int visionSteps,
-                                    double patchAccuracy, double visionSeconds, NDManager manager, PrintStream progress) {
+                                    double patchAccuracy, double visionSeconds, String initFrom, NDManager manager,
+                                    PrintStream progress) {
         SyntheticWorld world = new SyntheticWorld();
         List<VqaSample> samples = new ArrayList<>();
         for (Domain d : Domain.values()) {
@@ -69,10 +74,12 @@ public final class ModelCard {
                 .append(String.format(Locale.ROOT, "- decoder (Qwen2-style): hidden %d, %d layers, %d query / %d key-value heads (GQA), SwiGLU MLP %d, RMSNorm, RoPE theta %.0f, vocabulary %d%n",
                         c.hidden(), c.layers(), c.heads(), c.kvHeads(), c.intermediate(), c.ropeTheta(), c.vocabSize()))
                 .append("\n## Training\n\n")
-                .append(String.format(Locale.ROOT, "- stage 1, vision tower: %d steps of %d images, a temporary linear head on every patch predicts the color, shape and size in its cell (then discarded); final patch accuracy %.1f%%, %.1f min%n",
-                        visionSteps, train.batchSize(), 100 * patchAccuracy, visionSeconds / 60))
-                .append(String.format(Locale.ROOT, "- stage 2, VQA: the whole model on the answer loss plus a grounding loss (weight %.1f): a temporary linear head on the decoder's last hidden state at each vision token predicts whether that patch holds an object the question is about (then discarded)%n",
-                        train.groundingWeight()))
+                .append(initFrom != null
+                        ? String.format(Locale.ROOT, "- continued from %s (stage 1 and earlier steps: see its model card)%n", initFrom)
+                        : String.format(Locale.ROOT, "- stage 1, vision tower: %d steps of %d images, a temporary linear head on every patch predicts the color, shape and size in its cell (then discarded); final patch accuracy %.1f%%, %.1f min%n",
+                                visionSteps, train.batchSize(), 100 * patchAccuracy, visionSeconds / 60))
+                .append(String.format(Locale.ROOT, "- stage 2, VQA: the whole model on the answer loss plus a grounding loss (weight %.1f): a temporary linear head on the residual stream after decoder layer %d, at each vision token, predicts whether that patch holds the object asked about or a relation's reference object (then discarded)%n",
+                        train.groundingWeight(), train.groundingLayer()))
                 .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
                         train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(),
                         train.gradientClipNorm(), train.seed()))

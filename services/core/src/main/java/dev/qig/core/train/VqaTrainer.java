@@ -49,7 +49,7 @@ public final class VqaTrainer {
         AdamW adam = new AdamW(0.9f, 0.999f, 1e-8f, 0f);
         List<VqaSample> quickEval = quickEvalSet(world);
         GroundingHead grounding = config.groundingWeight() > 0
-                ? new GroundingHead(vqa.model().config(), manager, config.seed())
+                ? new GroundingHead(vqa.model().config(), config.groundingLayer(), manager, config.seed())
                 : null;
         if (grounding != null) {
             params.putAll(grounding.weights());
@@ -78,7 +78,7 @@ public final class VqaTrainer {
                     NDArray l = VqaModel.answerLoss(out.get(0), batch, s);
                     loss = l.getFloat();
                     if (grounding != null) {
-                        l = l.add(Scalars.mul(grounding.loss(out.get(1), batch, grounded, s), config.groundingWeight()));
+                        l = l.add(Scalars.mul(grounding.loss(out, batch, grounded, s), config.groundingWeight()));
                     }
                     gc.backward(l);
                 }
