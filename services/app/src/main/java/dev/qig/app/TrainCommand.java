@@ -47,8 +47,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--grounding", description = "Weight of the auxiliary grounding loss, 0 for none (default: ${DEFAULT-VALUE}).")
     float grounding = TrainConfig.defaults().groundingWeight();
 
-    @Option(names = "--grounding-layer", description = "Decoder layer (0-based) whose output the grounding loss probes (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--grounding-layer", description = "Decoder layer (0-based) whose residual output the grounding loss probes, -1 for the final normalized hidden state (default: ${DEFAULT-VALUE}).")
     int groundingLayer = TrainConfig.defaults().groundingLayer();
+
+    @Option(names = "--attention", description = "Weight of the auxiliary attention loss, 0 for none (default: ${DEFAULT-VALUE}).")
+    float attention = TrainConfig.defaults().attentionWeight();
+
+    @Option(names = "--attention-layer", description = "Decoder layer of the attention-supervised head (default: ${DEFAULT-VALUE}).")
+    int attentionLayer = TrainConfig.defaults().attentionLayer();
+
+    @Option(names = "--attention-head", description = "Query head supervised by the attention loss (default: ${DEFAULT-VALUE}).")
+    int attentionHead = TrainConfig.defaults().attentionHead();
 
     @Option(names = "--eval-every", description = "Steps between quick evaluations, 0 for none (default: ${DEFAULT-VALUE}).")
     int evalEvery = TrainConfig.defaults().evalEvery();
@@ -58,7 +67,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig d = TrainConfig.defaults();
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
                 d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
-                d.evalSamples(), grounding, groundingLayer);
+                d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead);
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Qwen2 self-attention: q, k, v (with bias), rotary positions, grouped-query heads (each key/value
@@ -24,6 +25,7 @@ public final class DecoderAttention extends ModelBlock {
     private final QuantizableLinear k;
     private final QuantizableLinear v;
     private final QuantizableLinear o;
+    private Consumer<NDArray> probabilityListener;
 
     public DecoderAttention(WeightRegistry registry, String prefix, LvlmConfig c) {
         super(registry, prefix);
@@ -58,7 +60,11 @@ public final class DecoderAttention extends ModelBlock {
                 .reshape(b, kvHeads, 1, t, headDim);
 
         NDArray scores = Scalars.div(qh.matMul(kh.transpose(0, 1, 2, 4, 3)), (float) Math.sqrt(headDim)).add(causalMask(m, t));
-        NDArray context = scores.softmax(-1).matMul(vh) // (B,KV,G,T,hd)
+        NDArray probabilities = scores.softmax(-1); // (B,KV,G,T,T)
+        if (probabilityListener != null) {
+            probabilityListener.accept(probabilities);
+        }
+        NDArray context = probabilities.matMul(vh) // (B,KV,G,T,hd)
                 .reshape(b, heads, t, headDim)
                 .transpose(0, 2, 1, 3)
                 .reshape(b, t, heads * headDim);
@@ -74,6 +80,15 @@ public final class DecoderAttention extends ModelBlock {
             }
         }
         return m.create(mask, new Shape(t, t));
+    }
+
+    /**
+     * Hands the attention probabilities of every forward, shape (B, kvHeads, heads / kvHeads, T, T)
+     * with query head {@code kv * group + g} at {@code [:, kv, g]}, to a listener (training losses
+     * that supervise attention read them inside the recorded graph); null removes it.
+     */
+    public void setProbabilityListener(Consumer<NDArray> listener) {
+        this.probabilityListener = listener;
     }
 
     public QuantizableLinear q() {

@@ -14,7 +14,11 @@ package dev.qig.core.train;
  * @param evalEvery steps between quick evaluations (0: none)
  * @param evalSamples samples per domain in a quick evaluation
  * @param groundingWeight weight of the auxiliary grounding loss (0: none), see {@link GroundingHead}
- * @param groundingLayer decoder layer (0-based) whose output the grounding loss probes
+ * @param groundingLayer decoder layer (0-based) whose residual output the grounding loss probes, or -1 for
+ *        the final normalized hidden state
+ * @param attentionWeight weight of the auxiliary attention loss (0: none), see {@link AttentionSupervision}
+ * @param attentionLayer decoder layer of the supervised head
+ * @param attentionHead query head supervised
  */
 public record TrainConfig(
         int steps,
@@ -28,11 +32,14 @@ public record TrainConfig(
         int evalEvery,
         int evalSamples,
         float groundingWeight,
-        int groundingLayer) {
+        int groundingLayer,
+        float attentionWeight,
+        int attentionLayer,
+        int attentionHead) {
 
     public TrainConfig {
         if (steps <= 0 || batchSize <= 0 || learningRate <= 0 || warmupSteps < 0 || logEvery <= 0 || evalEvery < 0
-                || groundingLayer < 0) {
+                || groundingLayer < -1 || attentionWeight < 0) {
             throw new IllegalArgumentException("invalid training config " + this);
         }
     }
@@ -43,7 +50,7 @@ public record TrainConfig(
      * attention queries and keys early in training, to zero.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(7_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, 0);
+        return new TrainConfig(7_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

@@ -54,9 +54,14 @@ public final class VqaTrainer {
         if (grounding != null) {
             params.putAll(grounding.weights());
         }
+        AttentionSupervision attention = config.attentionWeight() > 0
+                ? new AttentionSupervision(vqa.model(), config.attentionLayer(), config.attentionHead())
+                : null;
 
         long start = System.nanoTime();
         double windowLoss = 0;
+        double windowGrounding = 0;
+        double windowAttention = 0;
         int windowSteps = 0;
         double lastLoss = Double.NaN;
         int skipped = 0;
@@ -78,7 +83,16 @@ public final class VqaTrainer {
                     NDArray l = VqaModel.answerLoss(out.get(0), batch, s);
                     loss = l.getFloat();
                     if (grounding != null) {
-                        l = l.add(Scalars.mul(grounding.loss(out, batch, grounded, s), config.groundingWeight()));
+                        NDArray g = grounding.loss(out, batch, grounded, s);
+                        windowGrounding += g.getFloat();
+                        l = l.add(Scalars.mul(g, config.groundingWeight()));
+                    }
+                    if (attention != null) {
+                        NDArray a = attention.loss(batch, grounded, s);
+                        if (a != null) {
+                            windowAttention += a.getFloat();
+                            l = l.add(Scalars.mul(a, config.attentionWeight()));
+                        }
                     }
                     gc.backward(l);
                 }
@@ -95,9 +109,13 @@ public final class VqaTrainer {
                 lastLoss = windowSteps == 0 ? Double.NaN : windowLoss / windowSteps;
                 double elapsed = (System.nanoTime() - start) / 1e9;
                 double eta = elapsed / step * (config.steps() - step);
-                out.printf(Locale.ROOT, "step %5d/%d  loss %.4f  lr %.2e  %.2f s/step  elapsed %s  eta %s%n",
-                        step, config.steps(), lastLoss, config.learningRateAt(step), elapsed / step,
+                String aux = (grounding != null ? String.format(Locale.ROOT, "  grounding %.4f", windowGrounding / config.logEvery()) : "")
+                        + (attention != null ? String.format(Locale.ROOT, "  attention %.4f", windowAttention / config.logEvery()) : "");
+                out.printf(Locale.ROOT, "step %5d/%d  loss %.4f%s  lr %.2e  %.2f s/step  elapsed %s  eta %s%n",
+                        step, config.steps(), lastLoss, aux, config.learningRateAt(step), elapsed / step,
                         clock(elapsed), clock(eta));
+                windowGrounding = 0;
+                windowAttention = 0;
                 windowLoss = 0;
                 windowSteps = 0;
             }
@@ -106,6 +124,9 @@ public final class VqaTrainer {
                 out.printf(Locale.ROOT, "quick eval at step %d (%d samples per domain):%n%s",
                         step, config.evalSamples(), r.toTable());
             }
+        }
+        if (attention != null) {
+            attention.close();
         }
         return new Result(lastLoss, (System.nanoTime() - start) / 1e9);
     }

@@ -3,14 +3,23 @@ package dev.qig.core.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import dev.qig.core.data.Domain;
+import dev.qig.core.data.GroundedSample;
+import dev.qig.core.data.SceneObject;
+import dev.qig.core.data.SyntheticWorld;
+import dev.qig.core.data.TokenModality;
 import dev.qig.core.data.Vocabulary;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;
+import dev.qig.core.vqa.VqaBatch;
 import dev.qig.core.vqa.VqaModel;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** A few real optimizer steps on a narrow model: the loss falls and progress is printed. */
@@ -22,7 +31,7 @@ class VqaTrainerTest {
 
     @Test
     void trainingLowersTheAnswerLossAndReportsProgress() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -34,6 +43,68 @@ class VqaTrainerTest {
             // Answer priors alone take the loss from ln(50) ~ 3.9 per token to well under 1.5.
             assertTrue(r.finalLoss() < first, "loss " + first + " -> " + r.finalLoss());
             assertTrue(r.finalLoss() < 1.5, "final loss " + r.finalLoss());
+        }
+    }
+
+    @Test
+    void auxiliaryLossesFallAndAreReported() {
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0);
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try (NDManager m = NDManager.newBaseManager()) {
+            VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
+            new VqaTrainer(config, new PrintStream(log, true, StandardCharsets.UTF_8)).train(vqa, m);
+            String text = log.toString(StandardCharsets.UTF_8);
+            double[] attention = text.lines().filter(l -> l.startsWith("step"))
+                    .mapToDouble(l -> Double.parseDouble(l.split("attention ")[1].split(" ")[0])).toArray();
+            double[] grounding = text.lines().filter(l -> l.startsWith("step"))
+                    .mapToDouble(l -> Double.parseDouble(l.split("grounding ")[1].split(" ")[0])).toArray();
+            assertEquals(3, attention.length, text);
+            // -log(attention mass on the referents) starts near ln(T / referents) ~ 3 and must fall.
+            assertTrue(attention[2] < attention[0], text);
+            assertTrue(grounding[2] < grounding[0], text);
+        }
+    }
+
+    @Test
+    void attentionLossIsMinusLogOfTheMassOnReferentPatches() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            VisionLanguageModel model = VisionLanguageModel.create(narrow(), m, 5);
+            VqaModel vqa = new VqaModel(model, Vocabulary.standard());
+            List<GroundedSample> grounded = new SyntheticWorld().generateGrounded(Domain.CLEAN, 6, 9L);
+            VqaBatch batch = vqa.teacherForced(grounded.stream().map(GroundedSample::sample).toList());
+            try (NDManager s = m.newSubManager()) {
+                NDList input = new NDList(batch.pixels(s), batch.tokenIds(s));
+                float[][] captured = new float[1][];
+                model.layers().get(1).attention().setProbabilityListener(p -> captured[0] = p.toFloatArray());
+                model.forward(new ParameterStore(s, false), input, false);
+                float loss;
+                try (AttentionSupervision supervision = new AttentionSupervision(model, 1, 3)) {
+                    model.forward(new ParameterStore(s, false), input, false); // deterministic: same probabilities
+                    loss = supervision.loss(batch, grounded, s).getFloat();
+                }
+
+                int t = batch.length();
+                int kv = 3 / 2; // 4 query heads over 2 kv heads: head 3 is group member 1 of kv head 1
+                int g = 3 % 2;
+                double sum = 0;
+                int counted = 0;
+                for (int r = 0; r < batch.rows(); r++) {
+                    if (grounded.get(r).referents().isEmpty()) {
+                        continue;
+                    }
+                    int q = batch.answerStart(r) - 1;
+                    int first = java.util.Arrays.asList(batch.modality(r)).indexOf(TokenModality.VISION);
+                    double mass = 0;
+                    for (SceneObject o : grounded.get(r).referents()) {
+                        int key = first + o.row() * 4 + o.col();
+                        mass += captured[0][(((r * 2 + kv) * 2 + g) * t + q) * t + key];
+                    }
+                    sum += -Math.log(mass + 1e-6);
+                    counted++;
+                }
+                assertTrue(counted > 0);
+                assertEquals(sum / counted, loss, 1e-4);
+            }
         }
     }
 
@@ -56,7 +127,7 @@ class VqaTrainerTest {
 
     @Test
     void learningRateWarmsUpThenDecays() {
-        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, 0);
+        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0);
         assertEquals(1e-5f, c.learningRateAt(1), 1e-9f);
         assertEquals(1e-3f, c.learningRateAt(100), 1e-9f);
         assertTrue(c.learningRateAt(500) < 1e-3f && c.learningRateAt(500) > 1e-4f);
