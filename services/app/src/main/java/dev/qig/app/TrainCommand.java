@@ -42,7 +42,7 @@ final class TrainCommand implements Callable<Integer> {
     Path init;
 
     @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
-    int visionSteps = 1500;
+    int visionSteps = 3000;
 
     @Option(names = "--grounding", description = "Weight of the auxiliary grounding loss, 0 for none (default: ${DEFAULT-VALUE}).")
     float grounding = TrainConfig.defaults().groundingWeight();
@@ -59,6 +59,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--attention-head", description = "Query head supervised by the attention loss (default: ${DEFAULT-VALUE}).")
     int attentionHead = TrainConfig.defaults().attentionHead();
 
+    @Option(names = "--freeze-vision", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Keep the stage-1 vision tower fixed in stage 2 (default: ${DEFAULT-VALUE}; --no-freeze-vision trains it).")
+    boolean freezeVision;
+
     @Option(names = "--eval-every", description = "Steps between quick evaluations, 0 for none (default: ${DEFAULT-VALUE}).")
     int evalEvery = TrainConfig.defaults().evalEvery();
 
@@ -67,7 +71,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig d = TrainConfig.defaults();
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
                 d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
-                d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead);
+                d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead, freezeVision);
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {

@@ -85,6 +85,7 @@ public final class ModelCard {
                         ? String.format(Locale.ROOT, "- attention loss (weight %.1f): query head %d of decoder layer %d, at the position that predicts the answer, is trained to put its attention on the patches the question is about%n",
                                 train.attentionWeight(), train.attentionHead(), train.attentionLayer())
                         : "")
+                .append(train.freezeVisionTower() ? "- the vision tower stays as stage 1 left it (frozen in stage 2)\n" : "")
                 .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
                         train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(),
                         train.gradientClipNorm(), train.seed()))

@@ -19,6 +19,7 @@ package dev.qig.core.train;
  * @param attentionWeight weight of the auxiliary attention loss (0: none), see {@link AttentionSupervision}
  * @param attentionLayer decoder layer of the supervised head
  * @param attentionHead query head supervised
+ * @param freezeVisionTower keep the vision tower of stage 1 fixed in stage 2
  */
 public record TrainConfig(
         int steps,
@@ -35,7 +36,8 @@ public record TrainConfig(
         int groundingLayer,
         float attentionWeight,
         int attentionLayer,
-        int attentionHead) {
+        int attentionHead,
+        boolean freezeVisionTower) {
 
     public TrainConfig {
         if (steps <= 0 || batchSize <= 0 || learningRate <= 0 || warmupSteps < 0 || logEvery <= 0 || evalEvery < 0
@@ -50,7 +52,7 @@ public record TrainConfig(
      * attention queries and keys early in training, to zero.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(7_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0);
+        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

@@ -29,6 +29,8 @@ import java.util.SplittableRandom;
  */
 public final class VqaTrainer {
 
+    private static final String VISION_TOWER_PREFIX = "vision_tower.";
+
     private final TrainConfig config;
     private final PrintStream out;
 
@@ -45,7 +47,14 @@ public final class VqaTrainer {
         SplittableRandom rng = new SplittableRandom(config.seed());
         Domain[] domains = Domain.values();
         Map<String, NDArray> params = new java.util.LinkedHashMap<>();
-        vqa.model().weights().parameters().forEach((k, p) -> params.put(k, p.getArray()));
+        vqa.model().weights().parameters().forEach((k, p) -> {
+            // A frozen vision tower keeps the patch features of stage 1 (as LLaVA keeps its encoder frozen).
+            boolean frozen = config.freezeVisionTower() && k.startsWith(VISION_TOWER_PREFIX);
+            p.getArray().setRequiresGradient(!frozen);
+            if (!frozen) {
+                params.put(k, p.getArray());
+            }
+        });
         AdamW adam = new AdamW(0.9f, 0.999f, 1e-8f, 0f);
         List<VqaSample> quickEval = quickEvalSet(world);
         GroundingHead grounding = config.groundingWeight() > 0

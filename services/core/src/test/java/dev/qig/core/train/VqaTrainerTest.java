@@ -31,7 +31,7 @@ class VqaTrainerTest {
 
     @Test
     void trainingLowersTheAnswerLossAndReportsProgress() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -48,7 +48,7 @@ class VqaTrainerTest {
 
     @Test
     void auxiliaryLossesFallAndAreReported() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -127,7 +127,7 @@ class VqaTrainerTest {
 
     @Test
     void learningRateWarmsUpThenDecays() {
-        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0);
+        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false);
         assertEquals(1e-5f, c.learningRateAt(1), 1e-9f);
         assertEquals(1e-3f, c.learningRateAt(100), 1e-9f);
         assertTrue(c.learningRateAt(500) < 1e-3f && c.learningRateAt(500) > 1e-4f);
