@@ -78,14 +78,15 @@ public final class ModelCard {
                         ? String.format(Locale.ROOT, "- continued from %s (stage 1 and earlier steps: see its model card)%n", initFrom)
                         : String.format(Locale.ROOT, "- stage 1, vision tower: %d steps of %d images, a temporary linear head on every patch predicts the color, shape and size in its cell (then discarded); final patch accuracy %.1f%%, %.1f min%n",
                                 visionSteps, train.batchSize(), 100 * patchAccuracy, visionSeconds / 60))
-                .append(String.format(Locale.ROOT, "- stage 2, VQA: the whole model on the answer loss plus a grounding loss (weight %.1f): a temporary linear head on %s, at each vision token, predicts whether that patch holds an object the question is about (then discarded)%n",
+                .append(String.format(Locale.ROOT, "- stage 2, VQA: %s on the answer loss plus a grounding loss (weight %.1f): a temporary linear head on %s, at each vision token, predicts whether that patch holds an object the question is about (then discarded)%n",
+                        train.freezeVisionTower() ? "projector and decoder, the vision tower frozen as stage 1 left it (as LLaVA keeps its encoder)"
+                                : "the whole model",
                         train.groundingWeight(), train.groundingLayer() < 0 ? "the decoder's final hidden state"
                                 : "the residual stream after decoder layer " + train.groundingLayer()))
                 .append(train.attentionWeight() > 0
                         ? String.format(Locale.ROOT, "- attention loss (weight %.1f): query head %d of decoder layer %d, at the position that predicts the answer, is trained to put its attention on the patches the question is about%n",
                                 train.attentionWeight(), train.attentionHead(), train.attentionLayer())
                         : "")
-                .append(train.freezeVisionTower() ? "- the vision tower stays as stage 1 left it (frozen in stage 2)\n" : "")
                 .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
                         train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(),
                         train.gradientClipNorm(), train.seed()))
