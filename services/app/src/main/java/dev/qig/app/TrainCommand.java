@@ -44,6 +44,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
     int visionSteps = 3000;
 
+    @Option(names = "--vision-positions", description = "Stage 1 also teaches each patch its row and column, so that a frozen tower keeps positions for relation questions.")
+    boolean visionPositions;
+
     @Option(names = "--grounding", description = "Weight of the auxiliary grounding loss, 0 for none (default: ${DEFAULT-VALUE}).")
     float grounding = TrainConfig.defaults().groundingWeight();
 
@@ -86,13 +89,13 @@ final class TrainCommand implements Callable<Integer> {
             }
             long visionStart = System.nanoTime();
             double patchAccuracy = visionSteps > 0 && init == null
-                    ? new VisionPretraining(visionSteps, batch, 1e-3f, seed, System.out).run(model, manager)
+                    ? new VisionPretraining(visionSteps, batch, 1e-3f, seed, visionPositions, System.out).run(model, manager)
                     : Double.NaN;
             double visionSeconds = (System.nanoTime() - visionStart) / 1e9;
             System.out.printf("stage 2: VQA, %,d parameters, %d steps of %d samples%n", model.parameterCount(), steps, batch);
             VqaTrainer.Result result = new VqaTrainer(config, System.out).train(vqa, manager);
             System.out.println("evaluating on the held-out sets (full precision and W3 g128 round-to-nearest)...");
-            ModelCard card = ModelCard.measure(vqa, config, result, visionSteps, patchAccuracy, visionSeconds,
+            ModelCard card = ModelCard.measure(vqa, config, result, visionSteps, patchAccuracy, visionSeconds, visionPositions,
                     init == null ? null : init.toString(), manager, System.out);
             Checkpoint.save(model, vocabulary.words(), Map.of("format", "pt", "trained_by", "qig train",
                     "seed", Long.toString(seed), "steps", Integer.toString(steps),

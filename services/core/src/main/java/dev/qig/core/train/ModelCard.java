@@ -42,7 +42,8 @@ public final class ModelCard {
      * continued from (stage 1 is then skipped), or is null for a run from scratch.
      */
     public static ModelCard measure(VqaModel vqa, TrainConfig train, VqaTrainer.Result result, int visionSteps,
-                                    double patchAccuracy, double visionSeconds, String initFrom, NDManager manager,
+                                    double patchAccuracy, double visionSeconds, boolean visionPositions,
+                                    String initFrom, NDManager manager,
                                     PrintStream progress) {
         SyntheticWorld world = new SyntheticWorld();
         List<VqaSample> samples = new ArrayList<>();
@@ -76,8 +77,9 @@ public final class ModelCard {
                 .append("\n## Training\n\n")
                 .append(initFrom != null
                         ? String.format(Locale.ROOT, "- continued from %s (stage 1 and earlier steps: see its model card)%n", initFrom)
-                        : String.format(Locale.ROOT, "- stage 1, vision tower: %d steps of %d images, a temporary linear head on every patch predicts the color, shape and size in its cell (then discarded); final patch accuracy %.1f%%, %.1f min%n",
-                                visionSteps, train.batchSize(), 100 * patchAccuracy, visionSeconds / 60))
+                        : String.format(Locale.ROOT, "- stage 1, vision tower: %d steps of %d images, a temporary linear head on every patch predicts the color, shape and size in its cell%s (then discarded); final patch accuracy %.1f%%, %.1f min%n",
+                                visionSteps, train.batchSize(), visionPositions ? ", and a second head its row and column" : "",
+                                100 * patchAccuracy, visionSeconds / 60))
                 .append(String.format(Locale.ROOT, "- stage 2, VQA: %s on the answer loss plus a grounding loss (weight %.1f): a temporary linear head on %s, at each vision token, predicts whether that patch holds an object the question is about (then discarded)%n",
                         train.freezeVisionTower() ? "projector and decoder, the vision tower frozen as stage 1 left it (as LLaVA keeps its encoder)"
                                 : "the whole model",

@@ -126,6 +126,22 @@ class VqaTrainerTest {
     }
 
     @Test
+    void visionPretrainingCanTeachPatchPositions() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            LvlmConfig wider = new LvlmConfig(48, 12, 64, 1, 2, 128, 64, 128, 1, 4, 2, Vocabulary.standard().size(), 64,
+                    10_000.0, 1e-6, 1e-6);
+            VisionLanguageModel model = VisionLanguageModel.create(wider, m, 4);
+            ByteArrayOutputStream log = new ByteArrayOutputStream();
+            new VisionPretraining(100, 16, 3e-3f, 4, true, new PrintStream(log, true, StandardCharsets.UTF_8)).run(model, m);
+            double[] position = log.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("vision step"))
+                    .mapToDouble(l -> Double.parseDouble(l.split("position accuracy ")[1].split("%")[0])).toArray();
+            assertEquals(2, position.length, log.toString(StandardCharsets.UTF_8));
+            // Chance is 1 in 16 patches; the position embedding makes it learnable within a few dozen steps.
+            assertTrue(position[1] > 50, "position accuracy " + java.util.Arrays.toString(position));
+        }
+    }
+
+    @Test
     void learningRateWarmsUpThenDecays() {
         TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false);
         assertEquals(1e-5f, c.learningRateAt(1), 1e-9f);
