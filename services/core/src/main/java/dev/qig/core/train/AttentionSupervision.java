@@ -6,9 +6,9 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.GroundedSample;
 import dev.qig.core.data.SceneObject;
-import dev.qig.core.data.TokenModality;
 import dev.qig.core.model.DecoderAttention;
 import dev.qig.core.model.LvlmConfig;
+import dev.qig.core.model.Scalars;
 import dev.qig.core.model.VisionLanguageModel;
 import dev.qig.core.vqa.VqaBatch;
 import java.util.List;
@@ -55,37 +55,28 @@ final class AttentionSupervision implements AutoCloseable {
         float[] query = new float[rows * t];
         float[] target = new float[rows * t];
         float[] has = new float[rows];
+        int counted = 0;
         for (int r = 0; r < rows; r++) {
             List<SceneObject> referents = grounded.get(r).referents();
             if (referents.isEmpty()) {
                 continue;
             }
             has[r] = 1f;
+            counted++;
             query[r * t + batch.answerStart(r) - 1] = 1f;
-            int first = firstVision(batch.modality(r));
+            int first = batch.imageStart(r);
             for (SceneObject o : referents) {
                 target[r * t + first + o.row() * grid + o.col()] = 1f;
             }
         }
         NDArray probs = captured.get(new NDIndex(":, {}, {}", kvHead, groupHead)); // (B,T,T)
         captured = null;
-        NDArray atQuery = s.create(query, new Shape(rows, 1, t)).matMul(probs).reshape(rows, t);
-        NDArray mass = atQuery.mul(s.create(target, new Shape(rows, t))).sum(new int[] {1});
-        NDArray weight = s.create(has, new Shape(rows));
-        NDArray count = weight.sum();
-        if (count.getFloat() == 0f) {
+        if (counted == 0) {
             return null;
         }
-        return mass.add(EPSILON).log().mul(weight).sum().div(count).neg();
-    }
-
-    private static int firstVision(TokenModality[] modality) {
-        for (int p = 0; p < modality.length; p++) {
-            if (modality[p] == TokenModality.VISION) {
-                return p;
-            }
-        }
-        throw new IllegalArgumentException("row without vision tokens");
+        NDArray atQuery = s.create(query, new Shape(rows, 1, t)).matMul(probs).reshape(rows, t);
+        NDArray mass = atQuery.mul(s.create(target, new Shape(rows, t))).sum(new int[] {1});
+        return Scalars.div(mass.add(EPSILON).log().mul(s.create(has, new Shape(rows))).sum(), counted).neg();
     }
 
     @Override

@@ -7,9 +7,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.GroundedSample;
 import dev.qig.core.data.SceneObject;
-import dev.qig.core.data.TokenModality;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.vqa.VqaBatch;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,14 +62,8 @@ final class GroundingHead {
         float[] labels = new float[rows * t];
         float[] mask = new float[rows * t];
         for (int r = 0; r < rows; r++) {
-            TokenModality[] modality = batch.modality(r);
-            int first = -1;
-            for (int p = 0; p < t; p++) {
-                if (modality[p] == TokenModality.VISION) {
-                    first = first < 0 ? p : first;
-                    mask[r * t + p] = 1f;
-                }
-            }
+            int first = batch.imageStart(r);
+            Arrays.fill(mask, r * t + first, r * t + first + grid * grid, 1f);
             for (SceneObject o : grounded.get(r).referents()) {
                 labels[r * t + first + o.row() * grid + o.col()] = 1f;
             }

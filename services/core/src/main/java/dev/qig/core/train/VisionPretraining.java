@@ -50,10 +50,6 @@ public final class VisionPretraining {
     private final PrintStream out;
     private final boolean keepPositions;
 
-    public VisionPretraining(int steps, int batchSize, float learningRate, long seed, PrintStream out) {
-        this(steps, batchSize, learningRate, seed, false, out);
-    }
-
     public VisionPretraining(int steps, int batchSize, float learningRate, long seed, boolean keepPositions,
                              PrintStream out) {
         this.steps = steps;

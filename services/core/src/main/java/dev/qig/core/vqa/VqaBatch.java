@@ -23,6 +23,7 @@ public final class VqaBatch {
     private final int[] ids;
     private final int[] lengths;
     private final int[] answerStarts;
+    private final int[] imageStarts;
     private final TokenModality[][] modality;
     private final int imageSize;
 
@@ -36,6 +37,7 @@ public final class VqaBatch {
         this.ids = new int[rows * length];
         this.lengths = new int[rows];
         this.answerStarts = new int[rows];
+        this.imageStarts = new int[rows];
         this.modality = new TokenModality[rows][];
         for (int r = 0; r < rows; r++) {
             float[] image = samples.get(r).image();
@@ -50,6 +52,7 @@ public final class VqaBatch {
             System.arraycopy(padded.tokenIds(), 0, ids, r * length, length);
             lengths[r] = prompts[r].length();
             answerStarts[r] = prompts[r].answerStart();
+            imageStarts[r] = prompts[r].imageStart();
             modality[r] = padded.modality();
         }
     }
@@ -119,6 +122,11 @@ public final class VqaBatch {
 
     public int answerStart(int row) {
         return answerStarts[row];
+    }
+
+    /** Position of the first image token of row r. */
+    public int imageStart(int row) {
+        return imageStarts[row];
     }
 
     /** Modality of every position of row r (pad positions are PAD). */
