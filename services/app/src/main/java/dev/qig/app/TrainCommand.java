@@ -44,7 +44,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
     int visionSteps = 3000;
 
-    @Option(names = "--vision-positions", description = "Stage 1 also teaches each patch its row and column, so that a frozen tower keeps positions for relation questions.")
+    @Option(names = "--vision-positions", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Stage 1 also teaches each patch its row and column, so that a frozen tower keeps positions for relation questions (default: ${DEFAULT-VALUE}).")
     boolean visionPositions;
 
     @Option(names = "--grounding", description = "Weight of the auxiliary grounding loss, 0 for none (default: ${DEFAULT-VALUE}).")
@@ -66,6 +67,12 @@ final class TrainCommand implements Callable<Integer> {
             description = "Keep the stage-1 vision tower fixed in stage 2 (default: ${DEFAULT-VALUE}; --no-freeze-vision trains it).")
     boolean freezeVision;
 
+    @Option(names = "--relation", description = "Weight of the auxiliary relation losses (roles of patches, positions at the answer), 0 for none (default: ${DEFAULT-VALUE}).")
+    float relation = TrainConfig.defaults().relationWeight();
+
+    @Option(names = "--relation-layer", description = "Decoder layer (0-based) whose residual output the relation role probe reads (default: ${DEFAULT-VALUE}).")
+    int relationLayer = TrainConfig.defaults().relationLayer();
+
     @Option(names = "--eval-every", description = "Steps between quick evaluations, 0 for none (default: ${DEFAULT-VALUE}).")
     int evalEvery = TrainConfig.defaults().evalEvery();
 
@@ -74,7 +81,8 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig d = TrainConfig.defaults();
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
                 d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
-                d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead, freezeVision);
+                d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead, freezeVision,
+                relation, relationLayer);
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {

@@ -89,6 +89,10 @@ public final class ModelCard {
                         ? String.format(Locale.ROOT, "- attention loss (weight %.1f): query head %d of decoder layer %d, at the position that predicts the answer, is trained to put its attention on the patches the question is about%n",
                                 train.attentionWeight(), train.attentionHead(), train.attentionLayer())
                         : "")
+                .append(train.relationWeight() > 0
+                        ? String.format(Locale.ROOT, "- relation losses (weight %.1f), on relation questions only, from two more temporary linear heads: one on the residual stream after decoder layer %d says for each vision token whether it holds the subject, the reference or neither; one on the final hidden state at the position that predicts the answer gives the row and column of both objects%n",
+                                train.relationWeight(), train.relationLayer())
+                        : "")
                 .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
                         train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(),
                         train.gradientClipNorm(), train.seed()))

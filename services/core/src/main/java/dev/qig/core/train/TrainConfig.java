@@ -20,6 +20,8 @@ package dev.qig.core.train;
  * @param attentionLayer decoder layer of the supervised head
  * @param attentionHead query head supervised
  * @param freezeVisionTower keep the vision tower of stage 1 fixed in stage 2
+ * @param relationWeight weight of the auxiliary relation losses (0: none), see {@link RelationSupervision}
+ * @param relationLayer decoder layer (0-based) whose residual output the relation role probe reads
  */
 public record TrainConfig(
         int steps,
@@ -37,11 +39,13 @@ public record TrainConfig(
         float attentionWeight,
         int attentionLayer,
         int attentionHead,
-        boolean freezeVisionTower) {
+        boolean freezeVisionTower,
+        float relationWeight,
+        int relationLayer) {
 
     public TrainConfig {
         if (steps <= 0 || batchSize <= 0 || learningRate <= 0 || warmupSteps < 0 || logEvery <= 0 || evalEvery < 0
-                || groundingLayer < -1 || attentionWeight < 0) {
+                || groundingLayer < -1 || attentionWeight < 0 || relationWeight < 0) {
             throw new IllegalArgumentException("invalid training config " + this);
         }
     }
@@ -52,7 +56,7 @@ public record TrainConfig(
      * attention queries and keys early in training, to zero.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true);
+        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 1.0f, 1);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

@@ -67,8 +67,16 @@ public final class VqaTrainer {
                 ? new AttentionSupervision(vqa.model(), config.attentionLayer(), config.attentionHead())
                 : null;
 
+        RelationSupervision relation = config.relationWeight() > 0
+                ? new RelationSupervision(vqa.model().config(), config.relationLayer(), manager, config.seed())
+                : null;
+        if (relation != null) {
+            params.putAll(relation.weights());
+        }
+
         long start = System.nanoTime();
         double windowLoss = 0;
+        double windowRelation = 0;
         double windowGrounding = 0;
         double windowAttention = 0;
         int windowSteps = 0;
@@ -103,6 +111,13 @@ public final class VqaTrainer {
                             l = l.add(Scalars.mul(a, config.attentionWeight()));
                         }
                     }
+                    if (relation != null) {
+                        NDArray rl = relation.loss(out, batch, grounded, s);
+                        if (rl != null) {
+                            windowRelation += rl.getFloat();
+                            l = l.add(Scalars.mul(rl, config.relationWeight()));
+                        }
+                    }
                     gc.backward(l);
                 }
                 if (Float.isFinite(loss) && clipAndStep(params, adam, config.learningRateAt(step))) {
@@ -119,12 +134,14 @@ public final class VqaTrainer {
                 double elapsed = (System.nanoTime() - start) / 1e9;
                 double eta = elapsed / step * (config.steps() - step);
                 String aux = (grounding != null ? String.format(Locale.ROOT, "  grounding %.4f", windowGrounding / config.logEvery()) : "")
-                        + (attention != null ? String.format(Locale.ROOT, "  attention %.4f", windowAttention / config.logEvery()) : "");
+                        + (attention != null ? String.format(Locale.ROOT, "  attention %.4f", windowAttention / config.logEvery()) : "")
+                        + (relation != null ? String.format(Locale.ROOT, "  relation %.4f", windowRelation / config.logEvery()) : "");
                 out.printf(Locale.ROOT, "step %5d/%d  loss %.4f%s  lr %.2e  %.2f s/step  elapsed %s  eta %s%n",
                         step, config.steps(), lastLoss, aux, config.learningRateAt(step), elapsed / step,
                         clock(elapsed), clock(eta));
                 windowGrounding = 0;
                 windowAttention = 0;
+                windowRelation = 0;
                 windowLoss = 0;
                 windowSteps = 0;
             }

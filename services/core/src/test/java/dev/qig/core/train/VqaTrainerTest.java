@@ -31,7 +31,7 @@ class VqaTrainerTest {
 
     @Test
     void trainingLowersTheAnswerLossAndReportsProgress() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false, 0f, 1);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -48,7 +48,7 @@ class VqaTrainerTest {
 
     @Test
     void auxiliaryLossesFallAndAreReported() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false, 1.0f, 0);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -58,7 +58,11 @@ class VqaTrainerTest {
                     .mapToDouble(l -> Double.parseDouble(l.split("attention ")[1].split(" ")[0])).toArray();
             double[] grounding = text.lines().filter(l -> l.startsWith("step"))
                     .mapToDouble(l -> Double.parseDouble(l.split("grounding ")[1].split(" ")[0])).toArray();
+            double[] relation = text.lines().filter(l -> l.startsWith("step"))
+                    .mapToDouble(l -> Double.parseDouble(l.split("relation ")[1].split(" ")[0])).toArray();
             assertEquals(3, attention.length, text);
+            // Roles and positions start near ln 3 + ln 4 = 2.5; the class priors alone take them lower.
+            assertTrue(relation[0] > 1.5 && relation[2] < relation[0], text);
             // -log(attention mass on the referents) starts near ln(T / referents) ~ 3 and must fall.
             assertTrue(attention[2] < attention[0], text);
             assertTrue(grounding[2] < grounding[0], text);
@@ -109,6 +113,86 @@ class VqaTrainerTest {
     }
 
     @Test
+    void relationLossIsTheCrossEntropyOfRolesAndPositions() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            VisionLanguageModel model = VisionLanguageModel.create(narrow(), m, 5);
+            VqaModel vqa = new VqaModel(model, Vocabulary.standard());
+            List<GroundedSample> all = new SyntheticWorld().generateGrounded(Domain.QMIX, 40, 9L);
+            List<GroundedSample> grounded = all.subList(0, 8);
+            List<GroundedSample> noRelation = all.stream()
+                    .filter(g -> g.sample().type() != dev.qig.core.data.QuestionType.RELATION).limit(4).toList();
+            assertTrue(grounded.stream().anyMatch(g -> g.sample().type() == dev.qig.core.data.QuestionType.RELATION));
+            RelationSupervision supervision = new RelationSupervision(narrow(), 1, m, 3L);
+            try (NDManager s = m.newSubManager()) {
+                VqaBatch batch = vqa.teacherForced(grounded.stream().map(GroundedSample::sample).toList());
+                NDList out = model.forward(new ParameterStore(s, false), new NDList(batch.pixels(s), batch.tokenIds(s)), false);
+                float loss = supervision.loss(out, batch, grounded, s).getFloat();
+
+                // The same loss from the heads' weights, in Java: subject = first referent, reference = second.
+                int t = batch.length();
+                int h = narrow().hidden();
+                float[] residual = out.get(3).toFloatArray(); // after decoder layer 1
+                float[] finalHidden = out.get(1).toFloatArray();
+                float[] roleW = supervision.weights().get("relation_role_head.weight").toFloatArray();
+                float[] roleB = supervision.weights().get("relation_role_head.bias").toFloatArray();
+                float[] posW = supervision.weights().get("relation_position_head.weight").toFloatArray();
+                float[] posB = supervision.weights().get("relation_position_head.bias").toFloatArray();
+                double roles = 0;
+                double positions = 0;
+                int questions = 0;
+                for (int r = 0; r < batch.rows(); r++) {
+                    GroundedSample g = grounded.get(r);
+                    if (g.sample().type() != dev.qig.core.data.QuestionType.RELATION) {
+                        continue;
+                    }
+                    questions++;
+                    SceneObject a = g.referents().get(0);
+                    SceneObject b = g.referents().get(1);
+                    for (int p = 0; p < 16; p++) {
+                        int role = p == a.patch() ? 1 : p == b.patch() ? 2 : 0;
+                        roles -= logSoftmax(residual, (r * t + batch.imageStart(r) + p) * h, h, roleW, roleB, 0, 3)[role];
+                    }
+                    int[] target = {a.row(), a.col(), b.row(), b.col()};
+                    for (int k = 0; k < 4; k++) {
+                        positions -= logSoftmax(finalHidden, (r * t + batch.answerStart(r) - 1) * h, h, posW, posB, 4 * k, 4)[target[k]];
+                    }
+                }
+                assertEquals(roles / (questions * 16) + positions / (questions * 4), loss, 1e-4);
+                // Near-zero initial heads: about ln 3 + ln 4.
+                assertEquals(Math.log(3) + Math.log(4), loss, 0.1);
+
+                VqaBatch other = vqa.teacherForced(noRelation.stream().map(GroundedSample::sample).toList());
+                NDList otherOut = model.forward(new ParameterStore(s, false), new NDList(other.pixels(s), other.tokenIds(s)), false);
+                assertEquals(null, supervision.loss(otherOut, other, noRelation, s));
+            }
+        }
+    }
+
+    /** log-softmax of classes [from, from + n) of x[offset..offset+h) * w (h x columns, row-major) + b. */
+    private static double[] logSoftmax(float[] x, int offset, int h, float[] w, float[] b, int from, int n) {
+        int columns = b.length;
+        double[] z = new double[n];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < n; c++) {
+            double v = b[from + c];
+            for (int i = 0; i < h; i++) {
+                v += x[offset + i] * w[i * columns + from + c];
+            }
+            z[c] = v;
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        for (double v : z) {
+            sum += Math.exp(v - max);
+        }
+        double log = max + Math.log(sum);
+        for (int c = 0; c < n; c++) {
+            z[c] -= log;
+        }
+        return z;
+    }
+
+    @Test
     void visionPretrainingLearnsPatchAttributes() {
         double[] losses = visionPretrainingLog(200, false, "loss ", " ");
         assertEquals(4, losses.length);
@@ -141,7 +225,7 @@ class VqaTrainerTest {
 
     @Test
     void learningRateWarmsUpThenDecays() {
-        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false);
+        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1);
         assertEquals(1e-5f, c.learningRateAt(1), 1e-9f);
         assertEquals(1e-3f, c.learningRateAt(100), 1e-9f);
         assertTrue(c.learningRateAt(500) < 1e-3f && c.learningRateAt(500) > 1e-4f);
