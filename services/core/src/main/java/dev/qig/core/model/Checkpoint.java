@@ -77,11 +77,12 @@ public final class Checkpoint {
         }
     }
 
-    /** Overwrites every parameter with the tensor of the same name; every name must match both ways. */
+    /** Overwrites every parameter with the tensor of the same name; every name must match both ways, except that {@link VisionLanguageModel#ADDED_WEIGHTS} may be absent. */
     private static void copyWeights(SafetensorsReader reader, VisionLanguageModel model, Path where) throws IOException {
         Map<String, Parameter> params = model.weights().parameters();
         TreeSet<String> missing = new TreeSet<>(params.keySet());
         missing.removeAll(reader.names());
+        missing.removeAll(VisionLanguageModel.ADDED_WEIGHTS);
         TreeSet<String> unexpected = new TreeSet<>(reader.names());
         unexpected.removeAll(params.keySet());
         if (!missing.isEmpty() || !unexpected.isEmpty()) {
@@ -89,6 +90,9 @@ public final class Checkpoint {
                     + ", unexpected " + first(unexpected));
         }
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            if (!reader.names().contains(e.getKey())) {
+                continue; // an added weight, kept at its neutral initial value
+            }
             NDArray w = e.getValue().getArray();
             long[] shape = reader.shape(e.getKey());
             if (!Arrays.equals(shape, w.getShape().getShape())) {

@@ -62,6 +62,40 @@ class CheckpointTest {
     }
 
     @Test
+    void aCheckpointWrittenBeforeTheAddedWeightsLoadsThemAtTheirNeutralValue() throws IOException {
+        LvlmConfig c = TinyModel.config();
+        try (NDManager m = NDManager.newBaseManager()) {
+            VisionLanguageModel original = VisionLanguageModel.create(c, m, 21);
+            Checkpoint.save(original, vocab(c.vocabSize()), Map.of(), dir);
+            Path weights = dir.resolve(Checkpoint.WEIGHTS);
+            List<dev.qig.core.io.TensorData> older = new ArrayList<>();
+            Map<String, String> metadata;
+            try (SafetensorsReader r = SafetensorsReader.open(weights)) {
+                metadata = r.metadata();
+                for (String name : r.names()) {
+                    if (!VisionLanguageModel.ADDED_WEIGHTS.contains(name)) {
+                        older.add(r.tensor(name));
+                    }
+                }
+            }
+            dev.qig.core.io.SafetensorsWriter.write(weights, metadata, older);
+            VisionLanguageModel loaded = Checkpoint.load(dir, m).model();
+
+            int[] ids = TinyModel.ids(c, 4, 8);
+            NDArray pixels = TinyModel.pixels(m, c, 1);
+            NDArray tokens = m.create(ids, new Shape(1, ids.length));
+            float[] la = original.forward(new ParameterStore(m, false), new NDList(pixels, tokens), false).head().toFloatArray();
+            float[] lb = loaded.forward(new ParameterStore(m, false), new NDList(pixels, tokens), false).head().toFloatArray();
+            assertArrayEquals(la, lb, 0f);
+            // The embedding is live: moving one patch changes the logits.
+            loaded.weights().parameters().get(VisionLanguageModel.PATCH_POSITION_EMBEDDING).getArray()
+                    .set(new ai.djl.ndarray.index.NDIndex("0"), 1f);
+            float[] lc = loaded.forward(new ParameterStore(m, false), new NDList(pixels, tokens), false).head().toFloatArray();
+            assertTrue(!java.util.Arrays.equals(la, lc));
+        }
+    }
+
+    @Test
     void decoderTensorsUseTheQwen2NamesOtherToolsExpect() throws IOException {
         LvlmConfig c = TinyModel.config();
         try (NDManager m = NDManager.newBaseManager()) {
