@@ -73,6 +73,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--relation-layer", description = "Decoder layer (0-based) whose residual output the relation role probe reads (default: ${DEFAULT-VALUE}).")
     int relationLayer = TrainConfig.defaults().relationLayer();
 
+    @Option(names = "--relation-share", description = "At least this fraction of every batch is relation questions, 0 for each domain's own mix (default: ${DEFAULT-VALUE}).")
+    float relationShare = TrainConfig.defaults().relationShare();
+
     @Option(names = "--eval-every", description = "Steps between quick evaluations, 0 for none (default: ${DEFAULT-VALUE}).")
     int evalEvery = TrainConfig.defaults().evalEvery();
 
@@ -82,7 +85,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
                 d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
                 d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead, freezeVision,
-                relation, relationLayer);
+                relation, relationLayer, relationShare);
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {

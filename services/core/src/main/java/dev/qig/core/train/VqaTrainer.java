@@ -8,6 +8,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.ndarray.NDList;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.GroundedSample;
+import dev.qig.core.data.QuestionType;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
 import dev.qig.core.model.Scalars;
@@ -45,7 +46,6 @@ public final class VqaTrainer {
     public Result train(VqaModel vqa, NDManager manager) {
         SyntheticWorld world = new SyntheticWorld();
         SplittableRandom rng = new SplittableRandom(config.seed());
-        Domain[] domains = Domain.values();
         Map<String, NDArray> params = new java.util.LinkedHashMap<>();
         vqa.model().weights().parameters().forEach((k, p) -> {
             // A frozen vision tower keeps the patch features of stage 1 (as LLaVA keeps its encoder frozen).
@@ -83,14 +83,8 @@ public final class VqaTrainer {
         double lastLoss = Double.NaN;
         int skipped = 0;
         for (int step = 1; step <= config.steps(); step++) {
-            List<VqaSample> samples = new ArrayList<>(config.batchSize());
-            List<GroundedSample> grounded = new ArrayList<>(config.batchSize());
-            for (int i = 0; i < config.batchSize(); i++) {
-                Domain d = domains[rng.nextInt(domains.length)];
-                GroundedSample g = world.sampleGrounded(d, rng, "train-" + step + "-" + i);
-                grounded.add(g);
-                samples.add(g.sample());
-            }
+            List<GroundedSample> grounded = drawBatch(world, rng, step);
+            List<VqaSample> samples = grounded.stream().map(GroundedSample::sample).toList();
             try (NDManager s = manager.newSubManager()) {
                 ParameterStore ps = new ParameterStore(s, false);
                 float loss;
@@ -155,6 +149,22 @@ public final class VqaTrainer {
             attention.close();
         }
         return new Result(lastLoss, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** One batch of fresh samples, domains drawn equally; relation slots (see {@link TrainConfig#relationShare()}) redraw until they hold a relation question. */
+    List<GroundedSample> drawBatch(SyntheticWorld world, SplittableRandom rng, int step) {
+        Domain[] domains = Domain.values();
+        List<GroundedSample> grounded = new ArrayList<>(config.batchSize());
+        for (int i = 0; i < config.batchSize(); i++) {
+            Domain d = domains[rng.nextInt(domains.length)];
+            boolean relationSlot = config.relationShare() > 0 && rng.nextDouble() < config.relationShare();
+            GroundedSample g;
+            do {
+                g = world.sampleGrounded(d, rng, "train-" + step + "-" + i);
+            } while (relationSlot && g.sample().type() != QuestionType.RELATION);
+            grounded.add(g);
+        }
+        return grounded;
     }
 
     private List<VqaSample> quickEvalSet(SyntheticWorld world) {

@@ -31,7 +31,7 @@ class VqaTrainerTest {
 
     @Test
     void trainingLowersTheAnswerLossAndReportsProgress() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false, 0f, 1);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false, 0f, 1, 0f);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -48,7 +48,7 @@ class VqaTrainerTest {
 
     @Test
     void auxiliaryLossesFallAndAreReported() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false, 1.0f, 0);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false, 1.0f, 0, 0.5f);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -66,6 +66,20 @@ class VqaTrainerTest {
             // -log(attention mass on the referents) starts near ln(T / referents) ~ 3 and must fall.
             assertTrue(attention[2] < attention[0], text);
             assertTrue(grounding[2] < grounding[0], text);
+        }
+    }
+
+    @Test
+    void relationShareSetsAFloorOnRelationQuestionsPerBatch() {
+        SyntheticWorld world = new SyntheticWorld();
+        for (float share : new float[] {0f, 0.5f, 1f}) {
+            TrainConfig config = new TrainConfig(1, 400, 1e-3f, 0, 0.1f, 1.0f, 3L, 1, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, share);
+            long relations = new VqaTrainer(config, System.out).drawBatch(world, new java.util.SplittableRandom(3), 1).stream()
+                    .filter(g -> g.sample().type() == dev.qig.core.data.QuestionType.RELATION).count();
+            // The domains' own mixes give one relation question in four (a fifth of the questions in
+            // three domains, 40% in qmix).
+            double expected = share + (1 - share) * 0.25;
+            assertEquals(expected, relations / 400.0, 0.08, "share " + share);
         }
     }
 
@@ -225,7 +239,7 @@ class VqaTrainerTest {
 
     @Test
     void learningRateWarmsUpThenDecays() {
-        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1);
+        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, 0f);
         assertEquals(1e-5f, c.learningRateAt(1), 1e-9f);
         assertEquals(1e-3f, c.learningRateAt(100), 1e-9f);
         assertTrue(c.learningRateAt(500) < 1e-3f && c.learningRateAt(500) > 1e-4f);
