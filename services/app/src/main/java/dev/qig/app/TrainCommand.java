@@ -44,8 +44,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
     int visionSteps = 3000;
 
-    @Option(names = "--vision-positions", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Stage 1 also teaches each patch its row and column, so that a frozen tower keeps positions for relation questions (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--vision-positions", negatable = true, defaultValue = "false", fallbackValue = "true",
+            description = "Stage 1 also teaches each patch its row and column (default: ${DEFAULT-VALUE}; experimental: stage 2 then binds words to patches more slowly).")
     boolean visionPositions;
 
     @Option(names = "--grounding", description = "Weight of the auxiliary grounding loss, 0 for none (default: ${DEFAULT-VALUE}).")

@@ -58,7 +58,7 @@ public record TrainConfig(
      * attention queries and keys early in training, to zero.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 1.0f, 1, 0f);
+        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 0f, 1, 0f);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */
