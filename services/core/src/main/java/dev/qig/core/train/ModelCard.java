@@ -93,8 +93,12 @@ public final class ModelCard {
                         ? String.format(Locale.ROOT, "- relation losses (weight %.1f), on relation questions only, from two more temporary linear heads: one on the residual stream after decoder layer %d says for each vision token whether it holds the subject, the reference or neither; one on the final hidden state at the position that predicts the answer gives the row and column of both objects%n",
                                 train.relationWeight(), train.relationLayer())
                         : "")
-                .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
-                        train.steps(), train.batchSize(), train.learningRate(), train.warmupSteps(),
+                .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally%s), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
+                        train.steps(), train.batchSize(),
+                        train.relationShare() > 0
+                                ? String.format(Locale.ROOT, "; at least %.0f%% relation questions", 100 * train.relationShare())
+                                : "",
+                        train.learningRate(), train.warmupSteps(),
                         train.gradientClipNorm(), train.seed()))
                 .append(String.format(Locale.ROOT, "- final training loss %.4f; training time %.1f min on %d cores (%s)%n",
                         result.finalLoss(), result.seconds() / 60, Runtime.getRuntime().availableProcessors(),

@@ -57,28 +57,28 @@ public final class VqaTrainer {
         });
         AdamW adam = new AdamW(0.9f, 0.999f, 1e-8f, 0f);
         List<VqaSample> quickEval = quickEvalSet(world);
-        GroundingHead grounding = config.groundingWeight() > 0
-                ? new GroundingHead(vqa.model().config(), config.groundingLayer(), manager, config.seed())
-                : null;
-        if (grounding != null) {
-            params.putAll(grounding.weights());
+        // Auxiliary losses, each with its weight; printed in this order. Their heads train with the model.
+        List<Auxiliary> auxiliaries = new ArrayList<>();
+        if (config.groundingWeight() > 0) {
+            GroundingHead head = new GroundingHead(vqa.model().config(), config.groundingLayer(), manager, config.seed());
+            params.putAll(head.weights());
+            auxiliaries.add(new Auxiliary("grounding", config.groundingWeight(), head::loss));
         }
         AttentionSupervision attention = config.attentionWeight() > 0
                 ? new AttentionSupervision(vqa.model(), config.attentionLayer(), config.attentionHead())
                 : null;
-
-        RelationSupervision relation = config.relationWeight() > 0
-                ? new RelationSupervision(vqa.model().config(), config.relationLayer(), manager, config.seed())
-                : null;
-        if (relation != null) {
-            params.putAll(relation.weights());
+        if (attention != null) {
+            auxiliaries.add(new Auxiliary("attention", config.attentionWeight(), (o, b, g, s) -> attention.loss(b, g, s)));
         }
+        if (config.relationWeight() > 0) {
+            RelationSupervision heads = new RelationSupervision(vqa.model().config(), config.relationLayer(), manager, config.seed());
+            params.putAll(heads.weights());
+            auxiliaries.add(new Auxiliary("relation", config.relationWeight(), heads::loss));
+        }
+        double[] windowAuxiliary = new double[auxiliaries.size()];
 
         long start = System.nanoTime();
         double windowLoss = 0;
-        double windowRelation = 0;
-        double windowGrounding = 0;
-        double windowAttention = 0;
         int windowSteps = 0;
         double lastLoss = Double.NaN;
         int skipped = 0;
@@ -93,23 +93,12 @@ public final class VqaTrainer {
                     NDList out = vqa.model().forward(ps, new NDList(batch.pixels(s), batch.tokenIds(s)), true);
                     NDArray l = VqaModel.answerLoss(out.get(0), batch, s);
                     loss = l.getFloat();
-                    if (grounding != null) {
-                        NDArray g = grounding.loss(out, batch, grounded, s);
-                        windowGrounding += g.getFloat();
-                        l = l.add(Scalars.mul(g, config.groundingWeight()));
-                    }
-                    if (attention != null) {
-                        NDArray a = attention.loss(batch, grounded, s);
-                        if (a != null) {
-                            windowAttention += a.getFloat();
-                            l = l.add(Scalars.mul(a, config.attentionWeight()));
-                        }
-                    }
-                    if (relation != null) {
-                        NDArray rl = relation.loss(out, batch, grounded, s);
-                        if (rl != null) {
-                            windowRelation += rl.getFloat();
-                            l = l.add(Scalars.mul(rl, config.relationWeight()));
+                    for (int k = 0; k < auxiliaries.size(); k++) {
+                        Auxiliary aux = auxiliaries.get(k);
+                        NDArray a = aux.loss().loss(out, batch, grounded, s);
+                        if (a != null) { // null: nothing in this batch for it to supervise
+                            windowAuxiliary[k] += a.getFloat();
+                            l = l.add(Scalars.mul(a, aux.weight()));
                         }
                     }
                     gc.backward(l);
@@ -127,15 +116,14 @@ public final class VqaTrainer {
                 lastLoss = windowSteps == 0 ? Double.NaN : windowLoss / windowSteps;
                 double elapsed = (System.nanoTime() - start) / 1e9;
                 double eta = elapsed / step * (config.steps() - step);
-                String aux = (grounding != null ? String.format(Locale.ROOT, "  grounding %.4f", windowGrounding / config.logEvery()) : "")
-                        + (attention != null ? String.format(Locale.ROOT, "  attention %.4f", windowAttention / config.logEvery()) : "")
-                        + (relation != null ? String.format(Locale.ROOT, "  relation %.4f", windowRelation / config.logEvery()) : "");
+                StringBuilder aux = new StringBuilder();
+                for (int k = 0; k < auxiliaries.size(); k++) {
+                    aux.append(String.format(Locale.ROOT, "  %s %.4f", auxiliaries.get(k).name(), windowAuxiliary[k] / config.logEvery()));
+                }
                 out.printf(Locale.ROOT, "step %5d/%d  loss %.4f%s  lr %.2e  %.2f s/step  elapsed %s  eta %s%n",
                         step, config.steps(), lastLoss, aux, config.learningRateAt(step), elapsed / step,
                         clock(elapsed), clock(eta));
-                windowGrounding = 0;
-                windowAttention = 0;
-                windowRelation = 0;
+                java.util.Arrays.fill(windowAuxiliary, 0);
                 windowLoss = 0;
                 windowSteps = 0;
             }
@@ -150,6 +138,14 @@ public final class VqaTrainer {
         }
         return new Result(lastLoss, (System.nanoTime() - start) / 1e9);
     }
+
+    /** A training-only loss computed from the model's forward output; null when the batch has nothing for it. */
+    @FunctionalInterface
+    private interface AuxiliaryLoss {
+        NDArray loss(NDList modelOutput, VqaBatch batch, List<GroundedSample> grounded, NDManager manager);
+    }
+
+    private record Auxiliary(String name, float weight, AuxiliaryLoss loss) {}
 
     /** One batch of fresh samples, domains drawn equally; relation slots (see {@link TrainConfig#relationShare()}) redraw until they hold a relation question. */
     List<GroundedSample> drawBatch(SyntheticWorld world, SplittableRandom rng, int step) {
