@@ -41,6 +41,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--init", description = "Continue from this checkpoint directory instead of fresh weights (skips stage 1).")
     Path init;
 
+    @Option(names = "--decoder-layers", description = "Decoder layers of a fresh model; ignored with --init (default: ${DEFAULT-VALUE}).")
+    int decoderLayers = LvlmConfig.small(Vocabulary.standard().size()).layers();
+
     @Option(names = "--vision-steps", description = "Stage 1: vision-tower pretraining steps on patch attributes (default: ${DEFAULT-VALUE}).")
     int visionSteps = 3000;
 
@@ -67,11 +70,14 @@ final class TrainCommand implements Callable<Integer> {
             description = "Keep the stage-1 vision tower fixed in stage 2 (default: ${DEFAULT-VALUE}; --no-freeze-vision trains it).")
     boolean freezeVision;
 
-    @Option(names = "--relation", description = "Weight of the auxiliary relation losses (roles of patches, positions at the answer), 0 for none (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--relation", description = "Weight of the auxiliary relation losses (roles of patches; positions and relation truths at the answer), 0 for none (default: ${DEFAULT-VALUE}).")
     float relation = TrainConfig.defaults().relationWeight();
 
     @Option(names = "--relation-layer", description = "Decoder layer (0-based) whose residual output the relation role probe reads (default: ${DEFAULT-VALUE}).")
     int relationLayer = TrainConfig.defaults().relationLayer();
+
+    @Option(names = "--relation-answer-layer", description = "Decoder layer (0-based) whose residual output the relation position and truth probes read at the answer, -1 for the final hidden state (default: ${DEFAULT-VALUE}).")
+    int relationAnswerLayer = TrainConfig.defaults().relationAnswerLayer();
 
     @Option(names = "--relation-share", description = "At least this fraction of every batch is relation questions, 0 for each domain's own mix (default: ${DEFAULT-VALUE}).")
     float relationShare = TrainConfig.defaults().relationShare();
@@ -85,13 +91,14 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
                 d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
                 d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead, freezeVision,
-                relation, relationLayer, relationShare);
+                relation, relationLayer, relationAnswerLayer, relationShare);
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {
             VisionLanguageModel model = init != null
                     ? Checkpoint.load(init, manager).model()
-                    : VisionLanguageModel.create(LvlmConfig.small(vocabulary.size()), manager, seed);
+                    : VisionLanguageModel.create(
+                            LvlmConfig.small(vocabulary.size()).withDecoderLayers(decoderLayers), manager, seed);
             VqaModel vqa = new VqaModel(model, vocabulary);
             if (init != null) {
                 System.out.println("continuing from " + init + " (stage 1 skipped)");

@@ -61,6 +61,12 @@ public record LvlmConfig(
         return new LvlmConfig(48, 12, 128, 2, 4, 512, 256, 768, 3, 4, 2, vocabSize, 96, 10_000.0, 1e-6, 1e-6);
     }
 
+    /** The same model with {@code layers} decoder layers. */
+    public LvlmConfig withDecoderLayers(int layers) {
+        return new LvlmConfig(imageSize, patchSize, visionHidden, visionLayers, visionHeads, visionIntermediate, hidden,
+                intermediate, layers, heads, kvHeads, vocabSize, maxPositions, ropeTheta, rmsNormEps, layerNormEps);
+    }
+
     public int headDim() {
         return hidden / heads;
     }

@@ -90,8 +90,10 @@ public final class ModelCard {
                                 train.attentionWeight(), train.attentionHead(), train.attentionLayer())
                         : "")
                 .append(train.relationWeight() > 0
-                        ? String.format(Locale.ROOT, "- relation losses (weight %.1f), on relation questions only, from two more temporary linear heads: one on the residual stream after decoder layer %d says for each vision token whether it holds the subject, the reference or neither; one on the final hidden state at the position that predicts the answer gives the row and column of both objects%n",
-                                train.relationWeight(), train.relationLayer())
+                        ? String.format(Locale.ROOT, "- relation losses (weight %.1f), on relation questions only, from more temporary linear heads: one on the residual stream after decoder layer %d says for each vision token whether it holds the subject, the reference or neither; one on %s, at the position that predicts the answer, gives the row and column of both objects and whether the subject is left of, right of, above and below the reference%n",
+                                train.relationWeight(), train.relationLayer(), train.relationAnswerLayer() < 0
+                                        ? "the final hidden state"
+                                        : "the residual stream after decoder layer " + train.relationAnswerLayer())
                         : "")
                 .append(String.format(Locale.ROOT, "- %d steps of %d fresh samples (all domains equally%s), Adam lr %.0e (warm-up %d, cosine), global-norm clip %.1f, seed %d%n",
                         train.steps(), train.batchSize(),

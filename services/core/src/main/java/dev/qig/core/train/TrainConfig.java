@@ -22,6 +22,8 @@ package dev.qig.core.train;
  * @param freezeVisionTower keep the vision tower of stage 1 fixed in stage 2
  * @param relationWeight weight of the auxiliary relation losses (0: none), see {@link RelationSupervision}
  * @param relationLayer decoder layer (0-based) whose residual output the relation role probe reads
+ * @param relationAnswerLayer decoder layer (0-based) whose residual output the relation position and truth probes
+ *     read at the answer position, -1 for the final normalized hidden state
  * @param relationShare at least this fraction of every batch is relation questions (0: each domain's own mix)
  */
 public record TrainConfig(
@@ -43,11 +45,12 @@ public record TrainConfig(
         boolean freezeVisionTower,
         float relationWeight,
         int relationLayer,
+        int relationAnswerLayer,
         float relationShare) {
 
     public TrainConfig {
         if (steps <= 0 || batchSize <= 0 || learningRate <= 0 || warmupSteps < 0 || logEvery <= 0 || evalEvery < 0
-                || groundingLayer < -1 || attentionWeight < 0 || relationWeight < 0 || relationShare < 0 || relationShare > 1) {
+                || groundingLayer < -1 || relationAnswerLayer < -1 || attentionWeight < 0 || relationWeight < 0 || relationShare < 0 || relationShare > 1) {
             throw new IllegalArgumentException("invalid training config " + this);
         }
     }
@@ -58,7 +61,7 @@ public record TrainConfig(
      * attention queries and keys early in training, to zero.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 0f, 1, 0f);
+        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 0f, 1, -1, 0f);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

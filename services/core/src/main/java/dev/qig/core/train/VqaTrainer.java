@@ -71,7 +71,8 @@ public final class VqaTrainer {
             auxiliaries.add(new Auxiliary("attention", config.attentionWeight(), (o, b, g, s) -> attention.loss(b, g, s)));
         }
         if (config.relationWeight() > 0) {
-            RelationSupervision heads = new RelationSupervision(vqa.model().config(), config.relationLayer(), manager, config.seed());
+            RelationSupervision heads = new RelationSupervision(vqa.model().config(), config.relationLayer(),
+                    config.relationAnswerLayer(), manager, config.seed());
             params.putAll(heads.weights());
             auxiliaries.add(new Auxiliary("relation", config.relationWeight(), heads::loss));
         }

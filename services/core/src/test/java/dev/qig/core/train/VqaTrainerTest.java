@@ -31,7 +31,7 @@ class VqaTrainerTest {
 
     @Test
     void trainingLowersTheAnswerLossAndReportsProgress() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false, 0f, 1, 0f);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false, 0f, 1, -1, 0f);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -48,7 +48,7 @@ class VqaTrainerTest {
 
     @Test
     void auxiliaryLossesFallAndAreReported() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false, 1.0f, 0, 0.5f);
+        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false, 1.0f, 0, -1, 0.5f);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -73,7 +73,7 @@ class VqaTrainerTest {
     void relationShareSetsAFloorOnRelationQuestionsPerBatch() {
         SyntheticWorld world = new SyntheticWorld();
         for (float share : new float[] {0f, 0.5f, 1f}) {
-            TrainConfig config = new TrainConfig(1, 400, 1e-3f, 0, 0.1f, 1.0f, 3L, 1, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, share);
+            TrainConfig config = new TrainConfig(1, 400, 1e-3f, 0, 0.1f, 1.0f, 3L, 1, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, -1, share);
             long relations = new VqaTrainer(config, System.out).drawBatch(world, new java.util.SplittableRandom(3), 1).stream()
                     .filter(g -> g.sample().type() == dev.qig.core.data.QuestionType.RELATION).count();
             // The domains' own mixes give one relation question in four (a fifth of the questions in
@@ -127,7 +127,7 @@ class VqaTrainerTest {
     }
 
     @Test
-    void relationLossIsTheCrossEntropyOfRolesAndPositions() {
+    void relationLossIsTheCrossEntropyOfRolesPositionsAndTruths() {
         try (NDManager m = NDManager.newBaseManager()) {
             VisionLanguageModel model = VisionLanguageModel.create(narrow(), m, 5);
             VqaModel vqa = new VqaModel(model, Vocabulary.standard());
@@ -136,7 +136,7 @@ class VqaTrainerTest {
             List<GroundedSample> noRelation = all.stream()
                     .filter(g -> g.sample().type() != dev.qig.core.data.QuestionType.RELATION).limit(4).toList();
             assertTrue(grounded.stream().anyMatch(g -> g.sample().type() == dev.qig.core.data.QuestionType.RELATION));
-            RelationSupervision supervision = new RelationSupervision(narrow(), 1, m, 3L);
+            RelationSupervision supervision = new RelationSupervision(narrow(), 1, 0, m, 3L);
             try (NDManager s = m.newSubManager()) {
                 VqaBatch batch = vqa.teacherForced(grounded.stream().map(GroundedSample::sample).toList());
                 NDList out = model.forward(new ParameterStore(s, false), new NDList(batch.pixels(s), batch.tokenIds(s)), false);
@@ -146,13 +146,16 @@ class VqaTrainerTest {
                 int t = batch.length();
                 int h = narrow().hidden();
                 float[] residual = out.get(3).toFloatArray(); // after decoder layer 1
-                float[] finalHidden = out.get(1).toFloatArray();
+                float[] answerSide = out.get(2).toFloatArray(); // after decoder layer 0
                 float[] roleW = supervision.weights().get("relation_role_head.weight").toFloatArray();
                 float[] roleB = supervision.weights().get("relation_role_head.bias").toFloatArray();
                 float[] posW = supervision.weights().get("relation_position_head.weight").toFloatArray();
                 float[] posB = supervision.weights().get("relation_position_head.bias").toFloatArray();
+                float[] truthW = supervision.weights().get("relation_truth_head.weight").toFloatArray();
+                float[] truthB = supervision.weights().get("relation_truth_head.bias").toFloatArray();
                 double roles = 0;
                 double positions = 0;
+                double truths = 0;
                 int questions = 0;
                 for (int r = 0; r < batch.rows(); r++) {
                     GroundedSample g = grounded.get(r);
@@ -168,12 +171,17 @@ class VqaTrainerTest {
                     }
                     int[] target = {a.row(), a.col(), b.row(), b.col()};
                     for (int k = 0; k < 4; k++) {
-                        positions -= logSoftmax(finalHidden, (r * t + batch.answerStart(r) - 1) * h, h, posW, posB, 4 * k, 4)[target[k]];
+                        positions -= logSoftmax(answerSide, (r * t + batch.answerStart(r) - 1) * h, h, posW, posB, 4 * k, 4)[target[k]];
+                    }
+                    // left of, right of, above, below: 1 when the subject stands in that relation to the reference
+                    int[] truth = {a.col() < b.col() ? 1 : 0, a.col() > b.col() ? 1 : 0, a.row() < b.row() ? 1 : 0, a.row() > b.row() ? 1 : 0};
+                    for (int k = 0; k < 4; k++) {
+                        truths -= logSoftmax(answerSide, (r * t + batch.answerStart(r) - 1) * h, h, truthW, truthB, 2 * k, 2)[truth[k]];
                     }
                 }
-                assertEquals(roles / (questions * 16) + positions / (questions * 4), loss, 1e-4);
-                // Near-zero initial heads: about ln 3 + ln 4.
-                assertEquals(Math.log(3) + Math.log(4), loss, 0.1);
+                assertEquals(roles / (questions * 16) + positions / (questions * 4) + truths / (questions * 4), loss, 1e-4);
+                // Near-zero initial heads: about ln 3 + ln 4 + ln 2.
+                assertEquals(Math.log(3) + Math.log(4) + Math.log(2), loss, 0.1);
 
                 VqaBatch other = vqa.teacherForced(noRelation.stream().map(GroundedSample::sample).toList());
                 NDList otherOut = model.forward(new ParameterStore(s, false), new NDList(other.pixels(s), other.tokenIds(s)), false);
@@ -239,7 +247,7 @@ class VqaTrainerTest {
 
     @Test
     void learningRateWarmsUpThenDecays() {
-        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, 0f);
+        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, -1, 0f);
         assertEquals(1e-5f, c.learningRateAt(1), 1e-9f);
         assertEquals(1e-3f, c.learningRateAt(100), 1e-9f);
         assertTrue(c.learningRateAt(500) < 1e-3f && c.learningRateAt(500) > 1e-4f);
