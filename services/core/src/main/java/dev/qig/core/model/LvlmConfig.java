@@ -56,9 +56,14 @@ public record LvlmConfig(
         require(vocabSize > 0 && maxPositions > 0, "vocabSize and maxPositions must be positive");
     }
 
-    /** The shipped test-bed model: small enough to train on a laptop CPU in minutes. */
+    /**
+     * The shipped test-bed model: small enough to train on a laptop CPU in an hour. Four decoder layers, not three:
+     * a relation question needs a chain (words to patches, patches to roles, both positions to the answer, their
+     * comparison, then the relation asked) that three layers would fit with no slack; training supervises the
+     * comparison after layer 2 and leaves the last layer to pick the relation.
+     */
     public static LvlmConfig small(int vocabSize) {
-        return new LvlmConfig(48, 12, 128, 2, 4, 512, 256, 768, 3, 4, 2, vocabSize, 96, 10_000.0, 1e-6, 1e-6);
+        return new LvlmConfig(48, 12, 128, 2, 4, 512, 256, 768, 4, 4, 2, vocabSize, 96, 10_000.0, 1e-6, 1e-6);
     }
 
     /** The same model with {@code layers} decoder layers. */

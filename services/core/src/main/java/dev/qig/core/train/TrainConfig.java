@@ -56,12 +56,15 @@ public record TrainConfig(
     }
 
     /**
-     * The recipe of the shipped checkpoint. No weight decay: DJL's Adam adds it to the gradient (L2,
+     * Defaults of {@code qig train}; the shipped checkpoint is runs of it that change only the steps, the relation
+     * share and the learning rate (see the README). No weight decay: DJL's Adam adds it to the gradient (L2,
      * not decoupled), and after normalization it drives weights with small gradients, such as the
-     * attention queries and keys early in training, to zero.
+     * attention queries and keys early in training, to zero. The relation losses, with the truth probe after
+     * decoder layer 2 and at least a fifth of every batch relation questions, keep relation questions off chance
+     * (see {@link RelationSupervision}); they assume at least 3 decoder layers.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 0f, 1, -1, 0f);
+        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 1.0f, 1, 2, 0.2f);
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */
