@@ -58,10 +58,10 @@ final class AttributionCommand implements Callable<Integer> {
         QuantScheme quantScheme = scheme.scheme();
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);
-            PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model.location);
+            PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model.id);
             EnumSet<Method> qig = EnumSet.of(Method.QIG);
             PartialSumsEngine.SampleResult stats = engine.attribute(List.of(sample), CalibrationPlan.empty(), qig, manager).get(0);
-            CalibrationPlan plan = CalibrationPlan.from(1, stats.partials(), null);
+            CalibrationPlan plan = CalibrationPlan.from(1, stats.sums().statistics(), null);
             PartialSumsEngine.SampleResult result = engine.attribute(List.of(sample), plan, qig, manager).get(0);
 
             float[] weights = null;

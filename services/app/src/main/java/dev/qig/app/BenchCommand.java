@@ -56,9 +56,9 @@ final class BenchCommand implements Callable<Integer> {
             double matmul = matmulGflops(manager);
             System.out.printf(Locale.ROOT, "libtorch fp32 matmul (8192x256 @ 256x768): %.1f GFLOP/s%n", matmul);
 
-            BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model.location);
+            BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model.id);
             BatchCalibrator.Result mbqResult = mbq.calibrate(EnumSet.of(Method.MBQ), calibration, manager, (p, n) -> { });
-            BatchCalibrator qig = new BatchCalibrator(vqa, settings, model.location);
+            BatchCalibrator qig = new BatchCalibrator(vqa, settings, model.id);
             BatchCalibrator.Result qigResult = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { });
 
             EngineTimings tm = mbq.engine().timings();

@@ -90,7 +90,7 @@ final class CalibrateCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "model %s, scheme %s, methods %s, %d calibration samples (%s), %d eval questions%n",
                     model.location, quantScheme.id(), methodList, calibration.size(), domain, eval.size());
 
-            BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.location);
+            BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.id);
             Map<Method, QuantConfig> configs = new LinkedHashMap<>();
             Map<Method, Double> seconds = new LinkedHashMap<>();
             for (Method m : methodList) {

@@ -60,7 +60,7 @@ final class EvalCommand implements Callable<Integer> {
             EvalReport fp = run(evaluator, "FP32", vqa, samples, manager);
             EvalReport w3;
             try (AppliedQuantization rtn = QuantConfigApplier.apply(vqa.model(),
-                    QuantConfig.rtn(model.location, QuantScheme.W3A16, Map.of()))) {
+                    QuantConfig.rtn(model.id, QuantScheme.W3A16, Map.of()))) {
                 w3 = run(evaluator, "W3-RTN", vqa, samples, manager);
             }
             System.out.println();

@@ -13,9 +13,13 @@ final class ModelOption {
     @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
     String location = Checkpoint.SHIPPED;
 
+    /** The loaded model's content id (set by {@link #load}); what configs and records name the model by. */
+    String id;
+
     /** Loads the checkpoint onto {@code manager} as a VQA model. */
     VqaModel load(NDManager manager) throws IOException {
         Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
+        id = loaded.modelId();
         return new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
     }
 }

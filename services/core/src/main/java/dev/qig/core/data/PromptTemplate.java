@@ -8,6 +8,10 @@ import java.util.Objects;
  * expands to one placeholder per vision token. Without an answer the sequence ends after {@code assistant :},
  * ready for generation.
  *
+ * <p>The question may carry one {@code <image>} marker of its own (a separate word), as prompts written
+ * for LLaVA-style models do; the vision tokens then go there instead of after the question. Any other
+ * template token in a question or answer is refused.
+ *
  * <p>The image follows the question (LLaVA and Qwen2-VL templates put it first). Under a causal mask this
  * lets the vision tokens read the question, which is what makes a model this small, trained from scratch
  * in minutes, learn to bind words to objects: with the image first it sits on a long plateau at the
@@ -51,11 +55,16 @@ public final class PromptTemplate {
         if (visionTokens <= 0) {
             throw new IllegalArgumentException("visionTokens must be positive, got " + visionTokens);
         }
-        int[] q = textIds(question, "question");
-        int[] a = answer == null ? new int[0] : textIds(answer, "answer");
-        int length = 3 + visionTokens + q.length + 2 + (answer == null ? 0 : a.length + 1);
+        int[] q = textIds(question, "question", true);
+        int[] a = answer == null ? new int[0] : textIds(answer, "answer", false);
+        int marker = indexOf(q, Vocabulary.IMAGE);
+        int words = marker < 0 ? q.length : q.length - 1;
+        if (words == 0) {
+            throw new IllegalArgumentException("question is blank");
+        }
+        int length = 3 + visionTokens + words + 2 + (answer == null ? 0 : a.length + 1);
         if (length > maxTokens) {
-            throw new IllegalArgumentException("prompt of " + length + " tokens (" + visionTokens + " vision, " + q.length
+            throw new IllegalArgumentException("prompt of " + length + " tokens (" + visionTokens + " vision, " + words
                     + " question, " + a.length + " answer, plus template) exceeds maxTokens=" + maxTokens);
         }
         int[] ids = new int[length];
@@ -64,12 +73,16 @@ public final class PromptTemplate {
         b.add(Vocabulary.BOS, TokenModality.SYSTEM);
         b.add(vocabulary.id(Vocabulary.USER_WORD), TokenModality.SYSTEM);
         b.add(vocabulary.id(Vocabulary.COLON_WORD), TokenModality.SYSTEM);
-        for (int id : q) {
-            b.add(id, TokenModality.PROMPT);
-        }
-        int imageStart = b.position;
-        for (int i = 0; i < visionTokens; i++) {
-            b.add(Vocabulary.IMAGE, TokenModality.VISION);
+        int imageStart = -1;
+        for (int i = 0; i <= q.length; i++) {
+            if (i == (marker < 0 ? q.length : marker)) {
+                imageStart = b.position;
+                for (int v = 0; v < visionTokens; v++) {
+                    b.add(Vocabulary.IMAGE, TokenModality.VISION);
+                }
+            } else if (i < q.length) {
+                b.add(q[i], TokenModality.PROMPT);
+            }
         }
         b.add(vocabulary.id(Vocabulary.ASSISTANT_WORD), TokenModality.SYSTEM);
         b.add(vocabulary.id(Vocabulary.COLON_WORD), TokenModality.SYSTEM);
@@ -83,15 +96,29 @@ public final class PromptTemplate {
         return new EncodedPrompt(ids, modality, imageStart, answerStart);
     }
 
-    private int[] textIds(String text, String what) {
+    private int[] textIds(String text, String what, boolean imageMarkerAllowed) {
         int[] ids = vocabulary.encode(text);
         if (ids.length == 0) {
             throw new IllegalArgumentException(what + " is blank");
         }
-        if (Arrays.stream(ids).anyMatch(id -> id < Vocabulary.FIRST_TEXT_ID)) {
+        long markers = Arrays.stream(ids).filter(id -> id == Vocabulary.IMAGE).count();
+        if (markers > (imageMarkerAllowed ? 1 : 0)) {
+            throw new IllegalArgumentException(what + " '" + text + "' has " + markers + " " + Vocabulary.IMAGE_WORD
+                    + " markers; " + (imageMarkerAllowed ? "at most one is allowed" : "none is allowed"));
+        }
+        if (Arrays.stream(ids).anyMatch(id -> id < Vocabulary.FIRST_TEXT_ID && id != Vocabulary.IMAGE)) {
             throw new IllegalArgumentException(what + " '" + text + "' contains a reserved template token");
         }
         return ids;
+    }
+
+    private static int indexOf(int[] ids, int id) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] == id) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static final class Builder {

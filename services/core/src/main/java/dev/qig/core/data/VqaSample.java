@@ -9,7 +9,7 @@ import java.util.Objects;
  * (not normalized). The array is copied on the way in and out, so a sample is immutable.
  */
 public record VqaSample(String id, Domain domain, QuestionType type, float[] image, String question,
-        String answer) {
+        String answer) implements VisualQuestion {
 
     public VqaSample {
         Objects.requireNonNull(id, "id");

@@ -16,8 +16,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -36,8 +39,12 @@ public final class Checkpoint {
     public static final String WEIGHTS = "model.safetensors";
     public static final String VOCAB = "vocab.txt";
 
-    /** A loaded model with its vocabulary and the metadata stored beside the weights. */
-    public record Loaded(VisionLanguageModel model, List<String> vocabulary, Map<String, String> metadata) {}
+    /**
+     * A loaded model with its vocabulary, the metadata stored beside the weights, and its model id
+     * (see {@link #modelId(Path)}).
+     */
+    public record Loaded(VisionLanguageModel model, List<String> vocabulary, Map<String, String> metadata,
+                         String modelId) {}
 
     private Checkpoint() {}
 
@@ -73,8 +80,45 @@ public final class Checkpoint {
         VisionLanguageModel model = VisionLanguageModel.create(config, manager, 0);
         try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
             copyWeights(reader, model, dir);
-            return new Loaded(model, List.copyOf(vocab), reader.metadata());
+            return new Loaded(model, List.copyOf(vocab), reader.metadata(), modelId(dir));
         }
+    }
+
+    /**
+     * The model id of a checkpoint: {@code sha256-} and the first 16 hex digits of a SHA-256 over its
+     * config, weights and vocabulary. It names the model by content, so two copies of a checkpoint
+     * in different places share an id and a retrained one never does; every streamed record and
+     * config names its model by it.
+     */
+    public static String modelId(String location) throws IOException {
+        if (location.startsWith("classpath:")) {
+            return withClasspathCopy(location.substring("classpath:".length()), Checkpoint::modelId);
+        }
+        return modelId(Path.of(location));
+    }
+
+    public static String modelId(Path dir) throws IOException {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JVM lacks SHA-256", e);
+        }
+        for (String file : List.of(CONFIG, WEIGHTS, VOCAB)) {
+            Path p = dir.resolve(file);
+            if (!Files.isRegularFile(p)) {
+                throw new IOException("no model at " + dir + " (" + file + " is missing)");
+            }
+            // Name and length first, so that no two file sets hash alike by shifting bytes between files.
+            sha.update((file + "\n" + Files.size(p) + "\n").getBytes(StandardCharsets.UTF_8));
+            try (InputStream in = Files.newInputStream(p)) {
+                byte[] buffer = new byte[1 << 16];
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    sha.update(buffer, 0, n);
+                }
+            }
+        }
+        return "sha256-" + HexFormat.of().formatHex(sha.digest(), 0, 8);
     }
 
     /** Overwrites every parameter with the tensor of the same name; every name must match both ways, except that {@link VisionLanguageModel#ADDED_WEIGHTS} may be absent. */
@@ -115,6 +159,14 @@ public final class Checkpoint {
     }
 
     private static Loaded loadFromClasspath(String folder, NDManager manager) throws IOException {
+        return withClasspathCopy(folder, dir -> load(dir, manager));
+    }
+
+    private interface DirectoryReader<T> {
+        T read(Path dir) throws IOException;
+    }
+
+    private static <T> T withClasspathCopy(String folder, DirectoryReader<T> reader) throws IOException {
         Path tmp = Files.createTempDirectory("qig-model");
         try {
             for (String file : List.of(CONFIG, WEIGHTS, VOCAB)) {
@@ -126,7 +178,7 @@ public final class Checkpoint {
                     Files.copy(in, tmp.resolve(file), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
-            return load(tmp, manager);
+            return reader.read(tmp);
         } finally {
             deleteQuietly(tmp);
         }

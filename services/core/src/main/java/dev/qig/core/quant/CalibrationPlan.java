@@ -34,11 +34,11 @@ public record CalibrationPlan(
         return mu.containsKey(key);
     }
 
-    /** The plan that a round's summed partials imply: their mu and r. */
-    public static CalibrationPlan from(long version, Map<GroupKey, GroupPartials> sums, QuantConfig distortion) {
+    /** The plan that a round's summed statistics imply: their mu and r. */
+    public static CalibrationPlan from(long version, Map<GroupKey, GroupStatistics> statistics, QuantConfig distortion) {
         Map<GroupKey, float[]> mu = new TreeMap<>();
         Map<GroupKey, Double> r = new TreeMap<>();
-        sums.forEach((k, p) -> {
+        statistics.forEach((k, p) -> {
             mu.put(k, p.channelMeans());
             r.put(k, p.gradientRatio());
         });

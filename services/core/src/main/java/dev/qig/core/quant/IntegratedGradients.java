@@ -1,12 +1,11 @@
 package dev.qig.core.quant;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
+import dev.qig.core.model.GradientRecording;
 import java.util.function.Function;
 
 /**
@@ -48,7 +47,7 @@ public final class IntegratedGradients {
             }
             NDArray z = NDArrays.concat(points, 0);
             z.setRequiresGradient(true);
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            try (GradientRecording gc = GradientRecording.open()) {
                 gc.backward(target.apply(z));
             }
             NDArray grad = z.getGradient();

@@ -1,14 +1,13 @@
 package dev.qig.core.quant;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.qig.core.data.TokenModality;
-import dev.qig.core.data.VqaSample;
+import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.model.DecoderLayer;
+import dev.qig.core.model.GradientRecording;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.model.VisionLanguageModel;
 import dev.qig.core.vqa.VqaBatch;
@@ -24,7 +23,7 @@ import java.util.function.UnaryOperator;
 
 /**
  * The work of calibration for a set of samples and a plan, reduced to per-sample additive partial
- * sums per (layer, group) (see {@link GroupPartials}): the one code path under both the batch
+ * sums per (layer, group) (see {@link CalibrationSums}): the one code path under both the batch
  * calibrator and the streaming attributor.
  *
  * <p>Per batch of samples: (1) a full-precision teacher-forced pass with probes on the outputs of o
@@ -40,13 +39,23 @@ import java.util.function.UnaryOperator;
  */
 public final class PartialSumsEngine {
 
-    /** One sample's results: partial sums and QIG attributions per group. */
+    /**
+     * One sample's results: partial sums and QIG attributions per group. A sample whose activations,
+     * gradients or errors are not finite has no sums and names the first such value in
+     * {@code problem}; the other samples of its batch are unaffected (rows never mix).
+     */
     public record SampleResult(
             String sampleId,
-            Map<GroupKey, GroupPartials> partials,
+            CalibrationSums sums,
             Map<GroupKey, float[]> lambda,
             Map<GroupKey, float[]> rawScores,
-            TokenModality[] modality) {}
+            TokenModality[] modality,
+            String problem) {
+
+        public boolean ok() {
+            return problem == null;
+        }
+    }
 
     private final VqaModel vqa;
     private final VisionLanguageModel model;
@@ -72,9 +81,18 @@ public final class PartialSumsEngine {
         return timings;
     }
 
-    /** Partials of every sample, in order; batches of {@code settings.batchSize()} go through at once. */
-    public List<SampleResult> attribute(List<VqaSample> samples, CalibrationPlan plan, Set<Method> methods,
-                                        NDManager manager) {
+    /**
+     * Partials of every sample, in order; batches of {@code settings.batchSize()} go through at once.
+     *
+     * @throws IllegalStateException if the model carries a quantization config: the engine needs the
+     *     full-precision weights it compares every candidate against
+     */
+    public List<SampleResult> attribute(List<? extends VisualQuestion> samples, CalibrationPlan plan,
+                                        Set<Method> methods, NDManager manager) {
+        if (QuantConfigApplier.carriesQuantization(model)) {
+            throw new IllegalStateException("the model carries a quantization config; calibration needs its "
+                    + "full-precision weights (close the applied config first)");
+        }
         List<SampleResult> out = new ArrayList<>(samples.size());
         for (int from = 0; from < samples.size(); from += settings.batchSize()) {
             out.addAll(attributeBatch(samples.subList(from, Math.min(samples.size(), from + settings.batchSize())),
@@ -96,8 +114,8 @@ public final class PartialSumsEngine {
         return keys;
     }
 
-    private List<SampleResult> attributeBatch(List<VqaSample> samples, CalibrationPlan plan, Set<Method> methods,
-                                              NDManager parent) {
+    private List<SampleResult> attributeBatch(List<? extends VisualQuestion> samples, CalibrationPlan plan,
+                                              Set<Method> methods, NDManager parent) {
         VqaBatch batch = vqa.teacherForced(samples);
         int rows = batch.rows();
         int t = batch.length();
@@ -110,7 +128,7 @@ public final class PartialSumsEngine {
             }
         }
         List<GroupKey> keys = groupKeys();
-        Map<GroupKey, GroupPartials[]> partials = new TreeMap<>();
+        Map<GroupKey, RowSums[]> partials = new TreeMap<>();
         Map<GroupKey, float[][]> lambdas = new TreeMap<>();
         Map<GroupKey, float[][]> raw = new TreeMap<>();
 
@@ -133,10 +151,9 @@ public final class PartialSumsEngine {
                 DecoderLayer layer = model.layers().get(key.layer());
                 EqualizationGroup group = key.group();
                 boolean search = plan.searches(key);
-                GroupPartials[] perRow = new GroupPartials[rows];
+                RowSums[] perRow = new RowSums[rows];
                 for (int r = 0; r < rows; r++) {
-                    perRow[r] = new GroupPartials(group.channels(layer), search);
-                    perRow[r].addSample();
+                    perRow[r] = new RowSums(group.channels(layer), search);
                 }
                 NDArray gridInput = settings.scheme().quantizesActivations() ? xQ.get(key) : xFp.get(key);
 
@@ -144,9 +161,10 @@ public final class PartialSumsEngine {
                 float[] absSums = gridInput.abs().mul(maskNd.expandDims(-1)).sum(new int[] {1}).toFloatArray();
                 int channels = group.channels(layer);
                 for (int r = 0; r < rows; r++) {
-                    float[] row = new float[channels];
-                    System.arraycopy(absSums, r * channels, row, 0, channels);
-                    perRow[r].addChannels(row, batch.length(r));
+                    for (int c = 0; c < channels; c++) {
+                        perRow[r].absSum[c] = absSums[r * channels + c];
+                    }
+                    perRow[r].tokens = batch.length(r);
                     float[][] grads = (group.side() == EqualizationGroup.Side.ATTENTION ? gradAttention : gradMlp).get(key.layer());
                     addGradientSums(perRow[r], grads[r], modality[r], batch.length(r));
                 }
@@ -177,18 +195,31 @@ public final class PartialSumsEngine {
 
         List<SampleResult> results = new ArrayList<>(rows);
         for (int r = 0; r < rows; r++) {
-            Map<GroupKey, GroupPartials> p = new LinkedHashMap<>();
+            Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
+            Map<GroupKey, GroupErrors> errors = new TreeMap<>();
             Map<GroupKey, float[]> l = new LinkedHashMap<>();
             Map<GroupKey, float[]> u = new LinkedHashMap<>();
+            String problem = null;
             for (GroupKey key : partials.keySet()) {
-                p.put(key, partials.get(key)[r]);
+                RowSums s = partials.get(key)[r];
+                try {
+                    statistics.put(key, s.statistics());
+                    if (s.searched) {
+                        errors.put(key, s.errors());
+                    }
+                } catch (ArithmeticException e) {
+                    problem = "non-finite values in " + key + " (" + e.getMessage() + ")";
+                    break;
+                }
                 if (lambdas.containsKey(key)) {
                     l.put(key, lambdas.get(key)[r]);
                     u.put(key, raw.get(key)[r]);
                 }
             }
-            results.add(new SampleResult(samples.get(r).id(), p, l, u,
-                    java.util.Arrays.copyOf(modality[r], batch.length(r))));
+            results.add(new SampleResult(samples.get(r).id(),
+                    problem == null ? CalibrationSums.ofSample(statistics, errors) : null,
+                    problem == null ? l : Map.of(), problem == null ? u : Map.of(),
+                    java.util.Arrays.copyOf(modality[r], batch.length(r)), problem));
         }
         return results;
     }
@@ -225,7 +256,7 @@ public final class PartialSumsEngine {
             layer.attention().o().setOutputTap(probe(m, probesAttention, layer.index()));
             layer.mlp().down().setOutputTap(probe(m, probesMlp, layer.index()));
         }
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        try (GradientRecording gc = GradientRecording.open()) {
             NDArray[] tw = batch.answerTargets(m);
             NDArray logp = vqa.logits(ps, batch, m, false).logSoftmax(-1);
             NDArray perToken = logp.gather(tw[0].expandDims(-1), 2).squeeze(-1).mul(tw[1]);
@@ -259,7 +290,7 @@ public final class PartialSumsEngine {
         return out;
     }
 
-    private static void addGradientSums(GroupPartials p, float[] grads, TokenModality[] modality, int length) {
+    private static void addGradientSums(RowSums p, float[] grads, TokenModality[] modality, int length) {
         double vision = 0;
         double answer = 0;
         long nv = 0;
@@ -273,7 +304,10 @@ public final class PartialSumsEngine {
                 na++;
             }
         }
-        p.addGradients(vision, nv, answer, na);
+        p.gradVisionSum = vision;
+        p.gradVisionCount = nv;
+        p.gradAnswerSum = answer;
+        p.gradAnswerCount = na;
     }
 
     /** The group inputs when the model is quantized with the plan's distortion config (RTN if none). */
@@ -366,7 +400,7 @@ public final class PartialSumsEngine {
     /** Per-alpha error sums of the group's candidates (qig-method.md section 2). */
     private void gridErrors(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, GroupKey key, float[] mu,
                             NDArray xFp, NDArray gridInput, NDArray xQ, float[][] lambda, TokenModality[][] modality,
-                            VqaBatch batch, GroupPartials[] perRow) {
+                            VqaBatch batch, RowSums[] perRow) {
         QuantScheme scheme = settings.scheme();
         boolean a8 = scheme.quantizesActivations();
         GroupQuantizer q = scheme.weightQuantizer();
@@ -412,7 +446,10 @@ public final class PartialSumsEngine {
                         qig += lambda[r][p] * eq[r * t + p];
                     }
                 }
-                perRow[r].addError(a, all, answer, vision, qig);
+                perRow[r].eAll[a] = all;
+                perRow[r].eAnswer[a] = answer;
+                perRow[r].eVision[a] = vision;
+                perRow[r].eQig[a] = qig;
             }
         }
         for (int r = 0; r < rows; r++) {
@@ -424,7 +461,42 @@ public final class PartialSumsEngine {
                 nv += modality[r][p] == TokenModality.VISION ? 1 : 0;
                 lambdaSum += lambda == null ? 0 : lambda[r][p];
             }
-            perRow[r].addWeights(batch.length(r), na, nv, lambdaSum);
+            perRow[r].nAll = batch.length(r);
+            perRow[r].nAnswer = na;
+            perRow[r].nVision = nv;
+            perRow[r].lambdaSum = lambdaSum;
+        }
+    }
+
+    /** One sample's sums of one group while the engine fills them in; plain values, one per field. */
+    private static final class RowSums {
+        final double[] absSum;
+        long tokens;
+        double gradVisionSum;
+        long gradVisionCount;
+        double gradAnswerSum;
+        long gradAnswerCount;
+        final boolean searched;
+        final double[] eAll = new double[AlphaGrid.SIZE];
+        final double[] eAnswer = new double[AlphaGrid.SIZE];
+        final double[] eVision = new double[AlphaGrid.SIZE];
+        final double[] eQig = new double[AlphaGrid.SIZE];
+        long nAll;
+        long nAnswer;
+        long nVision;
+        double lambdaSum;
+
+        RowSums(int channels, boolean searched) {
+            this.absSum = new double[channels];
+            this.searched = searched;
+        }
+
+        GroupStatistics statistics() {
+            return GroupStatistics.of(absSum, tokens, gradVisionSum, gradVisionCount, gradAnswerSum, gradAnswerCount);
+        }
+
+        GroupErrors errors() {
+            return GroupErrors.of(eAll, eAnswer, eVision, eQig, nAll, nAnswer, nVision, lambdaSum);
         }
     }
 }

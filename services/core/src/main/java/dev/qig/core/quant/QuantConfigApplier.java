@@ -25,6 +25,20 @@ public final class QuantConfigApplier {
 
     private QuantConfigApplier() {}
 
+    /** True while a config is applied to the model (some decoder linear has a replaced weight or an input quantizer). */
+    public static boolean carriesQuantization(VisionLanguageModel model) {
+        return firstModified(model) != null;
+    }
+
+    private static QuantizableLinear firstModified(VisionLanguageModel model) {
+        for (QuantizableLinear l : model.decoderLinears()) {
+            if (l.isWeightReplaced() || l.hasInputQuantizer()) {
+                return l;
+            }
+        }
+        return null;
+    }
+
     public static AppliedQuantization apply(VisionLanguageModel model, QuantConfig config) {
         return apply(model, config, true);
     }
@@ -34,11 +48,10 @@ public final class QuantConfigApplier {
      * in full precision: what the equivalence checks use).
      */
     public static AppliedQuantization apply(VisionLanguageModel model, QuantConfig config, boolean quantize) {
-        for (QuantizableLinear l : model.decoderLinears()) {
-            if (l.isWeightReplaced() || l.hasInputQuantizer()) {
-                throw new IllegalStateException("the model already carries a quantization config ("
-                        + l.name() + " is modified); close the applied one first");
-            }
+        QuantizableLinear modified = firstModified(model);
+        if (modified != null) {
+            throw new IllegalStateException("the model already carries a quantization config ("
+                    + modified.name() + " is modified); close the applied one first");
         }
         Map<InPlaceWeight, List<UnaryOperator<NDArray>>> edits = new IdentityHashMap<>();
         List<InPlaceWeight> order = new ArrayList<>();

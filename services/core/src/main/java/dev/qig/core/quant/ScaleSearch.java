@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The argmin over alpha of each method's loss, from summed {@link GroupPartials}: AWQ from
+ * The argmin over alpha of each method's loss, from {@link CalibrationSums}: AWQ from
  * E_all, MBQ from E_answer + r E_vision (r floored at its median over layers), QIG from E_qig. The
  * first strict minimum wins, so alpha = 0 (RTN) is kept unless something is strictly better.
  */
@@ -17,10 +17,10 @@ public final class ScaleSearch {
     private ScaleSearch() {}
 
     /** MBQ's r per group: the side's gradient ratio, floored at the median of that side over layers. */
-    public static Map<GroupKey, Double> flooredRatios(Map<GroupKey, GroupPartials> sums) {
+    public static Map<GroupKey, Double> flooredRatios(Map<GroupKey, GroupStatistics> statistics) {
         Map<EqualizationGroup.Side, List<Double>> bySide = new EnumMap<>(EqualizationGroup.Side.class);
         Map<GroupKey, Double> raw = new TreeMap<>();
-        for (Map.Entry<GroupKey, GroupPartials> e : sums.entrySet()) {
+        for (Map.Entry<GroupKey, GroupStatistics> e : statistics.entrySet()) {
             double r = e.getValue().gradientRatio();
             raw.put(e.getKey(), r);
             // One value per layer and side: QKV and O (or GATE_UP and DOWN) share the same probe.
@@ -40,7 +40,7 @@ public final class ScaleSearch {
     }
 
     /** The method's loss per alpha for one group. */
-    public static double[] losses(Method method, GroupPartials p, double r, boolean uniformVisionAnswer) {
+    public static double[] losses(Method method, GroupErrors p, double r, boolean uniformVisionAnswer) {
         double[] loss = new double[AlphaGrid.SIZE];
         for (int a = 0; a < loss.length; a++) {
             switch (method) {
@@ -73,7 +73,7 @@ public final class ScaleSearch {
      * The config a method chooses from a round's sums (mu from {@code plan}, which produced the
      * error sums). RTN gets no scales.
      */
-    public static QuantConfig search(Method method, Map<GroupKey, GroupPartials> sums, CalibrationPlan plan,
+    public static QuantConfig search(Method method, CalibrationSums sums, CalibrationPlan plan,
                                      CalibrationSettings settings, String model, long version, long round,
                                      Map<String, String> provenance) {
         Map<String, String> prov = new TreeMap<>(provenance);
@@ -85,13 +85,13 @@ public final class ScaleSearch {
         if (method == Method.RTN) {
             return new QuantConfig(model, settings.scheme(), method, version, round, Map.of(), prov);
         }
-        Map<GroupKey, Double> r = flooredRatios(sums);
+        Map<GroupKey, Double> r = flooredRatios(sums.statistics());
         Map<GroupKey, QuantConfig.GroupChoice> groups = new TreeMap<>();
         int searchIndex = 0;
-        for (Map.Entry<GroupKey, GroupPartials> e : new TreeMap<>(sums).entrySet()) {
+        for (Map.Entry<GroupKey, GroupErrors> e : sums.errors().entrySet()) {
             GroupKey key = e.getKey();
-            GroupPartials p = e.getValue();
-            if (!p.hasErrors() || !plan.searches(key)) {
+            GroupErrors p = e.getValue();
+            if (!plan.searches(key)) {
                 continue;
             }
             boolean counterBug = settings.codeFaithfulCounterBug() && method == Method.QIG

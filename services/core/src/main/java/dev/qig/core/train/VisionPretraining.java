@@ -1,6 +1,5 @@
 package dev.qig.core.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -8,7 +7,6 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.qig.core.data.ColorName;
 import dev.qig.core.data.Domain;
@@ -17,6 +15,7 @@ import dev.qig.core.data.SceneObject;
 import dev.qig.core.data.ShapeKind;
 import dev.qig.core.data.SizeClass;
 import dev.qig.core.data.SyntheticWorld;
+import dev.qig.core.model.GradientRecording;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;
 import java.io.PrintStream;
@@ -125,7 +124,7 @@ public final class VisionPretraining {
                 float loss;
                 NDArray logits;
                 NDArray positionLogits = null;
-                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                try (GradientRecording gc = GradientRecording.open()) {
                     NDArray features = model.visionTower().forward(ps, new NDList(x), true).head();
                     logits = features.matMul(head.transpose()).add(headBias);
                     NDArray l = crossEntropy(logits, 0, COLORS, labels[0], s)

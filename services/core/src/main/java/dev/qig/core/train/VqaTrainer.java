@@ -1,9 +1,7 @@
 package dev.qig.core.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.ndarray.NDList;
 import dev.qig.core.data.Domain;
@@ -11,6 +9,7 @@ import dev.qig.core.data.GroundedSample;
 import dev.qig.core.data.QuestionType;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.GradientRecording;
 import dev.qig.core.model.Scalars;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaBatch;
@@ -89,7 +88,7 @@ public final class VqaTrainer {
             try (NDManager s = manager.newSubManager()) {
                 ParameterStore ps = new ParameterStore(s, false);
                 float loss;
-                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                try (GradientRecording gc = GradientRecording.open()) {
                     VqaBatch batch = vqa.teacherForced(samples);
                     NDList out = vqa.model().forward(ps, new NDList(batch.pixels(s), batch.tokenIds(s)), true);
                     NDArray l = VqaModel.answerLoss(out.get(0), batch, s);

@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.EncodedPrompt;
 import dev.qig.core.data.PromptTemplate;
 import dev.qig.core.data.TokenModality;
-import dev.qig.core.data.VqaSample;
+import dev.qig.core.data.VisualQuestion;
 import java.util.List;
 
 /**
@@ -16,7 +16,6 @@ import java.util.List;
  */
 public final class VqaBatch {
 
-    private final List<VqaSample> samples;
     private final int rows;
     private final int length;
     private final float[] pixels;
@@ -27,8 +26,7 @@ public final class VqaBatch {
     private final TokenModality[][] modality;
     private final int imageSize;
 
-    private VqaBatch(List<VqaSample> samples, EncodedPrompt[] prompts, int length, int imageSize) {
-        this.samples = List.copyOf(samples);
+    private VqaBatch(List<? extends VisualQuestion> samples, EncodedPrompt[] prompts, int length, int imageSize) {
         this.rows = samples.size();
         this.length = length;
         this.imageSize = imageSize;
@@ -61,7 +59,7 @@ public final class VqaBatch {
      * Encodes samples with their answers (teacher forcing) or without (generation). Generation
      * batches leave {@code extraPositions} pad slots after the longest prompt for new tokens.
      */
-    public static VqaBatch encode(List<VqaSample> samples, PromptTemplate template, int visionTokens, int imageSize,
+    public static VqaBatch encode(List<? extends VisualQuestion> samples, PromptTemplate template, int visionTokens, int imageSize,
                                   boolean withAnswers, int extraPositions) {
         if (samples.isEmpty()) {
             throw new IllegalArgumentException("empty batch");
@@ -69,7 +67,7 @@ public final class VqaBatch {
         EncodedPrompt[] prompts = new EncodedPrompt[samples.size()];
         int longest = 0;
         for (int r = 0; r < prompts.length; r++) {
-            VqaSample s = samples.get(r);
+            VisualQuestion s = samples.get(r);
             prompts[r] = template.encode(s.question(), withAnswers ? s.answer() : null, visionTokens);
             longest = Math.max(longest, prompts[r].length());
         }
@@ -101,10 +99,6 @@ public final class VqaBatch {
             manager.create(targets, new Shape(rows, length)).toType(ai.djl.ndarray.types.DataType.INT64, false),
             manager.create(weights, new Shape(rows, length))
         };
-    }
-
-    public List<VqaSample> samples() {
-        return samples;
     }
 
     public int rows() {

@@ -7,7 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import dev.qig.core.data.PromptTemplate;
 import dev.qig.core.data.Vocabulary;
-import dev.qig.core.data.VqaSample;
+import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;
 import java.util.ArrayList;
@@ -49,7 +49,7 @@ public final class VqaModel {
         return template;
     }
 
-    public VqaBatch teacherForced(List<VqaSample> samples) {
+    public VqaBatch teacherForced(List<? extends VisualQuestion> samples) {
         LvlmConfig c = model.config();
         return VqaBatch.encode(samples, template, c.visionTokens(), c.imageSize(), true, 0);
     }
@@ -69,7 +69,7 @@ public final class VqaModel {
     }
 
     /** Teacher-forced log-likelihood (natural log) of each sample's answer, summed over its tokens. */
-    public double[] answerLogLikelihood(List<VqaSample> samples, NDManager parent) {
+    public double[] answerLogLikelihood(List<? extends VisualQuestion> samples, NDManager parent) {
         try (NDManager m = parent.newSubManager()) {
             VqaBatch batch = teacherForced(samples);
             NDArray[] tw = batch.answerTargets(m);
@@ -88,7 +88,7 @@ public final class VqaModel {
      * array of (answer tokens x vocabulary) per sample, row-major. The reference distribution for
      * the KL of a quantized model to full precision.
      */
-    public float[][] answerLogProbs(List<VqaSample> samples, NDManager parent) {
+    public float[][] answerLogProbs(List<? extends VisualQuestion> samples, NDManager parent) {
         try (NDManager m = parent.newSubManager()) {
             VqaBatch batch = teacherForced(samples);
             int v = model.config().vocabSize();
@@ -125,7 +125,7 @@ public final class VqaModel {
      * Greedy answers, one string per sample (words up to {@code <eos>}). Re-runs the whole prefix at
      * every step: answers are at most three tokens, so a KV cache would not pay for itself here.
      */
-    public List<String> generate(List<VqaSample> samples, NDManager parent) {
+    public List<String> generate(List<? extends VisualQuestion> samples, NDManager parent) {
         LvlmConfig c = model.config();
         VqaBatch batch = VqaBatch.encode(samples, template, c.visionTokens(), c.imageSize(), false, MAX_NEW_TOKENS);
         int rows = batch.rows();

@@ -66,10 +66,31 @@ class PromptTemplateTest {
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
                 () -> template.encode("what is the magenta object ?", null, 16));
         assertTrue(unknown.getMessage().contains("magenta"), unknown.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> template.encode("what is <image> ?", null, 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("<image> what is <image> ?", null, 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("<image>", "yes", 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("is there a red circle ?", "<image> yes", 16));
+        assertThrows(IllegalArgumentException.class, () -> template.encode("<bos> is there a red circle ?", "yes", 16));
         assertThrows(IllegalArgumentException.class, () -> template.encode("is there a red circle ?", "yes <eos>", 16));
         assertThrows(IllegalArgumentException.class, () -> template.encode("  ", null, 16));
         assertThrows(IllegalArgumentException.class, () -> template.encode("is there a red circle ?", "", 16));
         assertThrows(IllegalArgumentException.class, () -> template.encode("is there a red circle ?", null, 0));
+    }
+
+    @Test
+    void anImageMarkerInTheQuestionPlacesTheVisionTokensThere() {
+        EncodedPrompt marked = template.encode("<image> what is the red object ?", "large circle", 4);
+        assertEquals("<bos> user : <image> <image> <image> <image> what is the red object ? assistant : large circle <eos>",
+                v.decode(marked.tokenIds()));
+        assertEquals(3, marked.imageStart());
+        assertArrayEquals(new TokenModality[] {SYSTEM, SYSTEM, SYSTEM, VISION, VISION, VISION, VISION, PROMPT, PROMPT,
+                PROMPT, PROMPT, PROMPT, PROMPT, SYSTEM, SYSTEM, ANSWER, ANSWER, ANSWER}, marked.modality());
+        EncodedPrompt middle = template.encode("what is <image> the red object ?", "large circle", 4);
+        assertEquals(5, middle.imageStart());
+        assertEquals(marked.length(), middle.length());
+        assertEquals(marked.answerStart(), middle.answerStart());
+        // Without a marker the template puts the image after the question, exactly as before.
+        EncodedPrompt plain = template.encode("what is the red object ?", "large circle", 4);
+        EncodedPrompt trailing = template.encode("what is the red object ? <image>", "large circle", 4);
+        assertEquals(plain, trailing);
     }
 }

@@ -62,6 +62,39 @@ class CheckpointTest {
     }
 
     @Test
+    void theModelIdNamesTheContentNotTheLocation() throws IOException {
+        LvlmConfig c = TinyModel.config();
+        try (NDManager m = NDManager.newBaseManager()) {
+            VisionLanguageModel model = VisionLanguageModel.create(c, m, 21);
+            Path a = dir.resolve("a");
+            Path b = dir.resolve("elsewhere").resolve("b");
+            Checkpoint.save(model, vocab(c.vocabSize()), Map.of(), a);
+            Checkpoint.save(model, vocab(c.vocabSize()), Map.of(), b);
+            String id = Checkpoint.modelId(a);
+            assertTrue(id.matches("sha256-[0-9a-f]{16}"), id);
+            assertEquals(id, Checkpoint.modelId(b.toString()), "same content elsewhere, same id");
+            assertEquals(id, Checkpoint.load(b, m).modelId());
+
+            // One weight changed by one ulp: another model.
+            NDArray w = model.weights().parameters().values().iterator().next().getArray();
+            float[] v = w.toFloatArray();
+            v[0] = Math.nextUp(v[0]);
+            w.set(new ai.djl.ndarray.index.NDIndex("..."), m.create(v, w.getShape()));
+            Path changed = dir.resolve("changed");
+            Checkpoint.save(model, vocab(c.vocabSize()), Map.of(), changed);
+            assertTrue(!id.equals(Checkpoint.modelId(changed)), "a changed weight changes the id");
+
+            // The vocabulary is part of the model too.
+            List<String> words = vocab(c.vocabSize());
+            words.set(words.size() - 1, "other");
+            Path renamed = dir.resolve("renamed");
+            Checkpoint.save(VisionLanguageModel.create(c, m, 21), words, Map.of(), renamed);
+            assertTrue(!id.equals(Checkpoint.modelId(renamed)), "a changed vocabulary changes the id");
+            assertThrows(IOException.class, () -> Checkpoint.modelId(dir.resolve("nothing")));
+        }
+    }
+
+    @Test
     void aCheckpointWrittenBeforeTheAddedWeightsLoadsThemAtTheirNeutralValue() throws IOException {
         LvlmConfig c = TinyModel.config();
         try (NDManager m = NDManager.newBaseManager()) {

@@ -80,9 +80,9 @@ class EngineTest {
     }
 
     private static CalibrationPlan plan(PartialSumsEngine engine) {
-        Map<GroupKey, GroupPartials> stats = BatchCalibrator.sum(engine, samples, CalibrationPlan.empty(),
+        CalibrationSums stats = BatchCalibrator.sum(engine, samples, CalibrationPlan.empty(),
                 EnumSet.allOf(Method.class), manager, "stats", (p, n) -> { });
-        return CalibrationPlan.from(1, stats, null);
+        return CalibrationPlan.from(1, stats.statistics(), null);
     }
 
     @Test
@@ -103,14 +103,17 @@ class EngineTest {
         PartialSumsEngine alone = new PartialSumsEngine(vqa, settings().withBatchSize(1), "t");
         List<PartialSumsEngine.SampleResult> single = alone.attribute(samples.subList(2, 3), plan, EnumSet.allOf(Method.class), manager);
         assertSameWeights(together.subList(2, 3), single, 2e-5f);
-        for (GroupKey key : single.get(0).partials().keySet()) {
-            GroupPartials p = together.get(2).partials().get(key);
-            GroupPartials q = single.get(0).partials().get(key);
+        for (GroupKey key : single.get(0).sums().statistics().keySet()) {
+            GroupStatistics p = together.get(2).sums().statistics().get(key);
+            GroupStatistics q = single.get(0).sums().statistics().get(key);
             assertEquals(p.tokens(), q.tokens());
-            assertArrayClose(p.absSum(), q.absSum(), 1e-4, key + " channel sums");
-            assertArrayClose(p.eAll(), q.eAll(), 1e-4, key + " errors");
-            assertArrayClose(p.eQig(), q.eQig(), 1e-4, key + " qig errors");
-            assertEquals(p.gradAnswerSum(), q.gradAnswerSum(), 1e-6 + 1e-4 * Math.abs(p.gradAnswerSum()), key + " gradients");
+            assertArrayClose(values(p.absSum()), values(q.absSum()), 1e-4, key + " channel sums");
+            double ga = p.gradAnswerSum().doubleValue();
+            assertEquals(ga, q.gradAnswerSum().doubleValue(), 1e-6 + 1e-4 * Math.abs(ga), key + " gradients");
+            GroupErrors pe = together.get(2).sums().errors().get(key);
+            GroupErrors qe = single.get(0).sums().errors().get(key);
+            assertArrayClose(values(pe.eAll()), values(qe.eAll()), 1e-4, key + " errors");
+            assertArrayClose(values(pe.eQig()), values(qe.eQig()), 1e-4, key + " qig errors");
         }
     }
 
@@ -131,6 +134,14 @@ class EngineTest {
                 assertEquals(1.0, sum, 1e-4, "weights of a sample sum to 1");
             }
         }
+    }
+
+    private static double[] values(ExactSum[] sums) {
+        double[] v = new double[sums.length];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = sums[i].doubleValue();
+        }
+        return v;
     }
 
     private static void assertArrayClose(double[] a, double[] b, double rel, String what) {

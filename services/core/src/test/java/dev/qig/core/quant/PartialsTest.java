@@ -3,49 +3,139 @@ package dev.qig.core.quant;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /** The monoid of partial sums, the loss formulas, MBQ's median floor and the token score clip. */
 class PartialsTest {
 
-    private static GroupPartials sample(int seed) {
+    /** One sample's sums of one group, with non-integer values of widely different magnitudes. */
+    private static CalibrationSums sample(int seed) {
         java.util.Random r = new java.util.Random(seed);
         double[] e = new double[AlphaGrid.SIZE];
         double[] ea = new double[AlphaGrid.SIZE];
         double[] ev = new double[AlphaGrid.SIZE];
         double[] eq = new double[AlphaGrid.SIZE];
         for (int a = 0; a < e.length; a++) {
-            e[a] = r.nextInt(100);
-            ea[a] = r.nextInt(100);
-            ev[a] = r.nextInt(100);
-            eq[a] = r.nextInt(100);
+            e[a] = r.nextDouble() * Math.pow(10, r.nextInt(8) - 3);
+            ea[a] = r.nextDouble() * 0.1;
+            ev[a] = r.nextDouble() * 1e4;
+            eq[a] = r.nextDouble() * 1e-5;
         }
-        return GroupPartials.of(new double[] {r.nextInt(9), r.nextInt(9)}, 10 + r.nextInt(5), r.nextInt(7), 16,
-                1 + r.nextInt(7), 2, e, ea, ev, eq, 30, 2, 16, 1.0, 1);
+        GroupKey key = new GroupKey(0, EqualizationGroup.QKV);
+        GroupStatistics s = GroupStatistics.of(new double[] {r.nextDouble() * 1e6, r.nextDouble() * 1e-6},
+                10 + r.nextInt(5), r.nextDouble() / 3, 16, r.nextDouble() * 7, 2);
+        GroupErrors g = GroupErrors.of(e, ea, ev, eq, 30, 2, 16, r.nextDouble());
+        return CalibrationSums.ofSample(Map.of(key, s), Map.of(key, g));
     }
 
     @Test
-    void plusIsCommutativeAndAssociative() {
-        GroupPartials a = sample(1);
-        GroupPartials b = sample(2);
-        GroupPartials c = sample(3);
-        assertEquals(a.plus(b), b.plus(a));
-        assertEquals(a.plus(b).plus(c), a.plus(b.plus(c)));
-        assertEquals(3, a.plus(b).plus(c).samples());
-        assertThrows(IllegalArgumentException.class, () -> a.plus(new GroupPartials(3, true)));
+    void mergeIsExactInEveryOrder() {
+        List<CalibrationSums> parts = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            parts.add(sample(i + 1));
+        }
+        CalibrationSums reference = null;
+        Set<String> lossesSeen = new java.util.HashSet<>();
+        for (List<Integer> order : permutations(List.of(0, 1, 2, 3, 4))) {
+            CalibrationSums total = CalibrationSums.EMPTY;
+            for (int i : order) {
+                total = total.plus(parts.get(i));
+            }
+            if (reference == null) {
+                reference = total;
+            }
+            assertEquals(reference, total, "order " + order);
+            GroupErrors errors = total.errors().values().iterator().next();
+            lossesSeen.add(Double.toString(errors.lossUniform(7)) + "/" + errors.lossQig(3));
+        }
+        assertEquals(1, lossesSeen.size(), "every order gives bit-identical losses");
+        // Grouping does not matter either: (a + b) + (c + (d + e)).
+        CalibrationSums grouped = parts.get(0).plus(parts.get(1))
+                .plus(parts.get(2).plus(parts.get(3).plus(parts.get(4))));
+        assertEquals(reference, grouped);
+        assertEquals(5, reference.samples());
+        // And the exact sum differs from at least one plain left-to-right double sum: the test can fail.
+        double[] plain = new double[2];
+        ExactSum exact = ExactSum.ZERO;
+        double[] values = {1e16, 1.0, -1e16, 0.1, 0.2};
+        for (double v : values) {
+            plain[0] += v;
+            exact = exact.plus(v);
+        }
+        for (int i = values.length - 1; i >= 0; i--) {
+            plain[1] += values[i];
+        }
+        assertTrue(plain[0] != plain[1], "double addition depends on order here");
+        assertEquals(1.3, exact.doubleValue(), 0.0);
+    }
+
+    @Test
+    void exactSumRoundsOnceToTheNearestDouble() {
+        assertEquals(0.1 + 0.2, ExactSum.of(0.1).plus(0.2).doubleValue(), 0.0, "one addition rounds like double addition");
+        assertEquals(0.0, ExactSum.of(1e300).plus(-1e300).doubleValue(), 0.0);
+        assertEquals(ExactSum.ZERO, ExactSum.of(1e300).plus(-1e300));
+        assertEquals(Double.MIN_VALUE, ExactSum.of(Double.MIN_VALUE).doubleValue(), 0.0);
+        assertEquals(-3.5, ExactSum.sum(-1.25, -2.25).doubleValue(), 0.0);
+        assertEquals(Double.MAX_VALUE, ExactSum.of(Double.MAX_VALUE).doubleValue(), 0.0);
+        // 2^53 + 1 is a tie between 2^53 and 2^53 + 2: ties go to even; with a sticky bit below, up.
+        double big = 9007199254740992.0;
+        assertEquals(big, ExactSum.of(big).plus(1.0).doubleValue(), 0.0);
+        assertEquals(big + 2, ExactSum.of(big).plus(1.0).plus(1e-3).doubleValue(), 0.0);
+        assertThrows(ArithmeticException.class, () -> ExactSum.of(Double.NaN));
+        assertThrows(ArithmeticException.class, () -> ExactSum.of(Double.NEGATIVE_INFINITY));
+        assertEquals(ExactSum.of(0.75), ExactSum.of(java.math.BigInteger.valueOf(6), -3), "canonical form");
+    }
+
+    @Test
+    void statisticsOnlyAndSearchSumsAddWithoutMixingUp() {
+        GroupKey key = new GroupKey(0, EqualizationGroup.QKV);
+        CalibrationSums search = sample(9);
+        CalibrationSums statistics = CalibrationSums.ofSample(search.statistics(), Map.of());
+        assertTrue(!statistics.hasErrors());
+        CalibrationSums both = statistics.plus(search);
+        assertEquals(search.errors(), both.errors(), "errors come from the search sums alone");
+        assertEquals(2 * search.statistics().get(key).tokens(), both.statistics().get(key).tokens());
+        assertThrows(IllegalArgumentException.class, () -> search.statistics().get(key)
+                .plus(GroupStatistics.of(new double[3], 1, 0, 0, 0, 0)));
+        assertThrows(ArithmeticException.class, () -> GroupStatistics.of(new double[] {Double.NaN}, 1, 0, 0, 0, 0));
     }
 
     @Test
     void lossesAreTheWeightedMeansOfTheMethod() {
-        GroupPartials p = sample(4);
-        assertEquals(p.eAll()[3] / p.nAll(), p.lossUniform(3), 1e-12);
-        assertEquals((p.eAnswer()[3] + 0.5 * p.eVision()[3]) / (p.nAnswer() + 0.5 * p.nVision()), p.lossModality(3, 0.5), 1e-12);
-        assertEquals(p.eQig()[3] / p.lambdaSum(), p.lossQig(3), 1e-12);
-        assertArrayEquals(new float[] {(float) (p.absSum()[0] / p.tokens()), (float) (p.absSum()[1] / p.tokens())},
-                p.channelMeans(), 1e-6f);
+        CalibrationSums sums = sample(4);
+        GroupErrors p = sums.errors().values().iterator().next();
+        GroupStatistics s = sums.statistics().values().iterator().next();
+        assertEquals(p.eAll()[3].doubleValue() / p.nAll(), p.lossUniform(3), 1e-12);
+        assertEquals((p.eAnswer()[3].doubleValue() + 0.5 * p.eVision()[3].doubleValue()) / (p.nAnswer() + 0.5 * p.nVision()),
+                p.lossModality(3, 0.5), 1e-12);
+        assertEquals(p.eQig()[3].doubleValue() / p.lambdaSum().doubleValue(), p.lossQig(3), 1e-12);
+        assertArrayEquals(new float[] {(float) (s.absSum()[0].doubleValue() / s.tokens()),
+                (float) (s.absSum()[1].doubleValue() / s.tokens())}, s.channelMeans(), 0f);
+    }
+
+    private static List<List<Integer>> permutations(List<Integer> items) {
+        if (items.size() <= 1) {
+            return List.of(items);
+        }
+        List<List<Integer>> out = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            List<Integer> rest = new ArrayList<>(items);
+            Integer head = rest.remove(i);
+            for (List<Integer> tail : permutations(rest)) {
+                List<Integer> p = new ArrayList<>();
+                p.add(head);
+                p.addAll(tail);
+                out.add(p);
+            }
+        }
+        return out;
     }
 
     @Test
@@ -57,13 +147,12 @@ class PartialsTest {
 
     @Test
     void mbqRatioIsFlooredAtTheMedianOverLayersPerSide() {
-        Map<GroupKey, GroupPartials> sums = new TreeMap<>();
+        Map<GroupKey, GroupStatistics> sums = new TreeMap<>();
         double[] ratios = {0.2, 1.0, 3.0};
         for (int layer = 0; layer < 3; layer++) {
             for (EqualizationGroup g : new EqualizationGroup[] {EqualizationGroup.QKV, EqualizationGroup.GATE_UP}) {
                 double r = g == EqualizationGroup.QKV ? ratios[layer] : 10 * ratios[layer];
-                sums.put(new GroupKey(layer, g), GroupPartials.of(new double[1], 1, r * 4, 4, 1, 1, new double[0],
-                        new double[0], new double[0], new double[0], 0, 0, 0, 0, 1));
+                sums.put(new GroupKey(layer, g), GroupStatistics.of(new double[1], 1, r * 4, 4, 1, 1));
             }
         }
         Map<GroupKey, Double> floored = ScaleSearch.flooredRatios(sums);

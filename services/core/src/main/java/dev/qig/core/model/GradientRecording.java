@@ -1,0 +1,69 @@
+package dev.qig.core.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.training.GradientCollector;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A gradient collector that is safe to open from any thread: DJL allows one open collector per JVM
+ * (a second one throws), so every opening goes through one JVM-wide lock and waits its turn. Workers
+ * that each own a model copy can then calibrate side by side; only their gradient passes take turns.
+ * Close it on the thread that opened it (try-with-resources).
+ */
+public final class GradientRecording implements AutoCloseable {
+
+    private static final ReentrantLock LOCK = new ReentrantLock(true);
+    private static final java.util.concurrent.atomic.AtomicLong WAIT_NANOS = new java.util.concurrent.atomic.AtomicLong();
+
+    private final GradientCollector collector;
+
+    private GradientRecording(GradientCollector collector) {
+        this.collector = collector;
+    }
+
+    /** Waits for the JVM's gradient recorder, then opens a collector. */
+    public static GradientRecording open() {
+        long start = System.nanoTime();
+        LOCK.lock();
+        WAIT_NANOS.addAndGet(System.nanoTime() - start);
+        try {
+            return new GradientRecording(Engine.getInstance().newGradientCollector());
+        } catch (RuntimeException | Error e) {
+            LOCK.unlock();
+            throw e;
+        }
+    }
+
+    /** As {@link #open()}, giving up after the timeout. */
+    public static GradientRecording open(long timeout, TimeUnit unit) throws InterruptedException {
+        if (!LOCK.tryLock(timeout, unit)) {
+            throw new IllegalStateException("the JVM's gradient recorder stayed busy for " + timeout + " " + unit);
+        }
+        try {
+            return new GradientRecording(Engine.getInstance().newGradientCollector());
+        } catch (RuntimeException | Error e) {
+            LOCK.unlock();
+            throw e;
+        }
+    }
+
+    public void backward(NDArray target) {
+        collector.backward(target);
+    }
+
+    /** Total time threads have waited for the recorder so far (contention between workers). */
+    public static long waitNanos() {
+        return WAIT_NANOS.get();
+    }
+
+    @Override
+    public void close() {
+        try {
+            collector.close();
+        } finally {
+            LOCK.unlock();
+        }
+    }
+}

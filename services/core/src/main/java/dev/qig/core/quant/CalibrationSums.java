@@ -1,0 +1,72 @@
+package dev.qig.core.quant;
+
+import java.util.Collections;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * Everything the scale search needs from a set of samples, as sums (see {@link GroupStatistics}
+ * and {@link GroupErrors}): the statistics of every group and, when the samples were computed under
+ * a plan, the error sums of every group the plan searches. A sample computed under the empty plan
+ * carries statistics only; that is a kind of its own, not an error at merge time: the two maps are
+ * added separately. {@link #plus} is exact, commutative and associative, which is what lets a stream
+ * of samples in any order give the batch result.
+ */
+public final class CalibrationSums {
+
+    public static final CalibrationSums EMPTY = new CalibrationSums(Map.of(), Map.of(), 0);
+
+    private final Map<GroupKey, GroupStatistics> statistics;
+    private final Map<GroupKey, GroupErrors> errors;
+    private final long samples;
+
+    public CalibrationSums(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors, long samples) {
+        this.statistics = Collections.unmodifiableMap(new TreeMap<>(statistics));
+        this.errors = Collections.unmodifiableMap(new TreeMap<>(errors));
+        this.samples = samples;
+    }
+
+    /** One sample's sums. */
+    public static CalibrationSums ofSample(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors) {
+        return new CalibrationSums(statistics, errors, 1);
+    }
+
+    /** The sum of two sets of sums; a group present on one side only keeps its sums. */
+    public CalibrationSums plus(CalibrationSums o) {
+        Map<GroupKey, GroupStatistics> s = new TreeMap<>(statistics);
+        o.statistics.forEach((k, v) -> s.merge(k, v, GroupStatistics::plus));
+        Map<GroupKey, GroupErrors> e = new TreeMap<>(errors);
+        o.errors.forEach((k, v) -> e.merge(k, v, GroupErrors::plus));
+        return new CalibrationSums(s, e, samples + o.samples);
+    }
+
+    public Map<GroupKey, GroupStatistics> statistics() {
+        return statistics;
+    }
+
+    /** Error sums of the searched groups; empty for statistics-only sums. */
+    public Map<GroupKey, GroupErrors> errors() {
+        return errors;
+    }
+
+    public boolean hasErrors() {
+        return !errors.isEmpty();
+    }
+
+    /** Samples summed. */
+    public long samples() {
+        return samples;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CalibrationSums c && samples == c.samples && statistics.equals(c.statistics)
+                && errors.equals(c.errors);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(statistics, errors, samples);
+    }
+}
