@@ -1,0 +1,105 @@
+package dev.qig.kafka.config;
+
+import dev.qig.kafka.registry.SchemaRegistries;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.ConfigDef;
+
+/**
+ * Where a service's settings come from, lowest precedence first: the defaults of its
+ * {@link ConfigDef}, a properties file, environment variables, then overrides (the command line).
+ * An environment variable names a key in upper case with dots and dashes as underscores and the
+ * prefix {@value #ENV_PREFIX}: {@code QIG_BOOTSTRAP_SERVERS} sets {@code bootstrap.servers},
+ * {@code QIG_SASL_JAAS_CONFIG} the Kafka client's {@code sasl.jaas.config}.
+ */
+public final class ConfigSources {
+
+    public static final String ENV_PREFIX = "QIG_";
+
+    private ConfigSources() {}
+
+    /**
+     * The merged settings.
+     *
+     * @param definition the service's keys (client and registry keys are known too)
+     * @param file a properties file, or null
+     * @param env the environment (usually {@code System.getenv()})
+     * @param overrides highest precedence, e.g. {@code --set key=value} from the command line
+     */
+    public static Map<String, String> resolve(ConfigDef definition, Path file, Map<String, String> env,
+                                              Map<String, String> overrides) {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (file != null) {
+            out.putAll(readProperties(file));
+        }
+        Map<String, String> byEnvName = new HashMap<>();
+        for (String key : knownKeys(definition, out.keySet(), overrides.keySet())) {
+            byEnvName.put(envName(key), key);
+        }
+        env.forEach((name, value) -> {
+            String key = byEnvName.get(name);
+            if (key != null) {
+                out.put(key, value);
+            }
+        });
+        out.putAll(overrides);
+        return out;
+    }
+
+    /** The environment variable that sets a key. */
+    public static String envName(String key) {
+        return ENV_PREFIX + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    }
+
+    /** Parses {@code key=value} pairs as given on a command line. */
+    public static Map<String, String> parseAssignments(Collection<String> assignments) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String a : assignments) {
+            int eq = a.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("expected key=value, got '" + a + "'");
+            }
+            out.put(a.substring(0, eq).strip(), a.substring(eq + 1).strip());
+        }
+        return out;
+    }
+
+    private static Set<String> knownKeys(ConfigDef definition, Collection<String> fromFile, Collection<String> fromCli) {
+        Set<String> keys = new TreeSet<>(definition.names());
+        keys.addAll(ProducerConfig.configNames());
+        keys.addAll(ConsumerConfig.configNames());
+        keys.addAll(AdminClientConfig.configNames());
+        keys.addAll(SchemaRegistries.CLIENT_KEYS);
+        keys.addAll(fromFile);
+        keys.addAll(fromCli);
+        return keys;
+    }
+
+    private static Map<String, String> readProperties(Path file) {
+        Properties props = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            props.load(r);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read config file " + file + ": " + e.getMessage(), e);
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String name : props.stringPropertyNames()) {
+            out.put(name, props.getProperty(name));
+        }
+        return out;
+    }
+}

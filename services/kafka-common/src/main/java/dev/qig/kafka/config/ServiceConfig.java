@@ -1,0 +1,126 @@
+package dev.qig.kafka.config;
+
+import dev.qig.kafka.registry.SchemaRegistries;
+import dev.qig.kafka.topics.Topics;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Type;
+
+/**
+ * The base of every service's typed configuration, in the manner of Kafka's {@code StreamsConfig}:
+ * each key is defined once in a {@link ConfigDef} with its type, default, validator and doc, so the
+ * code, the generated configuration reference ({@link ConfigDocs}) and the environment variables of
+ * the deployment files cannot drift apart. The keys every service shares are here (Kafka, schema
+ * registry, topic names); each service adds its own. Keys that are not defined (for example
+ * {@code security.protocol}, {@code sasl.jaas.config}, {@code ssl.*}) pass through to the Kafka
+ * clients, and {@code schema.registry.*} and the Confluent auth keys to the registry client.
+ */
+public abstract class ServiceConfig extends AbstractConfig {
+
+    public static final String BOOTSTRAP_SERVERS = CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG;
+    public static final String SCHEMA_REGISTRY_URL = SchemaRegistries.URL;
+    public static final String INSTANCE_ID = "instance.id";
+    public static final String TOPICS_CREATE = "topics.create";
+    public static final String TOPICS_PARTITIONS = "topics.partitions";
+    public static final String TOPICS_REPLICATION_FACTOR = "topics.replication.factor";
+
+    /** The keys every service has, in a fresh definition that the service extends with its own. */
+    protected static ConfigDef commonDefinition() {
+        ConfigDef def = new ConfigDef()
+                .define(BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(),
+                        Importance.HIGH, "Kafka brokers, host:port[,host:port...].")
+                .define(SCHEMA_REGISTRY_URL, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(),
+                        Importance.HIGH, "Confluent-compatible schema registry base URL(s), comma separated; "
+                                + "mock://<scope> is an in-memory registry shared within the JVM (tests, single-process runs).")
+                .define(INSTANCE_ID, Type.STRING, "", Importance.LOW,
+                        "Name of this instance in records and logs; empty means the host name and a random suffix.")
+                .define(TOPICS_CREATE, Type.BOOLEAN, true, Importance.LOW,
+                        "Create the topics this service uses when they are missing (with the partitions and "
+                                + "replication factor below; compacted where the topic table says so).")
+                .define(TOPICS_PARTITIONS, Type.INT, 4, ConfigDef.Range.atLeast(1), Importance.LOW,
+                        "Partitions of topics this service creates. Attributors scale up to the samples topic's partitions.")
+                .define(TOPICS_REPLICATION_FACTOR, Type.SHORT, (short) -1, Importance.LOW,
+                        "Replication factor of topics this service creates; -1 takes the broker's default.");
+        for (Topics.Topic t : Topics.Topic.values()) {
+            def.define(t.configKey(), Type.STRING, t.defaultName(), new ConfigDef.NonEmptyString(), Importance.MEDIUM,
+                    "Topic name: " + t.description());
+        }
+        return def;
+    }
+
+    private final String instanceId;
+
+    protected ServiceConfig(ConfigDef definition, Map<?, ?> props) {
+        super(definition, props, false);
+        String id = getString(INSTANCE_ID);
+        this.instanceId = id.isBlank() ? hostName() + "-" + UUID.randomUUID().toString().substring(0, 8) : id;
+    }
+
+    public String instanceId() {
+        return instanceId;
+    }
+
+    /** The name of a topic as configured. */
+    public String topic(Topics.Topic topic) {
+        return getString(topic.configKey());
+    }
+
+    /** What a Kafka client of this service gets: bootstrap servers and every key this config does not define itself. */
+    public Map<String, Object> kafkaClientProperties() {
+        Map<String, Object> out = new HashMap<>();
+        Set<String> own = definition().names();
+        originals().forEach((k, v) -> {
+            if (!own.contains(k) && !isRegistryKey(k)) {
+                out.put(k, v);
+            }
+        });
+        out.put(BOOTSTRAP_SERVERS, String.join(",", getList(BOOTSTRAP_SERVERS)));
+        return out;
+    }
+
+    /** What the schema registry client gets: its URL and auth keys. */
+    public Map<String, Object> registryProperties() {
+        Map<String, Object> out = new HashMap<>();
+        originals().forEach((k, v) -> {
+            if (isRegistryKey(k)) {
+                out.put(k, v);
+            }
+        });
+        out.put(SCHEMA_REGISTRY_URL, getString(SCHEMA_REGISTRY_URL));
+        return out;
+    }
+
+    /** Creates the given topics when {@value #TOPICS_CREATE} is on and they are missing. */
+    public void ensureTopics(Topics.Topic... topics) throws InterruptedException {
+        if (!getBoolean(TOPICS_CREATE)) {
+            return;
+        }
+        try (Admin admin = Admin.create(kafkaClientProperties())) {
+            Topics.ensure(admin, Topics.named(List.of(topics), this::topic), getInt(TOPICS_PARTITIONS),
+                    getShort(TOPICS_REPLICATION_FACTOR));
+        }
+    }
+
+    /** The service's definition (for documentation and validation). */
+    public abstract ConfigDef definition();
+
+    private static boolean isRegistryKey(String key) {
+        return key.startsWith(SchemaRegistries.PREFIX) || SchemaRegistries.CLIENT_KEYS.contains(key);
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            return "qig";
+        }
+    }
+}

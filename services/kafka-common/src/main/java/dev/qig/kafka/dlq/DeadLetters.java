@@ -1,0 +1,76 @@
+package dev.qig.kafka.dlq;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+
+/**
+ * Dead letters in Kafka's own shape (KIP-1034, as Kafka Streams 4.4 writes them with
+ * {@code errors.dead.letter.queue.topic.name}): the original key and value bytes, untouched, and in
+ * headers the exception, its message and stack trace, and the source topic, partition and offset.
+ * qig-stream adds two headers of its own: the {@link RejectReason} and the stage that rejected the
+ * record ({@code ingest}, {@code attributor}, {@code aggregator}). Every service writes this shape,
+ * so one consumer can read, count and replay all dead letters.
+ */
+public final class DeadLetters {
+
+    // The header names Kafka Streams uses (org.apache.kafka.streams.errors.internals.ExceptionHandlerUtils).
+    public static final String EXCEPTION = "__streams.errors.exception";
+    public static final String STACKTRACE = "__streams.errors.stacktrace";
+    public static final String MESSAGE = "__streams.errors.message";
+    public static final String TOPIC = "__streams.errors.topic";
+    public static final String PARTITION = "__streams.errors.partition";
+    public static final String OFFSET = "__streams.errors.offset";
+    /** qig-stream's reason code, e.g. {@code corrupt_image}. */
+    public static final String REASON = "qig.errors.reason";
+    /** The stage that rejected the record: ingest, attributor or aggregator. */
+    public static final String STAGE = "qig.errors.stage";
+    /** The model the rejection concerns, when there is one. */
+    public static final String MODEL = "qig.errors.model";
+
+    private DeadLetters() {}
+
+    /**
+     * The dead letter of a record.
+     *
+     * @param sourceTopic where the record was read, or null when it never was (ingest)
+     */
+    public static ProducerRecord<byte[], byte[]> record(String dlqTopic, byte[] key, byte[] value, RejectReason reason,
+                                                        String stage, String model, Throwable error, String sourceTopic,
+                                                        int partition, long offset) {
+        Headers h = new RecordHeaders();
+        h.add(EXCEPTION, utf8(error.getClass().getName()));
+        h.add(MESSAGE, utf8(String.valueOf(error.getMessage())));
+        h.add(STACKTRACE, utf8(stackTrace(error)));
+        if (sourceTopic != null) {
+            h.add(TOPIC, utf8(sourceTopic));
+            h.add(PARTITION, utf8(Integer.toString(partition)));
+            h.add(OFFSET, utf8(Long.toString(offset)));
+        }
+        h.add(REASON, utf8(reason.id()));
+        h.add(STAGE, utf8(stage));
+        if (model != null) {
+            h.add(MODEL, utf8(model));
+        }
+        return new ProducerRecord<>(dlqTopic, null, null, key, value, h);
+    }
+
+    /** A header's value as text, or null when absent. */
+    public static String header(Headers headers, String name) {
+        var h = headers.lastHeader(name);
+        return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String stackTrace(Throwable e) {
+        StringWriter w = new StringWriter();
+        e.printStackTrace(new PrintWriter(w));
+        return w.toString();
+    }
+}

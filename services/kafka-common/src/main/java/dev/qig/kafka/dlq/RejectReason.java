@@ -1,0 +1,48 @@
+package dev.qig.kafka.dlq;
+
+import java.util.Locale;
+
+/**
+ * Why a record went to the dead-letter topic; written to the {@value DeadLetters#REASON} header in
+ * lower case ({@code corrupt_image}) so that operators can count and replay by reason.
+ */
+public enum RejectReason {
+    /** The bytes are not in the Confluent wire format (too short, wrong magic byte). */
+    NOT_WIRE_FORMAT,
+    /** The schema id is not in the registry. */
+    UNKNOWN_SCHEMA_ID,
+    /** The bytes do not decode as Avro with the writer's schema, or the schema cannot be read as the record type. */
+    CORRUPT_AVRO,
+    /** Neither image bytes nor a readable image URI. */
+    MISSING_IMAGE,
+    /** Image bytes that do not decode as PNG or JPEG, or that are larger than allowed. */
+    CORRUPT_IMAGE,
+    /** No words in the prompt. */
+    EMPTY_PROMPT,
+    /** A prompt longer than allowed, or a sequence longer than the model's context. */
+    OVERSIZE_PROMPT,
+    /** Words outside the model's vocabulary. */
+    UNKNOWN_WORD,
+    /** Template tokens where none may be. */
+    INVALID_PROMPT,
+    /** No words in the answer. */
+    EMPTY_ANSWER,
+    /** The sample names a model this service does not serve, or a record names a model the aggregator does not know. */
+    UNKNOWN_MODEL,
+    /** NaN or infinite activations, gradients or errors. */
+    NON_FINITE,
+    /** A record whose model, scheme or settings differ from its round's, or whose key does not match its value. */
+    MISMATCHED_ROUND,
+    /** Partial sums whose groups, channels or kind do not fit the plan they name. */
+    MALFORMED_STATS,
+    /** Partial sums computed under a plan older than the round's (the round moved on). */
+    STALE_PLAN,
+    /** Partial sums naming a plan the aggregator has not published. */
+    UNKNOWN_PLAN,
+    /** Anything else that went wrong while processing the record. */
+    PROCESSING_ERROR;
+
+    public String id() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,256 @@
+package dev.qig.kafka.records;
+
+import dev.qig.core.quant.CalibrationPlan;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.EqualizationGroup;
+import dev.qig.core.quant.GroupErrors;
+import dev.qig.core.quant.GroupKey;
+import dev.qig.core.quant.GroupStatistics;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantConfig;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.schemas.EngineSettings;
+import dev.qig.schemas.GroupChoice;
+import dev.qig.schemas.LayerStats;
+import dev.qig.schemas.PartialsKind;
+import dev.qig.schemas.PlanGroup;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The mapping between the engine's objects (package {@code dev.qig.core.quant}) and the topic
+ * records (package {@code dev.qig.schemas}), in one place. Per-sample partial sums travel as plain
+ * doubles (one sample's value of a sum is one double, exactly); only their sums need
+ * {@link dev.qig.core.quant.ExactSum}.
+ */
+public final class Records {
+
+    private Records() {}
+
+    // --- engine settings ---
+
+    public static EngineSettings settingsRecord(CalibrationSettings s, Set<Method> methods) {
+        List<String> ids = new ArrayList<>();
+        for (Method m : EnumSet.copyOf(methods)) {
+            ids.add(m.id());
+        }
+        return EngineSettings.newBuilder()
+                .setBehaviour(s.behaviour().name().toLowerCase(Locale.ROOT))
+                .setIgSteps(s.igSteps())
+                .setIqrClip(s.iqrClip())
+                .setCodeFaithfulCounterBug(s.codeFaithfulCounterBug())
+                .setMethods(ids)
+                .build();
+    }
+
+    /** Engine settings for a scheme from a record; chunking and batch size (which do not change results) at their defaults. */
+    public static CalibrationSettings settings(EngineSettings r, QuantScheme scheme) {
+        CalibrationSettings d = CalibrationSettings.defaults(scheme);
+        return new CalibrationSettings(scheme, CalibrationSettings.Behaviour.valueOf(r.getBehaviour().toUpperCase(Locale.ROOT)),
+                r.getIgSteps(), Math.min(d.igChunkSteps(), r.getIgSteps()), r.getIqrClip(), r.getCodeFaithfulCounterBug(),
+                d.batchSize());
+    }
+
+    public static Set<Method> methods(EngineSettings r) {
+        Set<Method> out = EnumSet.noneOf(Method.class);
+        r.getMethods().forEach(m -> out.add(Method.parse(m)));
+        return out;
+    }
+
+    // --- partial sums ---
+
+    /** The record of one sample's sums (statistics only when {@code sums} has no errors). */
+    public static LayerStats layerStats(String sampleId, RoundKey key, EngineSettings settings, long planVersion,
+                                        CalibrationSums sums, String domain, Instant eventTime, String attributor) {
+        List<dev.qig.schemas.GroupStatistics> statistics = new ArrayList<>();
+        sums.statistics().forEach((k, s) -> statistics.add(dev.qig.schemas.GroupStatistics.newBuilder()
+                .setLayer(k.layer()).setGroup(k.group().id())
+                .setAbsSum(doubles(s.absSum()))
+                .setTokens(s.tokens())
+                .setGradVisionSum(s.gradVisionSum().doubleValue()).setGradVisionCount(s.gradVisionCount())
+                .setGradAnswerSum(s.gradAnswerSum().doubleValue()).setGradAnswerCount(s.gradAnswerCount())
+                .build()));
+        List<dev.qig.schemas.GroupErrors> errors = new ArrayList<>();
+        sums.errors().forEach((k, e) -> errors.add(dev.qig.schemas.GroupErrors.newBuilder()
+                .setLayer(k.layer()).setGroup(k.group().id())
+                .setEAll(doubles(e.eAll())).setEAnswer(doubles(e.eAnswer())).setEVision(doubles(e.eVision()))
+                .setEQig(doubles(e.eQig()))
+                .setNAll(e.nAll()).setNAnswer(e.nAnswer()).setNVision(e.nVision())
+                .setLambdaSum(e.lambdaSum().doubleValue())
+                .build()));
+        return LayerStats.newBuilder()
+                .setSampleId(sampleId)
+                .setModel(key.model())
+                .setScheme(key.scheme().id())
+                .setSettings(settings)
+                .setPlanVersion(planVersion)
+                .setKind(sums.hasErrors() ? PartialsKind.SEARCH : PartialsKind.STATISTICS)
+                .setStatistics(statistics)
+                .setErrors(errors)
+                .setDomain(domain)
+                .setEventTime(eventTime)
+                .setAttributor(attributor)
+                .build();
+    }
+
+    /**
+     * One sample's sums from its record.
+     *
+     * @throws IllegalArgumentException if a group or array is malformed or a value is not finite
+     */
+    public static CalibrationSums sums(LayerStats r) {
+        Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
+        for (dev.qig.schemas.GroupStatistics s : r.getStatistics()) {
+            GroupKey k = groupKey(s.getLayer(), s.getGroup());
+            if (statistics.put(k, finite(k, () -> GroupStatistics.of(primitive(s.getAbsSum()), s.getTokens(),
+                    s.getGradVisionSum(), s.getGradVisionCount(), s.getGradAnswerSum(), s.getGradAnswerCount()))) != null) {
+                throw new IllegalArgumentException("statistics of " + k + " listed twice");
+            }
+        }
+        Map<GroupKey, GroupErrors> errors = new TreeMap<>();
+        for (dev.qig.schemas.GroupErrors e : r.getErrors()) {
+            GroupKey k = groupKey(e.getLayer(), e.getGroup());
+            if (errors.put(k, finite(k, () -> GroupErrors.of(primitive(e.getEAll()), primitive(e.getEAnswer()),
+                    primitive(e.getEVision()), primitive(e.getEQig()), e.getNAll(), e.getNAnswer(), e.getNVision(),
+                    e.getLambdaSum()))) != null) {
+                throw new IllegalArgumentException("errors of " + k + " listed twice");
+            }
+        }
+        return CalibrationSums.ofSample(statistics, errors);
+    }
+
+    // --- plans ---
+
+    public static dev.qig.schemas.CalibrationPlan planRecord(CalibrationPlan plan, RoundKey key, EngineSettings settings,
+                                                             long fromRound, long samples, Instant createdAt) {
+        List<PlanGroup> groups = new ArrayList<>();
+        plan.mu().forEach((k, mu) -> {
+            Double r = plan.gradientRatios().get(k);
+            groups.add(PlanGroup.newBuilder().setLayer(k.layer()).setGroup(k.group().id()).setMu(floats(mu))
+                    .setGradientRatio(r == null || r.isNaN() ? null : r).build());
+        });
+        return dev.qig.schemas.CalibrationPlan.newBuilder()
+                .setModel(key.model())
+                .setScheme(key.scheme().id())
+                .setSettings(settings)
+                .setVersion(plan.version())
+                .setFromRound(fromRound)
+                .setSamples(samples)
+                .setGroups(groups)
+                .setDistortion(plan.distortion() == null ? null
+                        : configRecord(plan.distortion(), settings, Long.parseLong(plan.distortion().provenance()
+                                .getOrDefault("planVersion", "0")), Long.parseLong(plan.distortion().provenance()
+                                .getOrDefault("samples", "0")), createdAt))
+                .setCreatedAt(createdAt)
+                .build();
+    }
+
+    public static CalibrationPlan plan(dev.qig.schemas.CalibrationPlan r) {
+        Map<GroupKey, float[]> mu = new TreeMap<>();
+        Map<GroupKey, Double> ratios = new TreeMap<>();
+        for (PlanGroup g : r.getGroups()) {
+            GroupKey k = groupKey(g.getLayer(), g.getGroup());
+            mu.put(k, primitiveFloats(g.getMu()));
+            ratios.put(k, g.getGradientRatio() == null ? Double.NaN : g.getGradientRatio());
+        }
+        return new CalibrationPlan(r.getVersion(), mu, ratios, r.getDistortion() == null ? null : config(r.getDistortion()));
+    }
+
+    // --- configs ---
+
+    public static dev.qig.schemas.QuantConfig configRecord(QuantConfig c, EngineSettings settings, long planVersion,
+                                                           long samples, Instant createdAt) {
+        List<GroupChoice> groups = new ArrayList<>();
+        c.groups().forEach((k, g) -> groups.add(GroupChoice.newBuilder().setLayer(k.layer()).setGroup(k.group().id())
+                .setAlpha(g.alpha()).setScales(floats(g.scales())).setLoss(g.loss()).setLossAtZero(g.lossAtZero())
+                .build()));
+        QuantScheme s = c.scheme();
+        return dev.qig.schemas.QuantConfig.newBuilder()
+                .setConfigId(c.id())
+                .setModel(c.model())
+                .setScheme(s.id())
+                .setWeightBits(s.weightBits())
+                .setGroupSize(s.groupSize())
+                .setSymmetric(s.symmetric())
+                .setActivationBits(s.activationBits())
+                .setMethod(c.method().id())
+                .setVersion(c.version())
+                .setRound(c.round())
+                .setPlanVersion(planVersion)
+                .setSamples(samples)
+                .setSettings(settings)
+                .setGroups(groups)
+                .setProvenance(new TreeMap<>(c.provenance()))
+                .setCreatedAt(createdAt)
+                .build();
+    }
+
+    public static QuantConfig config(dev.qig.schemas.QuantConfig r) {
+        Map<GroupKey, QuantConfig.GroupChoice> groups = new TreeMap<>();
+        for (GroupChoice g : r.getGroups()) {
+            groups.put(groupKey(g.getLayer(), g.getGroup()), new QuantConfig.GroupChoice(g.getAlpha(),
+                    primitiveFloats(g.getScales()), g.getLoss(), g.getLossAtZero()));
+        }
+        Map<String, String> provenance = new TreeMap<>(r.getProvenance());
+        provenance.putIfAbsent("planVersion", Long.toString(r.getPlanVersion()));
+        provenance.putIfAbsent("samples", Long.toString(r.getSamples()));
+        return new QuantConfig(r.getModel(), QuantScheme.parse(r.getScheme()), Method.parse(r.getMethod()), r.getVersion(),
+                r.getRound(), groups, provenance);
+    }
+
+    // --- helpers ---
+
+    public static GroupKey groupKey(int layer, String group) {
+        if (layer < 0) {
+            throw new IllegalArgumentException("negative layer " + layer);
+        }
+        return new GroupKey(layer, EqualizationGroup.parse(group));
+    }
+
+    private static <T> T finite(GroupKey k, java.util.function.Supplier<T> build) {
+        try {
+            return build.get();
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(k + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static List<Double> doubles(dev.qig.core.quant.ExactSum[] sums) {
+        List<Double> out = new ArrayList<>(sums.length);
+        for (dev.qig.core.quant.ExactSum s : sums) {
+            out.add(s.doubleValue());
+        }
+        return out;
+    }
+
+    private static double[] primitive(List<Double> values) {
+        double[] out = new double[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = values.get(i);
+        }
+        return out;
+    }
+
+    public static List<Float> floats(float[] values) {
+        List<Float> out = new ArrayList<>(values.length);
+        for (float v : values) {
+            out.add(v);
+        }
+        return out;
+    }
+
+    public static float[] primitiveFloats(List<Float> values) {
+        float[] out = new float[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = values.get(i);
+        }
+        return out;
+    }
+}
