@@ -47,7 +47,7 @@ public final class PromptTemplate {
 
     /**
      * @param answer the answer to append for training or scoring, or {@code null} to end at {@code assistant :}
-     * @throws IllegalArgumentException for unknown or reserved words, a blank question or answer, or a sequence
+     * @throws InvalidPromptException for unknown or reserved words, a blank question or answer, or a sequence
      *     longer than {@link #maxTokens()}
      */
     public EncodedPrompt encode(String question, String answer, int visionTokens) {
@@ -55,16 +55,18 @@ public final class PromptTemplate {
         if (visionTokens <= 0) {
             throw new IllegalArgumentException("visionTokens must be positive, got " + visionTokens);
         }
-        int[] q = textIds(question, "question", true);
-        int[] a = answer == null ? new int[0] : textIds(answer, "answer", false);
+        int[] q = textIds(question, InvalidPromptException.Part.QUESTION);
+        int[] a = answer == null ? new int[0] : textIds(answer, InvalidPromptException.Part.ANSWER);
         int marker = indexOf(q, Vocabulary.IMAGE);
         int words = marker < 0 ? q.length : q.length - 1;
         if (words == 0) {
-            throw new IllegalArgumentException("question is blank");
+            throw new InvalidPromptException(InvalidPromptException.Problem.BLANK, InvalidPromptException.Part.QUESTION,
+                    "question is blank");
         }
         int length = 3 + visionTokens + words + 2 + (answer == null ? 0 : a.length + 1);
         if (length > maxTokens) {
-            throw new IllegalArgumentException("prompt of " + length + " tokens (" + visionTokens + " vision, " + words
+            throw new InvalidPromptException(InvalidPromptException.Problem.TOO_LONG, InvalidPromptException.Part.SEQUENCE,
+                    "prompt of " + length + " tokens (" + visionTokens + " vision, " + words
                     + " question, " + a.length + " answer, plus template) exceeds maxTokens=" + maxTokens);
         }
         int[] ids = new int[length];
@@ -96,18 +98,31 @@ public final class PromptTemplate {
         return new EncodedPrompt(ids, modality, imageStart, answerStart);
     }
 
-    private int[] textIds(String text, String what, boolean imageMarkerAllowed) {
-        int[] ids = vocabulary.encode(text);
-        if (ids.length == 0) {
-            throw new IllegalArgumentException(what + " is blank");
+    /** Only a question may carry an image marker, and at most one. */
+    private int[] textIds(String text, InvalidPromptException.Part part) {
+        String what = part.name().toLowerCase(java.util.Locale.ROOT);
+        String[] words = text.strip().isEmpty() ? new String[0] : text.strip().split("\\s+");
+        if (words.length == 0) {
+            throw new InvalidPromptException(InvalidPromptException.Problem.BLANK, part, what + " is blank");
         }
+        java.util.List<String> unknown = Arrays.stream(words).filter(w -> !vocabulary.contains(w)).distinct().toList();
+        if (!unknown.isEmpty()) {
+            throw new InvalidPromptException(InvalidPromptException.Problem.UNKNOWN_WORD, part, what + " has "
+                    + (unknown.size() == 1 ? "an unknown word " : unknown.size() + " unknown words ")
+                    + String.join(", ", unknown.subList(0, Math.min(5, unknown.size())).stream().map(w -> "'" + w + "'").toList())
+                    + " (not in the " + vocabulary.size() + "-word vocabulary)");
+        }
+        int[] ids = vocabulary.encode(text);
+        boolean question = part == InvalidPromptException.Part.QUESTION;
         long markers = Arrays.stream(ids).filter(id -> id == Vocabulary.IMAGE).count();
-        if (markers > (imageMarkerAllowed ? 1 : 0)) {
-            throw new IllegalArgumentException(what + " '" + text + "' has " + markers + " " + Vocabulary.IMAGE_WORD
-                    + " markers; " + (imageMarkerAllowed ? "at most one is allowed" : "none is allowed"));
+        if (markers > (question ? 1 : 0)) {
+            throw new InvalidPromptException(InvalidPromptException.Problem.TEMPLATE_TOKEN, part, what + " '" + text
+                    + "' has " + markers + " " + Vocabulary.IMAGE_WORD + " markers; "
+                    + (question ? "at most one is allowed" : "none is allowed"));
         }
         if (Arrays.stream(ids).anyMatch(id -> id < Vocabulary.FIRST_TEXT_ID && id != Vocabulary.IMAGE)) {
-            throw new IllegalArgumentException(what + " '" + text + "' contains a reserved template token");
+            throw new InvalidPromptException(InvalidPromptException.Problem.TEMPLATE_TOKEN, part, what + " '" + text
+                    + "' contains a reserved template token");
         }
         return ids;
     }

@@ -93,4 +93,21 @@ class PromptTemplateTest {
         EncodedPrompt trailing = template.encode("what is the red object ? <image>", "large circle", 4);
         assertEquals(plain, trailing);
     }
+
+    @Test
+    void invalidTextSaysWhatIsWrongAndWhere() {
+        InvalidPromptException unknown = assertThrows(InvalidPromptException.class,
+                () -> template.encode("what is the magenta zebra ?", "red", 16));
+        assertEquals(InvalidPromptException.Problem.UNKNOWN_WORD, unknown.problem());
+        assertEquals(InvalidPromptException.Part.QUESTION, unknown.part());
+        assertTrue(unknown.getMessage().contains("'magenta', 'zebra'"), unknown.getMessage());
+        assertEquals(InvalidPromptException.Problem.BLANK,
+                assertThrows(InvalidPromptException.class, () -> template.encode("is there a red circle ?", " ", 16)).problem());
+        InvalidPromptException token = assertThrows(InvalidPromptException.class,
+                () -> template.encode("is there a red circle ?", "yes <eos>", 16));
+        assertEquals(InvalidPromptException.Problem.TEMPLATE_TOKEN, token.problem());
+        assertEquals(InvalidPromptException.Part.ANSWER, token.part());
+        assertEquals(InvalidPromptException.Problem.TOO_LONG, assertThrows(InvalidPromptException.class,
+                () -> new PromptTemplate(v, 20).encode("is there a blue cross ?", "no", 16)).problem());
+    }
 }
