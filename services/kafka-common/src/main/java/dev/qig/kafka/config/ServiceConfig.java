@@ -32,10 +32,25 @@ public abstract class ServiceConfig extends AbstractConfig {
     public static final String TOPICS_PARTITIONS = "topics.partitions";
     public static final String TOPICS_REPLICATION_FACTOR = "topics.replication.factor";
 
+    /** A list with at least one entry. */
+    public static final ConfigDef.Validator NON_EMPTY_LIST = new ConfigDef.Validator() {
+        @Override
+        public void ensureValid(String name, Object value) {
+            if (!(value instanceof List<?> list) || list.isEmpty() || list.stream().anyMatch(v -> v.toString().isBlank())) {
+                throw new org.apache.kafka.common.config.ConfigException(name, value, "needs at least one non-blank entry");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "non-empty list";
+        }
+    };
+
     /** The keys every service has, in a fresh definition that the service extends with its own. */
     protected static ConfigDef commonDefinition() {
         ConfigDef def = new ConfigDef()
-                .define(BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(),
+                .define(BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, NON_EMPTY_LIST,
                         Importance.HIGH, "Kafka brokers, host:port[,host:port...].")
                 .define(SCHEMA_REGISTRY_URL, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(),
                         Importance.HIGH, "Confluent-compatible schema registry base URL(s), comma separated; "
@@ -56,10 +71,12 @@ public abstract class ServiceConfig extends AbstractConfig {
         return def;
     }
 
+    private final ConfigDef definition;
     private final String instanceId;
 
     protected ServiceConfig(ConfigDef definition, Map<?, ?> props) {
         super(definition, props, false);
+        this.definition = definition;
         String id = getString(INSTANCE_ID);
         this.instanceId = id.isBlank() ? hostName() + "-" + UUID.randomUUID().toString().substring(0, 8) : id;
     }
@@ -76,7 +93,7 @@ public abstract class ServiceConfig extends AbstractConfig {
     /** What a Kafka client of this service gets: bootstrap servers and every key this config does not define itself. */
     public Map<String, Object> kafkaClientProperties() {
         Map<String, Object> out = new HashMap<>();
-        Set<String> own = definition().names();
+        Set<String> own = definition.names();
         originals().forEach((k, v) -> {
             if (!own.contains(k) && !isRegistryKey(k)) {
                 out.put(k, v);
@@ -108,9 +125,6 @@ public abstract class ServiceConfig extends AbstractConfig {
                     getShort(TOPICS_REPLICATION_FACTOR));
         }
     }
-
-    /** The service's definition (for documentation and validation). */
-    public abstract ConfigDef definition();
 
     private static boolean isRegistryKey(String key) {
         return key.startsWith(SchemaRegistries.PREFIX) || SchemaRegistries.CLIENT_KEYS.contains(key);

@@ -1,0 +1,135 @@
+package dev.qig.aggregator;
+
+import dev.qig.aggregator.internals.DeadLetterHandler;
+import dev.qig.aggregator.internals.QueryServer;
+import dev.qig.aggregator.internals.RoundProcessor;
+import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.registry.SchemaRegistryClient;
+import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.QuantConfig;
+import dev.qig.schemas.internal.RoundState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The aggregator service: a Kafka Streams application (exactly-once by default) that sums the
+ * attributors' per-sample partial sums into rounds and publishes plans and configs, with an HTTP
+ * endpoint for its rounds, plans and configs.
+ */
+public final class Aggregator implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Aggregator.class);
+
+    private final AggregatorConfig config;
+    private final KafkaStreams streams;
+    private QueryServer http;
+
+    public Aggregator(AggregatorConfig config, SchemaRegistryClient registry) {
+        this.config = config;
+        this.streams = new KafkaStreams(AggregatorTopology.build(config, registry), streamsProperties(config));
+    }
+
+    /** Kafka Streams' settings: exactly-once, the dead-letter handlers, internal topics like the service's own. */
+    static Properties streamsProperties(AggregatorConfig config) {
+        Properties p = new Properties();
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        short rf = config.getShort(ServiceConfig.TOPICS_REPLICATION_FACTOR);
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) rf);
+        p.putAll(config.kafkaClientProperties());
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.getString(AggregatorConfig.APPLICATION_ID));
+        p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, config.topic(Topics.Topic.DLQ));
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class);
+        p.put(StreamsConfig.CLIENT_ID_CONFIG, config.getString(AggregatorConfig.APPLICATION_ID) + "-" + config.instanceId());
+        if (config.httpPort() > 0) {
+            p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, config.httpAdvertisedHost() + ":" + config.httpPort());
+        }
+        return p;
+    }
+
+    /** Creates missing topics, starts the stream threads and the HTTP endpoint. */
+    public void start() throws InterruptedException {
+        config.ensureTopics(Topics.Topic.LAYER_STATS, Topics.Topic.PLANS, Topics.Topic.CONFIGS, Topics.Topic.DLQ);
+        streams.setUncaughtExceptionHandler(e -> {
+            LOG.error("aggregator stream thread failed; replacing it", e);
+            return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        streams.start();
+        if (config.httpPort() >= 0) {
+            try {
+                http = QueryServer.start(config.httpPort(), this);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot serve HTTP on port " + config.httpPort(), e);
+            }
+            LOG.info("aggregator HTTP endpoint on port {}", http.port());
+        }
+    }
+
+    /** True once the stream threads run (state restored). */
+    public boolean isRunning() {
+        return streams.state() == KafkaStreams.State.RUNNING;
+    }
+
+    public KafkaStreams.State state() {
+        return streams.state();
+    }
+
+    /** Port of the HTTP endpoint, or -1 when it is off. */
+    public int httpPort() {
+        return http == null ? -1 : http.port();
+    }
+
+    public AggregatorConfig config() {
+        return config;
+    }
+
+    /** The open round of every round key this instance holds. */
+    public List<RoundState> rounds() {
+        List<RoundState> out = new ArrayList<>();
+        try (KeyValueIterator<String, RoundState> it = store(RoundProcessor.ROUNDS_STORE, RoundState.class).all()) {
+            while (it.hasNext()) {
+                out.add(it.next().value);
+            }
+        }
+        return out;
+    }
+
+    /** The latest config per config key (round key/method) this instance holds. */
+    public Map<String, QuantConfig> configs() {
+        Map<String, QuantConfig> out = new HashMap<>();
+        try (KeyValueIterator<String, QuantConfig> it = store(RoundProcessor.CONFIGS_STORE, QuantConfig.class).all()) {
+            while (it.hasNext()) {
+                KeyValue<String, QuantConfig> e = it.next();
+                out.put(e.key, e.value);
+            }
+        }
+        return out;
+    }
+
+    private <V> ReadOnlyKeyValueStore<String, V> store(String name, Class<V> type) {
+        return streams.store(StoreQueryParameters.fromNameAndType(name, QueryableStoreTypes.<String, V>keyValueStore()));
+    }
+
+    @Override
+    public void close() {
+        if (http != null) {
+            http.stop();
+        }
+        streams.close(Duration.ofSeconds(30));
+    }
+}

@@ -1,0 +1,132 @@
+package dev.qig.aggregator.internals;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.qig.aggregator.Aggregator;
+import dev.qig.schemas.internal.RoundState;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+
+/**
+ * The aggregator's HTTP endpoint (interactive queries on its state stores): {@code /health},
+ * {@code /rounds} (progress of every open round), {@code /plans[?key=round key]} and
+ * {@code /configs[?key=round key/method]}. Answers JSON; serves what this instance holds.
+ */
+public final class QueryServer {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpServer server;
+
+    private QueryServer(HttpServer server) {
+        this.server = server;
+    }
+
+    public static QueryServer start(int port, Aggregator aggregator) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
+        server.setExecutor(Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "qig-aggregator-http");
+            t.setDaemon(true);
+            return t;
+        }));
+        server.createContext("/health", ex -> {
+            boolean up = aggregator.isRunning();
+            ObjectNode n = JSON.createObjectNode().put("status", up ? "UP" : "DOWN").put("streams", aggregator.state().name());
+            send(ex, up ? 200 : 503, n.toString());
+        });
+        server.createContext("/rounds", ex -> answer(ex, aggregator, () -> {
+            ArrayNode list = JSON.createArrayNode();
+            for (RoundState s : aggregator.rounds()) {
+                list.add(JSON.createObjectNode()
+                        .put("roundKey", s.getRoundKey())
+                        .put("round", s.getRound())
+                        .put("planVersion", s.getPlanVersion())
+                        .put("samples", s.getSamples())
+                        .put("closesAt", aggregator.config().roundSamples())
+                        .put("openedAtMs", s.getOpenedAtMs())
+                        .put("duplicatesSkipped", s.getDuplicates())
+                        .set("domains", JSON.valueToTree(new TreeMap<>(s.getDomains()))));
+            }
+            return list.toString();
+        }));
+        server.createContext("/plans", ex -> answer(ex, aggregator, () -> {
+            String key = query(ex).get("key");
+            ArrayNode list = JSON.createArrayNode();
+            for (RoundState s : aggregator.rounds()) {
+                if (s.getPlan() != null && (key == null || key.equals(s.getRoundKey()))) {
+                    list.add(JSON.readTree(s.getPlan().toString()));
+                }
+            }
+            return list.toString();
+        }));
+        server.createContext("/configs", ex -> answer(ex, aggregator, () -> {
+            String key = query(ex).get("key");
+            ArrayNode list = JSON.createArrayNode();
+            for (var e : new TreeMap<>(aggregator.configs()).entrySet()) {
+                if (key == null || e.getKey().equals(key) || e.getKey().startsWith(key + "/")) {
+                    list.add(JSON.readTree(e.getValue().toString()));
+                }
+            }
+            return list.toString();
+        }));
+        server.start();
+        return new QueryServer(server);
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    public void stop() {
+        server.stop(0);
+    }
+
+    private interface Body {
+        String get() throws Exception;
+    }
+
+    private static void answer(HttpExchange ex, Aggregator aggregator, Body body) throws IOException {
+        if (!aggregator.isRunning()) {
+            send(ex, 503, JSON.createObjectNode().put("error", "not running: " + aggregator.state()).toString());
+            return;
+        }
+        try {
+            send(ex, 200, body.get());
+        } catch (Exception e) {
+            send(ex, 500, JSON.createObjectNode().put("error", String.valueOf(e.getMessage())).toString());
+        }
+    }
+
+    private static Map<String, String> query(HttpExchange ex) {
+        Map<String, String> out = new TreeMap<>();
+        String q = ex.getRequestURI().getRawQuery();
+        if (q != null) {
+            for (String part : q.split("&")) {
+                int eq = part.indexOf('=');
+                if (eq > 0) {
+                    out.put(URLDecoder.decode(part.substring(0, eq), StandardCharsets.UTF_8),
+                            URLDecoder.decode(part.substring(eq + 1), StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void send(HttpExchange ex, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+}

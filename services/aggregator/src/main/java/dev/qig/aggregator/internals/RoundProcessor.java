@@ -1,0 +1,267 @@
+package dev.qig.aggregator.internals;
+
+import dev.qig.core.quant.CalibrationPlan;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.GroupKey;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantConfig;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.quant.ScaleSearch;
+import dev.qig.kafka.dlq.RejectReason;
+import dev.qig.kafka.dlq.RejectedRecordException;
+import dev.qig.kafka.records.Records;
+import dev.qig.kafka.records.RoundKey;
+import dev.qig.schemas.LayerStats;
+import dev.qig.schemas.PartialsKind;
+import dev.qig.schemas.internal.RoundState;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sums one sample's partial sums at a time into the round of its round key, exactly and once per
+ * sample; closes a round at N samples or after a time limit and then emits one config per method
+ * (for a round under a plan) and the next plan. Records that cannot be added (unknown model, a key
+ * that does not match the value, a stale or unknown plan, sums that do not fit the plan) are thrown
+ * as {@link RejectedRecordException}s, which the processing-exception handler sends to the
+ * dead-letter topic; the stream goes on.
+ */
+public final class RoundProcessor implements Processor<String, LayerStats, String, SpecificRecord> {
+
+    public static final String ROUNDS_STORE = "rounds";
+    public static final String SEEN_STORE = "seen-samples";
+    public static final String CONFIGS_STORE = "configs";
+    public static final String PLANS_SINK = "plans-sink";
+    public static final String CONFIGS_SINK = "configs-sink";
+
+    private static final Logger LOG = LoggerFactory.getLogger(RoundProcessor.class);
+
+    /** What the processor needs to know. */
+    public record Settings(Set<String> models, int roundSamples, long maxDurationMs, long checkIntervalMs,
+                           Method distortionMethod, String instanceId) {}
+
+    private final Settings settings;
+    private ProcessorContext<String, SpecificRecord> context;
+    private KeyValueStore<String, RoundState> rounds;
+    private KeyValueStore<String, Long> seen;
+    private KeyValueStore<String, dev.qig.schemas.QuantConfig> configs;
+
+    public RoundProcessor(Settings settings) {
+        this.settings = settings;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, SpecificRecord> context) {
+        this.context = context;
+        this.rounds = context.getStateStore(ROUNDS_STORE);
+        this.seen = context.getStateStore(SEEN_STORE);
+        this.configs = context.getStateStore(CONFIGS_STORE);
+        context.schedule(Duration.ofMillis(settings.checkIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::closeExpired);
+    }
+
+    @Override
+    public void process(Record<String, LayerStats> record) {
+        LayerStats stats = record.value();
+        if (stats == null) {
+            throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "a layer-stats record without a value");
+        }
+        if (!settings.models().contains(stats.getModel())) {
+            throw new RejectedRecordException(RejectReason.UNKNOWN_MODEL, "model " + stats.getModel()
+                    + " is not one this aggregator serves " + settings.models());
+        }
+        RoundKey key;
+        try {
+            key = RoundKey.of(stats.getModel(), QuantScheme.parse(stats.getScheme()), stats.getSettings());
+        } catch (IllegalArgumentException e) {
+            throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "sample " + stats.getSampleId() + ": " + e.getMessage(), e);
+        }
+        if (!key.toString().equals(record.key())) {
+            throw new RejectedRecordException(RejectReason.MISMATCHED_ROUND, "record key '" + record.key()
+                    + "' does not match the round its value names, '" + key + "'");
+        }
+        RoundState state = rounds.get(record.key());
+        if (state == null) {
+            state = RoundStates.fresh(key, stats.getSettings());
+        }
+        long plan = state.getPlanVersion();
+        if (stats.getPlanVersion() < plan) {
+            throw new RejectedRecordException(RejectReason.STALE_PLAN, "sample " + stats.getSampleId() + " was computed under plan "
+                    + stats.getPlanVersion() + "; round " + state.getRound() + " of " + key + " sums under plan " + plan);
+        }
+        if (stats.getPlanVersion() > plan) {
+            throw new RejectedRecordException(RejectReason.UNKNOWN_PLAN, "sample " + stats.getSampleId() + " names plan "
+                    + stats.getPlanVersion() + "; the latest plan of " + key + " is " + plan);
+        }
+        String seenKey = record.key() + "|" + plan + "|" + stats.getSampleId();
+        if (seen.get(seenKey) != null) {
+            // A redelivery, or the same sample id sent twice: it counts once.
+            state.setDuplicates(state.getDuplicates() + 1);
+            rounds.put(record.key(), state);
+            LOG.debug("{}: sample {} already summed under plan {}", key, stats.getSampleId(), plan);
+            return;
+        }
+        CalibrationSums sample = checkedSums(stats, state);
+        RoundStates.setSums(state, RoundStates.sums(state).plus(sample));
+        long now = context.currentSystemTimeMs();
+        long eventTime = stats.getEventTime().toEpochMilli();
+        if (state.getOpenedAtMs() == 0) {
+            state.setOpenedAtMs(now);
+            state.setFirstEventTime(eventTime);
+        }
+        state.setFirstEventTime(Math.min(state.getFirstEventTime(), eventTime));
+        state.setLastEventTime(Math.max(state.getLastEventTime(), eventTime));
+        state.getDomains().merge(stats.getDomain(), 1L, Long::sum);
+        seen.put(seenKey, state.getRound());
+        if (state.getSamples() >= settings.roundSamples()) {
+            close(state, "count", record.timestamp());
+        } else {
+            rounds.put(record.key(), state);
+        }
+    }
+
+    /** The sample's sums, after checking that they fit the round: kind, groups and channels. */
+    private static CalibrationSums checkedSums(LayerStats stats, RoundState state) {
+        boolean search = state.getPlanVersion() > 0;
+        PartialsKind expected = search ? PartialsKind.SEARCH : PartialsKind.STATISTICS;
+        String who = "sample " + stats.getSampleId();
+        if (stats.getKind() != expected) {
+            throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + " is of kind " + stats.getKind()
+                    + "; plan " + state.getPlanVersion() + " needs " + expected);
+        }
+        CalibrationSums sums;
+        try {
+            sums = Records.sums(stats);
+        } catch (IllegalArgumentException e) {
+            RejectReason reason = e.getCause() instanceof ArithmeticException ? RejectReason.NON_FINITE : RejectReason.MALFORMED_STATS;
+            throw new RejectedRecordException(reason, who + ": " + e.getMessage(), e);
+        }
+        if (search != sums.hasErrors()) {
+            throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + ": kind " + stats.getKind()
+                    + (search ? " without" : " with") + " error sums");
+        }
+        // The groups and channel counts must be those of the round so far (or of the plan).
+        Map<GroupKey, Integer> channels = new TreeMap<>();
+        if (state.getPlan() != null) {
+            Records.plan(state.getPlan()).mu().forEach((k, mu) -> channels.put(k, mu.length));
+        } else if (state.getSamples() > 0) {
+            RoundStates.sums(state).statistics().forEach((k, s) -> channels.put(k, s.channels()));
+        }
+        if (!channels.isEmpty()) {
+            Map<GroupKey, Integer> got = new TreeMap<>();
+            sums.statistics().forEach((k, s) -> got.put(k, s.channels()));
+            if (!got.equals(channels)) {
+                throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + ": groups " + describe(got)
+                        + " do not match the round's " + describe(channels));
+            }
+            if (search && !sums.errors().keySet().equals(channels.keySet())) {
+                throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + ": error sums for "
+                        + sums.errors().keySet() + ", the plan searches " + channels.keySet());
+            }
+        }
+        return sums;
+    }
+
+    private static String describe(Map<GroupKey, Integer> channels) {
+        List<String> parts = new ArrayList<>();
+        channels.forEach((k, c) -> parts.add(k + "(" + c + ")"));
+        return parts.toString();
+    }
+
+    private void closeExpired(long now) {
+        List<RoundState> due = new ArrayList<>();
+        try (KeyValueIterator<String, RoundState> it = rounds.all()) {
+            while (it.hasNext()) {
+                KeyValue<String, RoundState> e = it.next();
+                RoundState s = e.value;
+                if (s.getSamples() > 0 && now - s.getOpenedAtMs() >= settings.maxDurationMs()) {
+                    due.add(s);
+                }
+            }
+        }
+        for (RoundState s : due) {
+            close(s, "time", now);
+        }
+    }
+
+    /** Emits the round's configs (under a plan) and the next plan; starts the next round. */
+    private void close(RoundState state, String closedBy, long timestamp) {
+        RoundKey key = RoundKey.parse(state.getRoundKey());
+        CalibrationSums sums = RoundStates.sums(state);
+        CalibrationSettings engineSettings = Records.settings(state.getSettings(), key.scheme());
+        Instant now = Instant.ofEpochMilli(context.currentSystemTimeMs());
+        QuantConfig distortion = null;
+        if (state.getPlanVersion() > 0) {
+            CalibrationPlan plan = Records.plan(state.getPlan());
+            Map<String, String> provenance = provenance(state, closedBy);
+            for (Method m : new TreeSet<>(Records.methods(state.getSettings()))) {
+                QuantConfig config = ScaleSearch.search(m, sums, plan, engineSettings, key.model(), state.getRound(),
+                        state.getRound(), provenance);
+                dev.qig.schemas.QuantConfig record = Records.configRecord(config, state.getSettings(),
+                        state.getPlanVersion(), state.getSamples(), now);
+                configs.put(key.configKey(m), record);
+                context.forward(new Record<>(key.configKey(m), record, timestamp), CONFIGS_SINK);
+                if (m == settings.distortionMethod()) {
+                    distortion = config;
+                }
+            }
+        }
+        boolean distorted = engineSettings.needsDistortedStream();
+        long nextVersion = state.getPlanVersion() + 1;
+        CalibrationPlan next = CalibrationPlan.from(nextVersion, sums.statistics(), distorted ? distortion : null);
+        dev.qig.schemas.CalibrationPlan planRecord = Records.planRecord(next, key, state.getSettings(), state.getRound(),
+                state.getSamples(), now);
+        context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
+        LOG.info("{}: round {} closed by {} with {} samples; plan {} published", key, state.getRound(), closedBy,
+                state.getSamples(), nextVersion);
+
+        forgetSeen(key.toString() + "|" + state.getPlanVersion() + "|");
+        RoundState after = RoundStates.fresh(key, state.getSettings());
+        after.setRound(state.getRound() + 1);
+        after.setPlanVersion(nextVersion);
+        after.setPlan(planRecord);
+        rounds.put(key.toString(), after);
+    }
+
+    private Map<String, String> provenance(RoundState state, String closedBy) {
+        Map<String, String> p = new TreeMap<>();
+        p.put("driver", "stream");
+        p.put("aggregator", settings.instanceId());
+        p.put("closedBy", closedBy);
+        p.put("samples", Long.toString(state.getSamples()));
+        p.put("duplicatesSkipped", Long.toString(state.getDuplicates()));
+        p.put("firstEventTime", Instant.ofEpochMilli(state.getFirstEventTime()).toString());
+        p.put("lastEventTime", Instant.ofEpochMilli(state.getLastEventTime()).toString());
+        List<String> domains = new ArrayList<>();
+        new TreeMap<>(state.getDomains()).forEach((d, n) -> domains.add(d + "=" + n));
+        p.put("domains", String.join(",", domains));
+        return p;
+    }
+
+    /** Sample ids of a plan that has ended can never be duplicates again (its records are stale). */
+    private void forgetSeen(String prefix) {
+        List<String> keys = new ArrayList<>();
+        try (KeyValueIterator<String, Long> it = seen.prefixScan(prefix, new StringSerializer())) {
+            while (it.hasNext()) {
+                keys.add(it.next().key);
+            }
+        }
+        keys.forEach(seen::delete);
+    }
+}

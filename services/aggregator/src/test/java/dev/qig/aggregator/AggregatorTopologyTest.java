@@ -1,0 +1,300 @@
+package dev.qig.aggregator;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qig.aggregator.internals.RoundProcessor;
+import dev.qig.core.quant.AlphaGrid;
+import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.GroupKey;
+import dev.qig.core.quant.GroupStatistics;
+import dev.qig.kafka.dlq.DeadLetters;
+import dev.qig.kafka.records.Records;
+import dev.qig.kafka.registry.MockSchemaRegistry;
+import dev.qig.kafka.registry.SchemaRegistryClient;
+import dev.qig.kafka.serde.AvroDeserializer;
+import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.CalibrationPlan;
+import dev.qig.schemas.GroupChoice;
+import dev.qig.schemas.LayerStats;
+import dev.qig.schemas.PlanGroup;
+import dev.qig.schemas.QuantConfig;
+import dev.qig.schemas.internal.RoundState;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.test.TestRecord;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The aggregator's topology on Kafka Streams' TopologyTestDriver, with FAKE partial sums (see {@link FakeStats}). */
+class AggregatorTopologyTest {
+
+    private static final Instant START = Instant.parse("2026-11-29T12:00:00Z");
+
+    @TempDir
+    Path stateDir;
+
+    private String scope;
+    private SchemaRegistryClient registry;
+    private AggregatorConfig config;
+    private TopologyTestDriver driver;
+    private TestInputTopic<String, LayerStats> stats;
+    private TestOutputTopic<String, CalibrationPlan> plans;
+    private TestOutputTopic<String, QuantConfig> configs;
+    private TestOutputTopic<byte[], byte[]> dlq;
+
+    @BeforeEach
+    void start() {
+        scope = "ttd-" + UUID.randomUUID();
+        registry = MockSchemaRegistry.scope(scope);
+        Map<String, Object> props = new HashMap<>();
+        props.put(AggregatorConfig.BOOTSTRAP_SERVERS, "unused:9092");
+        props.put(AggregatorConfig.SCHEMA_REGISTRY_URL, "mock://" + scope);
+        props.put(AggregatorConfig.MODELS, FakeStats.MODEL);
+        props.put(AggregatorConfig.ROUND_SAMPLES, 3);
+        props.put(AggregatorConfig.ROUND_MAX_DURATION_MS, 60_000L);
+        props.put(AggregatorConfig.INSTANCE_ID, "ttd");
+        props.put(AggregatorConfig.HTTP_PORT, -1);
+        props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        config = new AggregatorConfig(props);
+        driver = newDriver();
+    }
+
+    private TopologyTestDriver newDriver() {
+        TopologyTestDriver d = new TopologyTestDriver(AggregatorTopology.build(config, registry),
+                Aggregator.streamsProperties(config), START);
+        String statsTopic = config.topic(Topics.Topic.LAYER_STATS);
+        stats = d.createInputTopic(statsTopic, new StringSerializer(), new AvroSerializer<LayerStats>(registry));
+        plans = d.createOutputTopic(config.topic(Topics.Topic.PLANS), new StringDeserializer(),
+                new AvroDeserializer<>(registry, CalibrationPlan.class));
+        configs = d.createOutputTopic(config.topic(Topics.Topic.CONFIGS), new StringDeserializer(),
+                new AvroDeserializer<>(registry, QuantConfig.class));
+        dlq = d.createOutputTopic(config.topic(Topics.Topic.DLQ), new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        return d;
+    }
+
+    @AfterEach
+    void stop() {
+        driver.close();
+        MockSchemaRegistry.drop(scope);
+    }
+
+    private void send(String sampleId, long seed, long planVersion) {
+        stats.pipeInput(FakeStats.KEY.toString(), FakeStats.record(sampleId, seed, planVersion));
+    }
+
+    @Test
+    void aStatisticsRoundSumsExactlyAndPublishesThePlan() {
+        send("s1", 1, 0);
+        send("s2", 2, 0);
+        assertTrue(plans.isEmpty(), "two of three samples: the round is open");
+        send("s3", 3, 0);
+        CalibrationPlan plan = plans.readValue();
+        assertEquals(1, plan.getVersion());
+        assertEquals(3, plan.getSamples());
+        assertTrue(configs.isEmpty(), "a statistics round has nothing to search");
+        // mu = sum |x| / tokens, computed here independently in decimal.
+        for (PlanGroup g : plan.getGroups()) {
+            GroupKey k = Records.groupKey(g.getLayer(), g.getGroup());
+            BigDecimal[] abs = new BigDecimal[g.getMu().size()];
+            long tokens = 0;
+            for (long seed = 1; seed <= 3; seed++) {
+                GroupStatistics s = FakeStats.sums(seed, false).statistics().get(k);
+                for (int c = 0; c < abs.length; c++) {
+                    BigDecimal v = new BigDecimal(s.absSum()[c].doubleValue());
+                    abs[c] = abs[c] == null ? v : abs[c].add(v);
+                }
+                tokens += s.tokens();
+            }
+            for (int c = 0; c < abs.length; c++) {
+                float expected = (float) abs[c].doubleValue() / tokens == 0 ? 0
+                        : (float) (abs[c].round(MathContext.DECIMAL128).doubleValue() / tokens);
+                assertEquals(expected, g.getMu().get(c), 0f, k + " mu[" + c + "]");
+            }
+        }
+        RoundState state = roundState();
+        assertEquals(2, state.getRound());
+        assertEquals(1, state.getPlanVersion());
+        assertEquals(0, state.getSamples());
+    }
+
+    @Test
+    void aSearchRoundTakesEveryMethodsArgminAndBuildsScalesFromThePlan() {
+        for (int i = 1; i <= 3; i++) {
+            send("s" + i, i, 0);
+        }
+        CalibrationPlan plan = plans.readValue();
+        for (int i = 1; i <= 3; i++) {
+            send("s" + i, 10 + i, 1);
+        }
+        Map<String, QuantConfig> byMethod = new HashMap<>();
+        for (TestRecord<String, QuantConfig> r : configs.readRecordsToList()) {
+            assertEquals(FakeStats.KEY.configKey(dev.qig.core.quant.Method.parse(r.value().getMethod())), r.key());
+            byMethod.put(r.value().getMethod(), r.value());
+        }
+        assertEquals(List.of("awq", "mbq", "qig", "rtn"), byMethod.keySet().stream().sorted().toList());
+        assertTrue(byMethod.get("rtn").getGroups().isEmpty(), "RTN has no scales");
+        Map<String, Integer> best = Map.of("awq", FakeStats.AWQ_BEST, "mbq", FakeStats.MBQ_BEST, "qig", FakeStats.QIG_BEST);
+        best.forEach((method, index) -> {
+            QuantConfig c = byMethod.get(method);
+            assertEquals(2, c.getRound());
+            assertEquals(1, c.getPlanVersion());
+            assertEquals(3, c.getSamples());
+            assertEquals("count", c.getProvenance().get("closedBy"));
+            assertEquals(6, c.getGroups().size());
+            for (GroupChoice g : c.getGroups()) {
+                assertEquals(AlphaGrid.alpha(index), g.getAlpha(), 0.0, method + " " + g.getLayer() + "." + g.getGroup());
+                PlanGroup p = plan.getGroups().stream().filter(x -> x.getLayer() == g.getLayer()
+                        && x.getGroup().equals(g.getGroup())).findFirst().orElseThrow();
+                assertArrayEquals(AlphaGrid.scales(Records.primitiveFloats(p.getMu()), g.getAlpha()),
+                        Records.primitiveFloats(g.getScales()), 0f, "scales from the plan's mu");
+            }
+        });
+        assertEquals(2, plans.readValue().getVersion(), "the search round publishes the next plan");
+    }
+
+    @Test
+    void aRedeliveredSampleCountsOnce() {
+        send("s1", 1, 0);
+        send("s1", 1, 0);
+        send("s2", 2, 0);
+        assertTrue(plans.isEmpty(), "two distinct samples of three");
+        assertEquals(2, roundState().getSamples());
+        assertEquals(1, roundState().getDuplicates());
+        send("s3", 3, 0);
+        assertEquals(3, plans.readValue().getSamples());
+    }
+
+    @Test
+    void aRoundClosesAfterItsTimeLimitWithWhatItHas() {
+        send("s1", 1, 0);
+        driver.advanceWallClockTime(Duration.ofSeconds(30));
+        assertTrue(plans.isEmpty(), "within the limit");
+        driver.advanceWallClockTime(Duration.ofSeconds(31));
+        CalibrationPlan plan = plans.readValue();
+        assertEquals(1, plan.getSamples());
+        send("s2", 2, 1);
+        driver.advanceWallClockTime(Duration.ofSeconds(61));
+        List<QuantConfig> emitted = configs.readValuesToList();
+        assertEquals(4, emitted.size());
+        emitted.forEach(c -> assertEquals("time", c.getProvenance().get("closedBy")));
+        // An empty round never closes.
+        driver.advanceWallClockTime(Duration.ofMinutes(10));
+        assertTrue(configs.isEmpty());
+    }
+
+    @Test
+    void recordsThatDoNotFitTheirRoundGoToTheDeadLetterTopicAndTheStreamGoesOn() {
+        LayerStats good = FakeStats.record("g1", 1, 0);
+        // Unknown model.
+        LayerStats otherModel = LayerStats.newBuilder(good).setModel("sha256-00000000000000bb").build();
+        stats.pipeInput(FakeStats.KEY.toString().replace(FakeStats.MODEL, "sha256-00000000000000bb"), otherModel);
+        // Key does not match the value.
+        stats.pipeInput("sha256-00000000000000aa/w4a8/" + FakeStats.KEY.settings(), FakeStats.record("g2", 2, 0));
+        // A plan the aggregator never published.
+        send("g3", 3, 5);
+        // Search sums while the round is a statistics round.
+        stats.pipeInput(FakeStats.KEY.toString(), LayerStats.newBuilder(FakeStats.record("g4", 4, 1)).setPlanVersion(0).build());
+        // Then good records: the stream is alive.
+        send("g1", 1, 0);
+        send("g5", 5, 0);
+        // A channel count that differs from the round's.
+        CalibrationSums odd = FakeStats.sums(6, false);
+        Map<GroupKey, GroupStatistics> wrong = new java.util.TreeMap<>(odd.statistics());
+        GroupKey first = wrong.keySet().iterator().next();
+        wrong.put(first, GroupStatistics.of(new double[3], 1, 0, 0, 0, 0));
+        stats.pipeInput(FakeStats.KEY.toString(), Records.layerStats("g6", FakeStats.KEY, FakeStats.SETTINGS, 0,
+                CalibrationSums.ofSample(wrong, Map.of()), "clean", START, "fake"));
+        send("g7", 7, 0);
+        assertEquals(1, plans.readValuesToList().size(), "the round of three good samples closed");
+        // A record of the old plan after the round moved on.
+        send("g8", 8, 0);
+
+        List<TestRecord<byte[], byte[]>> letters = dlq.readRecordsToList();
+        List<String> reasons = new ArrayList<>();
+        for (TestRecord<byte[], byte[]> r : letters) {
+            reasons.add(DeadLetters.header(r.headers(), DeadLetters.REASON));
+            assertEquals("aggregator", DeadLetters.header(r.headers(), DeadLetters.STAGE));
+            assertEquals(config.topic(Topics.Topic.LAYER_STATS), DeadLetters.header(r.headers(), DeadLetters.TOPIC));
+            assertNotNull(DeadLetters.header(r.headers(), DeadLetters.EXCEPTION));
+            assertNotNull(r.value(), "the original bytes are kept");
+        }
+        assertEquals(List.of("unknown_model", "mismatched_round", "unknown_plan", "malformed_stats", "malformed_stats",
+                "stale_plan"), reasons);
+        // The dead letter carries the record's original bytes.
+        byte[] original = new AvroSerializer<LayerStats>(registry).serialize(config.topic(Topics.Topic.LAYER_STATS),
+                FakeStats.record("g3", 3, 5));
+        assertArrayEquals(original, letters.get(2).value());
+    }
+
+    @Test
+    void aRestartFromTheChangelogContinuesTheRoundAsIfNothingHappened() {
+        // Uninterrupted: three samples in one go.
+        for (int i = 1; i <= 3; i++) {
+            send("s" + i, i, 0);
+        }
+        CalibrationPlan uninterrupted = plans.readValue();
+        driver.close();
+
+        // Interrupted after two samples; a new instance restores its stores from the changelogs (as
+        // Kafka Streams does on restart: every changelog record put back into its store) and goes on.
+        driver = newDriver();
+        send("s1", 1, 0);
+        send("s2", 2, 0);
+        Map<String, List<TestRecord<String, byte[]>>> changelogs = new HashMap<>();
+        for (String store : List.of(RoundProcessor.ROUNDS_STORE, RoundProcessor.SEEN_STORE, RoundProcessor.CONFIGS_STORE)) {
+            changelogs.put(store, driver.createOutputTopic(changelog(store), new StringDeserializer(),
+                    new ByteArrayDeserializer()).readRecordsToList());
+        }
+        RoundState live = roundState();
+        assertEquals(live, new AvroDeserializer<>(registry, RoundState.class).deserialize(changelog(RoundProcessor.ROUNDS_STORE),
+                changelogs.get(RoundProcessor.ROUNDS_STORE).get(changelogs.get(RoundProcessor.ROUNDS_STORE).size() - 1).value()),
+                "the changelog holds the live state, exact sums included");
+        driver.close();
+
+        driver = newDriver();
+        KeyValueStore<String, RoundState> rounds = driver.getKeyValueStore(RoundProcessor.ROUNDS_STORE);
+        KeyValueStore<String, Long> seen = driver.getKeyValueStore(RoundProcessor.SEEN_STORE);
+        AvroDeserializer<RoundState> roundSerde = new AvroDeserializer<>(registry, RoundState.class);
+        for (TestRecord<String, byte[]> r : changelogs.get(RoundProcessor.ROUNDS_STORE)) {
+            rounds.put(r.key(), roundSerde.deserialize(changelog(RoundProcessor.ROUNDS_STORE), r.value()));
+        }
+        for (TestRecord<String, byte[]> r : changelogs.get(RoundProcessor.SEEN_STORE)) {
+            seen.put(r.key(), r.value() == null ? null : java.nio.ByteBuffer.wrap(r.value()).getLong());
+        }
+        send("s2", 2, 0); // redelivered after the restart: still counted once
+        send("s3", 3, 0);
+        assertEquals(uninterrupted, plans.readValue(), "same plan as without the restart");
+    }
+
+    private String changelog(String store) {
+        return config.getString(AggregatorConfig.APPLICATION_ID) + "-" + store + "-changelog";
+    }
+
+    private RoundState roundState() {
+        KeyValueStore<String, RoundState> store = driver.getKeyValueStore(RoundProcessor.ROUNDS_STORE);
+        return store.get(FakeStats.KEY.toString());
+    }
+}

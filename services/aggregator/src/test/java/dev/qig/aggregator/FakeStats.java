@@ -1,0 +1,83 @@
+package dev.qig.aggregator;
+
+import dev.qig.core.quant.AlphaGrid;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.EqualizationGroup;
+import dev.qig.core.quant.GroupErrors;
+import dev.qig.core.quant.GroupKey;
+import dev.qig.core.quant.GroupStatistics;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.kafka.records.Records;
+import dev.qig.kafka.records.RoundKey;
+import dev.qig.schemas.EngineSettings;
+import dev.qig.schemas.LayerStats;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
+/**
+ * FAKE partial sums for topology tests: a made-up two-layer model (groups of 4, 4 and 8 channels)
+ * with random non-integer values, built through the real record mapping. Per-alpha errors have a
+ * known minimum per method (AWQ at alpha index {@link #AWQ_BEST}, MBQ at {@link #MBQ_BEST}, QIG at
+ * {@link #QIG_BEST}) so that the argmin the aggregator finds can be checked.
+ */
+final class FakeStats {
+
+    static final String MODEL = "sha256-00000000000000aa";
+    static final int AWQ_BEST = 3;
+    static final int MBQ_BEST = 6;
+    static final int QIG_BEST = 11;
+    static final EngineSettings SETTINGS = Records.settingsRecord(CalibrationSettings.defaults(QuantScheme.W3A16),
+            EnumSet.allOf(Method.class));
+    static final RoundKey KEY = RoundKey.of(MODEL, QuantScheme.W3A16, SETTINGS);
+
+    private FakeStats() {}
+
+    static Map<GroupKey, Integer> groups() {
+        Map<GroupKey, Integer> g = new TreeMap<>();
+        for (int layer = 0; layer < 2; layer++) {
+            g.put(new GroupKey(layer, EqualizationGroup.QKV), 4);
+            g.put(new GroupKey(layer, EqualizationGroup.GATE_UP), 4);
+            g.put(new GroupKey(layer, EqualizationGroup.DOWN), 8);
+        }
+        return g;
+    }
+
+    /** One sample's sums: statistics always, errors when {@code search}. */
+    static CalibrationSums sums(long seed, boolean search) {
+        Random r = new Random(seed);
+        Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
+        Map<GroupKey, GroupErrors> errors = new TreeMap<>();
+        groups().forEach((k, channels) -> {
+            double[] abs = new double[channels];
+            for (int c = 0; c < channels; c++) {
+                abs[c] = r.nextDouble() * Math.pow(10, r.nextInt(4));
+            }
+            statistics.put(k, GroupStatistics.of(abs, 20 + r.nextInt(5), r.nextDouble() * 0.3, 16,
+                    0.5 + r.nextDouble(), 3));
+            if (search) {
+                errors.put(k, GroupErrors.of(bowl(r, AWQ_BEST), bowl(r, MBQ_BEST), bowl(r, MBQ_BEST), bowl(r, QIG_BEST),
+                        24, 3, 16, 0.9 + 0.2 * r.nextDouble()));
+            }
+        });
+        return CalibrationSums.ofSample(statistics, errors);
+    }
+
+    /** Errors with one clear minimum at {@code best}, plus noise far smaller than the bowl's slope. */
+    private static double[] bowl(Random r, int best) {
+        double[] e = new double[AlphaGrid.SIZE];
+        for (int a = 0; a < e.length; a++) {
+            e[a] = 1.0 + 0.01 * (a - best) * (a - best) + 1e-6 * r.nextDouble();
+        }
+        return e;
+    }
+
+    static LayerStats record(String sampleId, long seed, long planVersion) {
+        return Records.layerStats(sampleId, KEY, SETTINGS, planVersion, sums(seed, planVersion > 0), "clean",
+                Instant.parse("2026-11-29T10:00:00Z").plusSeconds(seed), "fake-attributor");
+    }
+}
