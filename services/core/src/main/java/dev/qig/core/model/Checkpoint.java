@@ -69,6 +69,7 @@ public final class Checkpoint {
     }
 
     public static Loaded load(Path dir, NDManager manager) throws IOException {
+        GradientRecording.offInThisThread(); // weights are written in place below
         if (!Files.isDirectory(dir)) {
             throw new IOException("no model at " + dir + " (expected a directory with " + CONFIG + ", " + WEIGHTS + ", " + VOCAB + ")");
         }

@@ -49,6 +49,18 @@ public final class GradientRecording implements AutoCloseable {
         }
     }
 
+    /**
+     * Turns gradient recording off for the calling thread. PyTorch's grad mode is per thread and on
+     * in every new thread; DJL turns it off only in the thread that loads the engine. Outside a
+     * recording it must be off: in-place weight edits on parameters fail otherwise, and forward
+     * passes would build graphs nobody uses. Engine entry points call this; cheap to repeat.
+     */
+    public static void offInThisThread() {
+        if (Engine.getInstance() instanceof ai.djl.pytorch.engine.PtEngine && !LOCK.isHeldByCurrentThread()) {
+            ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        }
+    }
+
     public void backward(NDArray target) {
         collector.backward(target);
     }

@@ -89,6 +89,7 @@ public final class PartialSumsEngine {
      */
     public List<SampleResult> attribute(List<? extends VisualQuestion> samples, CalibrationPlan plan,
                                         Set<Method> methods, NDManager manager) {
+        GradientRecording.offInThisThread(); // any thread may calibrate: see GradientRecording
         if (QuantConfigApplier.carriesQuantization(model)) {
             throw new IllegalStateException("the model carries a quantization config; calibration needs its "
                     + "full-precision weights (close the applied config first)");

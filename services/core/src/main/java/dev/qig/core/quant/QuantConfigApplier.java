@@ -2,6 +2,7 @@ package dev.qig.core.quant;
 
 import ai.djl.ndarray.NDArray;
 import dev.qig.core.model.DecoderLayer;
+import dev.qig.core.model.GradientRecording;
 import dev.qig.core.model.InPlaceWeight;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.model.VisionLanguageModel;
@@ -48,6 +49,7 @@ public final class QuantConfigApplier {
      * in full precision: what the equivalence checks use).
      */
     public static AppliedQuantization apply(VisionLanguageModel model, QuantConfig config, boolean quantize) {
+        GradientRecording.offInThisThread(); // weights are replaced in place below
         QuantizableLinear modified = firstModified(model);
         if (modified != null) {
             throw new IllegalStateException("the model already carries a quantization config ("

@@ -1,0 +1,94 @@
+package dev.qig.attributor;
+
+import dev.qig.attributor.internals.AttributorStats;
+import dev.qig.attributor.internals.PlanCache;
+import dev.qig.attributor.internals.SampleDecoder;
+import dev.qig.attributor.internals.Worker;
+import dev.qig.kafka.registry.SchemaRegistryClient;
+import dev.qig.kafka.serde.AvroDeserializer;
+import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.CalibrationPlan;
+import dev.qig.schemas.CalibrationSample;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.avro.specific.SpecificRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The attributor service: a consumer group on the samples topic that computes, per sample and
+ * served (model, scheme), QIG token attributions and the additive partial sums of the scale search,
+ * under the latest plan from the plans topic. Scales out as consumer-group members (processes or
+ * {@code workers} threads, each with its own model copies) up to the samples topic's partitions.
+ */
+public final class Attributor implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Attributor.class);
+
+    private final AttributorConfig config;
+    private final PlanCache plans;
+    private final List<Worker> workers = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final AttributorStats stats = new AttributorStats();
+
+    public Attributor(AttributorConfig config, SchemaRegistryClient registry) {
+        this.config = config;
+        this.plans = new PlanCache(config.kafkaClientProperties(), config.topic(Topics.Topic.PLANS),
+                new AvroDeserializer<>(registry, CalibrationPlan.class), config.instanceId());
+        SampleDecoder decoder = new SampleDecoder(new AvroDeserializer<>(registry, CalibrationSample.class),
+                config.promptMaxChars(), config.imageMaxBytes());
+        AvroSerializer<SpecificRecord> serializer = new AvroSerializer<>(registry);
+        for (int i = 0; i < config.workers(); i++) {
+            workers.add(new Worker(config, i, plans, decoder, serializer, stats));
+        }
+    }
+
+    /**
+     * Creates missing topics, reads the plans published so far, loads the models and joins the
+     * group; returns when every worker is polling.
+     */
+    public void start() throws InterruptedException {
+        config.ensureTopics(Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
+                Topics.Topic.PLANS, Topics.Topic.DLQ);
+        plans.start();
+        if (!plans.awaitCaughtUp(2, TimeUnit.MINUTES)) {
+            throw new IllegalStateException("the plans topic could not be read within 2 minutes");
+        }
+        for (int i = 0; i < workers.size(); i++) {
+            Thread t = new Thread(workers.get(i), "qig-attributor-" + i);
+            threads.add(t);
+            t.start();
+        }
+        for (Worker w : workers) {
+            if (!w.awaitReady(5, TimeUnit.MINUTES)) {
+                throw new IllegalStateException("an attributor worker did not start within 5 minutes");
+            }
+        }
+        LOG.info("attributor {}: {} worker(s) serving {} for {}", config.instanceId(), workers.size(), config.models(),
+                config.schemes());
+    }
+
+    public AttributorStats stats() {
+        return stats;
+    }
+
+    public AttributorConfig config() {
+        return config;
+    }
+
+    /** Stops the workers after their current batch (its offsets are committed only if its outputs were acknowledged). */
+    @Override
+    public void close() {
+        workers.forEach(Worker::stop);
+        for (Thread t : threads) {
+            try {
+                t.join(120_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        plans.close();
+    }
+}

@@ -1,0 +1,166 @@
+package dev.qig.attributor;
+
+import dev.qig.core.model.Checkpoint;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.kafka.config.ServiceConfig;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
+
+/** Configuration of the attributor: what it serves (models, schemes, methods), how it calibrates, and its limits on input. */
+public final class AttributorConfig extends ServiceConfig {
+
+    /** Consumer group of the attributors; every instance of one group serves the same models. */
+    public static final String GROUP_ID = ConsumerConfig.GROUP_ID_CONFIG;
+    /** Checkpoint locations of the models served (directories or classpath:); each worker loads its own copy. */
+    public static final String MODELS = "models";
+    /** Quantization schemes calibrated for every model. */
+    public static final String SCHEMES = "schemes";
+    /** Methods whose sums are computed (one pass serves them all). */
+    public static final String METHODS = "methods";
+    /** reference_code or paper: the integrated-gradients baseline (docs/quantization-engine.md). */
+    public static final String CALIBRATION_BEHAVIOUR = "calibration.behaviour";
+    /** Interpolation points of the integrated gradients. */
+    public static final String CALIBRATION_IG_STEPS = "calibration.ig.steps";
+    /** Interpolation points per pass through a module (memory only; results do not change). */
+    public static final String CALIBRATION_IG_CHUNK_STEPS = "calibration.ig.chunk.steps";
+    /** Clip QIG token scores at the IQR fences. */
+    public static final String CALIBRATION_IQR_CLIP = "calibration.iqr.clip";
+    /** Reproduce the reference code's uniform weights for its first five W3A16 group searches. */
+    public static final String CALIBRATION_CODE_FAITHFUL_COUNTER_BUG = "calibration.code.faithful.counter.bug";
+    /** Samples per engine pass and per poll. */
+    public static final String BATCH_SIZE = "batch.size";
+    /** Worker threads, each a consumer of the group with its own model copies. */
+    public static final String WORKERS = "workers";
+    /** Prompts longer than this many characters are refused before tokenizing. */
+    public static final String PROMPT_MAX_CHARS = "prompt.max.chars";
+    /** Images larger than this many bytes are refused. */
+    public static final String IMAGE_MAX_BYTES = "image.max.bytes";
+    /** Write TokenAttribution records (QIG token weights per group) besides the partial sums. */
+    public static final String ATTRIBUTIONS_ENABLED = "attributions.enabled";
+
+    private static final ConfigDef DEFINITION = commonDefinition()
+            .define(GROUP_ID, Type.STRING, "qig-attributor", new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    "Consumer group of the attributors. Instances of a group share the samples topic's partitions "
+                            + "and must serve the same models, schemes and settings.")
+            .define(MODELS, Type.LIST, List.of(Checkpoint.SHIPPED), NON_EMPTY_LIST, Importance.HIGH,
+                    "Checkpoint locations of the models served: directories or classpath:<folder>. Every record "
+                            + "names a model by its content id, not by this location.")
+            .define(SCHEMES, Type.LIST, List.of(QuantScheme.W3A16.id()), NON_EMPTY_LIST, Importance.HIGH,
+                    "Quantization schemes calibrated for every model: " + ids(QuantScheme.values()) + ".")
+            .define(METHODS, Type.LIST, List.of("rtn", "awq", "mbq", "qig"), NON_EMPTY_LIST, Importance.MEDIUM,
+                    "Methods whose sums are computed: " + ids(Method.values()) + ". MBQ adds a gradient pass, QIG "
+                            + "the integrated gradients.")
+            .define(CALIBRATION_BEHAVIOUR, Type.STRING, "reference_code",
+                    ConfigDef.ValidString.in("reference_code", "paper"), Importance.LOW,
+                    "Where QIG's integrated-gradients path starts: reference_code (the reference code) or paper "
+                            + "(always the quantized input).")
+            .define(CALIBRATION_IG_STEPS, Type.INT, 32, ConfigDef.Range.atLeast(2), Importance.LOW,
+                    "Interpolation points of the integrated gradients.")
+            .define(CALIBRATION_IG_CHUNK_STEPS, Type.INT, 8, ConfigDef.Range.atLeast(1), Importance.LOW,
+                    "Interpolation points per pass through a module; trades memory for speed, results do not change.")
+            .define(CALIBRATION_IQR_CLIP, Type.BOOLEAN, true, Importance.LOW,
+                    "Clip QIG token scores at the interquartile-range fences (the paper's choice).")
+            .define(CALIBRATION_CODE_FAITHFUL_COUNTER_BUG, Type.BOOLEAN, false, Importance.LOW,
+                    "Reproduce the reference code's uniform weights for its first five W3A16 group searches.")
+            .define(BATCH_SIZE, Type.INT, 8, ConfigDef.Range.between(1, 256), Importance.MEDIUM,
+                    "Samples per engine pass and per poll of the samples topic. Results do not depend on it.")
+            .define(WORKERS, Type.INT, 1, ConfigDef.Range.between(1, 64), Importance.MEDIUM,
+                    "Worker threads in this process, each a consumer of the group with its own model copies; their "
+                            + "gradient passes take turns (one gradient recorder per JVM).")
+            .define(PROMPT_MAX_CHARS, Type.INT, 2000, ConfigDef.Range.atLeast(1), Importance.LOW,
+                    "Prompts (and answers) longer than this many characters go to the dead-letter topic unread.")
+            .define(IMAGE_MAX_BYTES, Type.INT, 16 << 20, ConfigDef.Range.atLeast(1), Importance.LOW,
+                    "Images larger than this many bytes go to the dead-letter topic undecoded.")
+            .define(ATTRIBUTIONS_ENABLED, Type.BOOLEAN, true, Importance.LOW,
+                    "Write TokenAttribution records (QIG token weights per group) besides the partial sums.");
+
+    private final List<QuantScheme> schemes;
+    private final Set<Method> methods;
+
+    public AttributorConfig(Map<?, ?> props) {
+        super(DEFINITION, props);
+        try {
+            schemes = new ArrayList<>();
+            for (String s : getList(SCHEMES)) {
+                QuantScheme q = QuantScheme.parse(s);
+                if (!schemes.contains(q)) {
+                    schemes.add(q);
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(SCHEMES, getList(SCHEMES), e.getMessage());
+        }
+        try {
+            methods = EnumSet.copyOf(Method.parseList(String.join(",", getList(METHODS))));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(METHODS, getList(METHODS), e.getMessage());
+        }
+        if (getInt(CALIBRATION_IG_CHUNK_STEPS) > getInt(CALIBRATION_IG_STEPS)) {
+            throw new ConfigException(CALIBRATION_IG_CHUNK_STEPS, getInt(CALIBRATION_IG_CHUNK_STEPS),
+                    "must not exceed " + CALIBRATION_IG_STEPS);
+        }
+    }
+
+    public static ConfigDef definition() {
+        return new ConfigDef(DEFINITION);
+    }
+
+    public List<String> models() {
+        return getList(MODELS);
+    }
+
+    public List<QuantScheme> schemes() {
+        return List.copyOf(schemes);
+    }
+
+    public Set<Method> methods() {
+        return EnumSet.copyOf(methods);
+    }
+
+    /** The engine settings for one scheme. */
+    public CalibrationSettings calibrationSettings(QuantScheme scheme) {
+        return new CalibrationSettings(scheme,
+                CalibrationSettings.Behaviour.valueOf(getString(CALIBRATION_BEHAVIOUR).toUpperCase(Locale.ROOT)),
+                getInt(CALIBRATION_IG_STEPS), getInt(CALIBRATION_IG_CHUNK_STEPS), getBoolean(CALIBRATION_IQR_CLIP),
+                getBoolean(CALIBRATION_CODE_FAITHFUL_COUNTER_BUG), batchSize());
+    }
+
+    public int batchSize() {
+        return getInt(BATCH_SIZE);
+    }
+
+    public int workers() {
+        return getInt(WORKERS);
+    }
+
+    public int promptMaxChars() {
+        return getInt(PROMPT_MAX_CHARS);
+    }
+
+    public int imageMaxBytes() {
+        return getInt(IMAGE_MAX_BYTES);
+    }
+
+    public boolean attributionsEnabled() {
+        return getBoolean(ATTRIBUTIONS_ENABLED);
+    }
+
+    private static String ids(Enum<?>[] values) {
+        List<String> out = new ArrayList<>();
+        for (Enum<?> v : values) {
+            out.add(v.name().toLowerCase(Locale.ROOT));
+        }
+        return String.join(", ", out);
+    }
+}

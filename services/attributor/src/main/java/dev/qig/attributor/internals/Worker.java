@@ -1,0 +1,387 @@
+package dev.qig.attributor.internals;
+
+import ai.djl.ndarray.NDManager;
+import dev.qig.attributor.AttributorConfig;
+import dev.qig.core.data.TokenModality;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.model.Checkpoint;
+import dev.qig.core.quant.CalibrationPlan;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.GroupKey;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.PartialSumsEngine;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.quant.TokenScores;
+import dev.qig.core.vqa.VqaModel;
+import dev.qig.kafka.dlq.DeadLetters;
+import dev.qig.kafka.dlq.RejectReason;
+import dev.qig.kafka.dlq.RejectedRecordException;
+import dev.qig.kafka.records.Records;
+import dev.qig.kafka.records.RoundKey;
+import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.CalibrationSample;
+import dev.qig.schemas.EngineSettings;
+import dev.qig.schemas.GroupAttribution;
+import dev.qig.schemas.TokenAttribution;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One attributor worker: a consumer of the group with its own copy of every served model (the
+ * model is mutable shared state: hooks, weights replaced in place). Per poll it decodes and checks
+ * every sample, sends the bad ones to the dead-letter topic, runs the good ones through the engine
+ * under the latest plan, writes LayerStats and TokenAttribution records, waits until all of them are
+ * acknowledged, and only then commits the offsets: at least once; the aggregator counts a redelivered
+ * sample once.
+ */
+public final class Worker implements Runnable {
+
+    public static final String STAGE = "attributor";
+    private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+    /** How often a batch is computed again when plans keep arriving while it is computed. */
+    private static final int MAX_PLAN_RETRIES = 2;
+
+    /** A served model: this worker's copy and its engine per scheme. */
+    private record Served(String id, VqaModel vqa, Map<QuantScheme, PartialSumsEngine> engines) {}
+
+    /** A sample on its way through the engine. */
+    private record Item(ConsumerRecord<byte[], byte[]> source, CalibrationSample sample, SampleDecoder.Question question) {}
+
+    private final AttributorConfig config;
+    private final int index;
+    private final PlanCache plans;
+    private final SampleDecoder decoder;
+    private final AvroSerializer<SpecificRecord> serializer;
+    private final AttributorStats stats;
+    private final Map<QuantScheme, EngineSettings> settingsRecords = new HashMap<>();
+    private final StringSerializer keys = new StringSerializer();
+    private volatile boolean running = true;
+    private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private final java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
+    private volatile Throwable failure;
+
+    public Worker(AttributorConfig config, int index, PlanCache plans, SampleDecoder decoder,
+                  AvroSerializer<SpecificRecord> serializer, AttributorStats stats) {
+        this.config = config;
+        this.index = index;
+        this.plans = plans;
+        this.decoder = decoder;
+        this.serializer = serializer;
+        this.stats = stats;
+        for (QuantScheme s : config.schemes()) {
+            settingsRecords.put(s, Records.settingsRecord(config.calibrationSettings(s), config.methods()));
+        }
+    }
+
+    /**
+     * Waits until the worker has loaded its models and polls.
+     *
+     * @throws IllegalStateException if it failed to start (a model that does not load)
+     */
+    public boolean awaitReady(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException {
+        boolean done = ready.await(timeout, unit);
+        if (failure != null) {
+            throw new IllegalStateException("attributor worker " + index + " failed to start: " + failure.getMessage(), failure);
+        }
+        return done;
+    }
+
+    @Override
+    public void run() {
+        try (NDManager manager = NDManager.newBaseManager();
+             KafkaProducer<byte[], byte[]> producer = newProducer()) {
+            List<Served> models = load(manager);
+            consumer = newConsumer();
+            ready.countDown();
+            while (running) {
+                try {
+                    ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(500));
+                    if (records.isEmpty()) {
+                        continue;
+                    }
+                    process(records, models, producer, manager);
+                    consumer.commitSync(nextOffsets(records));
+                } catch (WakeupException e) {
+                    if (running) {
+                        throw e;
+                    }
+                } catch (RuntimeException | ExecutionException e) {
+                    if (!running) {
+                        break;
+                    }
+                    // Outputs not acknowledged or offsets not committed: rejoin, and the records come again.
+                    LOG.error("worker {}: batch failed; rejoining the group to read it again", index, e);
+                    stats.restarts.incrementAndGet();
+                    consumer.close(Duration.ofSeconds(5));
+                    consumer = newConsumer();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            failure = e;
+            LOG.error("worker {} stopped", index, e);
+        } finally {
+            ready.countDown();
+            if (consumer != null) {
+                consumer.close(Duration.ofSeconds(5));
+            }
+        }
+    }
+
+    public void stop() {
+        running = false;
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+    }
+
+    private List<Served> load(NDManager manager) throws IOException {
+        List<Served> out = new ArrayList<>();
+        for (String location : config.models()) {
+            Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
+            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            Map<QuantScheme, PartialSumsEngine> engines = new LinkedHashMap<>();
+            for (QuantScheme s : config.schemes()) {
+                engines.put(s, new PartialSumsEngine(vqa, config.calibrationSettings(s), loaded.modelId()));
+            }
+            out.add(new Served(loaded.modelId(), vqa, engines));
+            LOG.info("worker {}: serving {} ({}) for {}", index, loaded.modelId(), location, config.schemes());
+        }
+        return out;
+    }
+
+    private KafkaConsumer<byte[], byte[]> newConsumer() {
+        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.getString(AttributorConfig.GROUP_ID));
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.batchSize());
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-attributor-" + config.instanceId() + "-" + index);
+        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        c.subscribe(List.of(config.topic(Topics.Topic.SAMPLES)));
+        return c;
+    }
+
+    private KafkaProducer<byte[], byte[]> newProducer() {
+        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+        props.put("acks", "all");
+        props.put("enable.idempotence", true);
+        props.put("client.id", "qig-attributor-" + config.instanceId() + "-" + index);
+        props.putIfAbsent("linger.ms", 5);
+        props.putIfAbsent("compression.type", "lz4");
+        return new KafkaProducer<>(props, new org.apache.kafka.common.serialization.ByteArraySerializer(),
+                new org.apache.kafka.common.serialization.ByteArraySerializer());
+    }
+
+    private void process(ConsumerRecords<byte[], byte[]> records, List<Served> models,
+                         KafkaProducer<byte[], byte[]> producer, NDManager manager) throws ExecutionException {
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        Map<Served, List<Item>> perModel = new LinkedHashMap<>();
+        models.forEach(m -> perModel.put(m, new ArrayList<>()));
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            stats.consumed.incrementAndGet();
+            CalibrationSample sample;
+            byte[] image;
+            try {
+                sample = decoder.record(r.topic(), r.value());
+                image = decoder.imageBytes(sample);
+            } catch (RejectedRecordException e) {
+                sent.add(deadLetter(producer, r, e, null));
+                continue;
+            }
+            if (sample.getModel() != null && models.stream().noneMatch(m -> m.id().equals(sample.getModel()))) {
+                sent.add(deadLetter(producer, r, new RejectedRecordException(RejectReason.UNKNOWN_MODEL, "sample "
+                        + sample.getSampleId() + " names model " + sample.getModel() + "; this attributor serves "
+                        + models.stream().map(Served::id).toList()), sample.getModel()));
+                continue;
+            }
+            for (Served m : models) {
+                if (sample.getModel() != null && !sample.getModel().equals(m.id())) {
+                    continue;
+                }
+                try {
+                    perModel.get(m).add(new Item(r, sample, decoder.question(sample, image, m.vqa())));
+                } catch (RejectedRecordException e) {
+                    sent.add(deadLetter(producer, r, e, m.id()));
+                }
+            }
+        }
+        for (Map.Entry<Served, List<Item>> e : perModel.entrySet()) {
+            if (e.getValue().isEmpty()) {
+                continue;
+            }
+            for (QuantScheme scheme : config.schemes()) {
+                attribute(e.getKey(), scheme, e.getValue(), producer, manager, sent);
+            }
+        }
+        producer.flush();
+        for (Future<RecordMetadata> f : sent) {
+            try {
+                f.get();
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for acknowledgements", ie);
+            }
+        }
+    }
+
+    /** Runs a model's samples through one scheme's engine under the latest plan, and writes the outputs. */
+    private void attribute(Served model, QuantScheme scheme, List<Item> items, KafkaProducer<byte[], byte[]> producer,
+                           NDManager manager, List<Future<RecordMetadata>> sent) {
+        PartialSumsEngine engine = model.engines().get(scheme);
+        CalibrationSettings settings = engine.settings();
+        Set<Method> methods = config.methods();
+        RoundKey key = RoundKey.of(model.id(), settings, methods);
+        List<SampleDecoder.Question> questions = items.stream().map(Item::question).toList();
+        CalibrationPlan plan = plans.current(key);
+        List<Object> outcomes = null;
+        for (int attempt = 0; attempt <= MAX_PLAN_RETRIES; attempt++) {
+            long start = System.nanoTime();
+            outcomes = run(engine, questions, plan, methods, manager);
+            stats.engineNanos.addAndGet(System.nanoTime() - start);
+            stats.batches.incrementAndGet();
+            CalibrationPlan latest = plans.current(key);
+            if (latest.version() == plan.version()) {
+                break;
+            }
+            // A newer plan arrived meanwhile: these sums would be stale on arrival.
+            stats.recomputedForNewPlan.incrementAndGet();
+            plan = latest;
+        }
+        String keyString = key.toString();
+        String topicStats = config.topic(Topics.Topic.LAYER_STATS);
+        String topicAttributions = config.topic(Topics.Topic.TOKEN_ATTRIBUTIONS);
+        for (int i = 0; i < items.size(); i++) {
+            Item item = items.get(i);
+            Object outcome = outcomes.get(i);
+            if (outcome instanceof RuntimeException ex) {
+                sent.add(deadLetter(producer, item.source(), new RejectedRecordException(RejectReason.PROCESSING_ERROR,
+                        "sample " + item.sample().getSampleId() + ": engine failed: " + ex.getMessage(), ex), model.id()));
+                continue;
+            }
+            PartialSumsEngine.SampleResult result = (PartialSumsEngine.SampleResult) outcome;
+            if (!result.ok()) {
+                sent.add(deadLetter(producer, item.source(), new RejectedRecordException(RejectReason.NON_FINITE,
+                        "sample " + item.sample().getSampleId() + ", model " + model.id() + ", " + scheme.id() + ": "
+                                + result.problem()), model.id()));
+                continue;
+            }
+            CalibrationSample s = item.sample();
+            var stats1 = Records.layerStats(s.getSampleId(), key, settingsRecords.get(scheme), plan.version(), result.sums(),
+                    s.getDomain(), s.getEventTime(), config.instanceId());
+            sent.add(producer.send(new ProducerRecord<>(topicStats, null, s.getEventTime().toEpochMilli(),
+                    keys.serialize(topicStats, keyString), serializer.serialize(topicStats, stats1))));
+            stats.layerStats.incrementAndGet();
+            if (config.attributionsEnabled() && !result.lambda().isEmpty()) {
+                TokenAttribution a = attribution(s, model, scheme, plan.version(), item.question(), result, settings);
+                sent.add(producer.send(new ProducerRecord<>(topicAttributions, null, s.getEventTime().toEpochMilli(),
+                        keys.serialize(topicAttributions, s.getSampleId()), serializer.serialize(topicAttributions, a))));
+            }
+        }
+    }
+
+    /**
+     * The engine's results per sample, or the exception of a sample the engine cannot take: a batch
+     * that fails is retried one sample at a time so that one bad sample never fails the others.
+     */
+    private static List<Object> run(PartialSumsEngine engine, List<SampleDecoder.Question> questions, CalibrationPlan plan,
+                                    Set<Method> methods, NDManager manager) {
+        try {
+            return new ArrayList<>(engine.attribute(questions, plan, methods, manager));
+        } catch (RuntimeException batchFailure) {
+            if (questions.size() == 1) {
+                return List.of(batchFailure);
+            }
+            List<Object> out = new ArrayList<>();
+            for (SampleDecoder.Question q : questions) {
+                try {
+                    out.add(engine.attribute(List.of(q), plan, methods, manager).get(0));
+                } catch (RuntimeException e) {
+                    out.add(e);
+                }
+            }
+            return out;
+        }
+    }
+
+    private TokenAttribution attribution(CalibrationSample s, Served model, QuantScheme scheme, long planVersion,
+                                         SampleDecoder.Question q, PartialSumsEngine.SampleResult result,
+                                         CalibrationSettings settings) {
+        VqaModel vqa = model.vqa();
+        int[] ids = vqa.template().encode(q.question(), q.answer(), vqa.model().config().visionTokens()).tokenIds();
+        List<String> tokens = new ArrayList<>(ids.length);
+        for (int id : ids) {
+            tokens.add(vqa.vocabulary().word(id));
+        }
+        List<String> modalities = new ArrayList<>();
+        for (TokenModality m : result.modality()) {
+            modalities.add(m.name().toLowerCase(Locale.ROOT));
+        }
+        List<GroupAttribution> groups = new ArrayList<>();
+        for (Map.Entry<GroupKey, float[]> e : result.lambda().entrySet()) {
+            float[] raw = result.rawScores().get(e.getKey());
+            float[] fences = settings.iqrClip() ? TokenScores.iqrFences(TokenScores.weights(raw, false)) : null;
+            groups.add(GroupAttribution.newBuilder()
+                    .setLayer(e.getKey().layer())
+                    .setGroup(e.getKey().group().id())
+                    .setLambda(Records.floats(e.getValue()))
+                    .setRawScores(Records.floats(raw))
+                    .setIqrLower(fences == null ? null : fences[0])
+                    .setIqrUpper(fences == null ? null : fences[1])
+                    .build());
+        }
+        return TokenAttribution.newBuilder()
+                .setSampleId(s.getSampleId())
+                .setModel(model.id())
+                .setScheme(scheme.id())
+                .setPlanVersion(planVersion)
+                .setDomain(s.getDomain())
+                .setEventTime(s.getEventTime())
+                .setTokens(tokens)
+                .setModalities(modalities)
+                .setGroups(groups)
+                .build();
+    }
+
+    private Future<RecordMetadata> deadLetter(KafkaProducer<byte[], byte[]> producer, ConsumerRecord<byte[], byte[]> r,
+                                              RejectedRecordException e, String model) {
+        stats.deadLettered(e.reason());
+        LOG.warn("dead letter ({}) from {}-{}@{}: {}", e.reason().id(), r.topic(), r.partition(), r.offset(), e.getMessage());
+        return producer.send(DeadLetters.record(config.topic(Topics.Topic.DLQ), r.key(), r.value(), e.reason(), STAGE, model, e,
+                r.topic(), r.partition(), r.offset()));
+    }
+
+    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(ConsumerRecords<byte[], byte[]> records) {
+        Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
+        for (TopicPartition p : records.partitions()) {
+            List<ConsumerRecord<byte[], byte[]>> list = records.records(p);
+            out.put(p, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
+        }
+        return out;
+    }
+}
