@@ -31,6 +31,8 @@ public final class AggregatorConfig extends ServiceConfig {
     public static final String ROUND_MAX_DURATION_MS = "round.max.duration.ms";
     /** How often the time limit of open rounds is checked. */
     public static final String ROUND_CHECK_INTERVAL_MS = "round.check.interval.ms";
+    /** Every how many search rounds a new plan is built from the closing round's statistics; 0 = never after the first. */
+    public static final String PLAN_REFRESH_ROUNDS = "plan.refresh.rounds";
     /** Whose config builds the distorted input stream of the next plan (schemes with quantized activations). */
     public static final String DISTORTION_METHOD = "distortion.method";
     /** Port of the HTTP endpoint with rounds, plans and configs; 0 picks a free port, -1 turns it off. */
@@ -52,6 +54,11 @@ public final class AggregatorConfig extends ServiceConfig {
                             + "however few samples it has.")
             .define(ROUND_CHECK_INTERVAL_MS, Type.LONG, 1_000L, ConfigDef.Range.atLeast(10), Importance.LOW,
                     "How often the time limit of open rounds is checked (milliseconds).")
+            .define(PLAN_REFRESH_ROUNDS, Type.INT, 1, ConfigDef.Range.atLeast(0), Importance.MEDIUM,
+                    "Every how many search rounds the closing round's statistics become a new plan (the channel "
+                            + "means the candidate scales are built from). 1 follows the data round by round; 0 keeps "
+                            + "the first plan. Partial sums computed under a plan that has been replaced go to the "
+                            + "dead-letter topic as stale_plan; under a kept plan, late ones join the next round.")
             .define(DISTORTION_METHOD, Type.STRING, Method.QIG.id(),
                     ConfigDef.ValidString.in("rtn", "awq", "mbq", "qig"), Importance.LOW,
                     "For schemes that quantize activations (and the paper behaviour): the method whose config of "
@@ -97,6 +104,10 @@ public final class AggregatorConfig extends ServiceConfig {
 
     public long roundCheckIntervalMs() {
         return getLong(ROUND_CHECK_INTERVAL_MS);
+    }
+
+    public int planRefreshRounds() {
+        return getInt(PLAN_REFRESH_ROUNDS);
     }
 
     public Method distortionMethod() {

@@ -29,7 +29,8 @@ public final class AggregatorTopology {
 
     public static Topology build(AggregatorConfig config, SchemaRegistryClient registry) {
         RoundProcessor.Settings settings = new RoundProcessor.Settings(config.modelIds(), config.roundSamples(),
-                config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.distortionMethod(), config.instanceId());
+                config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.planRefreshRounds(),
+                config.distortionMethod(), config.instanceId());
         AvroSerde<LayerStats> statsSerde = new AvroSerde<>(registry, LayerStats.class);
         Topology t = new Topology();
         t.addSource(SOURCE, new StringDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));

@@ -67,6 +67,10 @@ class AggregatorTopologyTest {
 
     @BeforeEach
     void start() {
+        start(Map.of());
+    }
+
+    private void start(Map<String, Object> overrides) {
         scope = "ttd-" + UUID.randomUUID();
         registry = MockSchemaRegistry.scope(scope);
         Map<String, Object> props = new HashMap<>();
@@ -78,6 +82,7 @@ class AggregatorTopologyTest {
         props.put(AggregatorConfig.INSTANCE_ID, "ttd");
         props.put(AggregatorConfig.HTTP_PORT, -1);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        props.putAll(overrides);
         config = new AggregatorConfig(props);
         driver = newDriver();
     }
@@ -173,6 +178,28 @@ class AggregatorTopologyTest {
             }
         });
         assertEquals(2, plans.readValue().getVersion(), "the search round publishes the next plan");
+    }
+
+    @Test
+    void withoutPlanRefreshSearchRoundsKeepThePlanAndLateRecordsJoinTheNextRound() {
+        stop();
+        start(Map.of(AggregatorConfig.PLAN_REFRESH_ROUNDS, 0));
+        for (int i = 1; i <= 3; i++) {
+            send("s" + i, i, 0);
+        }
+        assertEquals(1, plans.readValue().getVersion());
+        for (int i = 1; i <= 4; i++) {
+            send("s" + i, 10 + i, 1); // the fourth is one more than the round takes
+        }
+        assertEquals(4, configs.readValuesToList().size());
+        assertTrue(plans.isEmpty(), "no new plan");
+        send("s2", 12, 1); // a redelivery of a sample summed in the previous round of the same plan
+        assertTrue(dlq.isEmpty(), "late records of the kept plan are no dead letters");
+        RoundState state = roundState();
+        assertEquals(3, state.getRound());
+        assertEquals(1, state.getPlanVersion());
+        assertEquals(1, state.getSamples(), "the late record opened round 3; the redelivery did not count");
+        assertEquals(1, state.getDuplicates());
     }
 
     @Test

@@ -55,7 +55,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
 
     /** What the processor needs to know. */
     public record Settings(Set<String> models, int roundSamples, long maxDurationMs, long checkIntervalMs,
-                           Method distortionMethod, String instanceId) {}
+                           int planRefreshRounds, Method distortionMethod, String instanceId) {}
 
     private final Settings settings;
     private ProcessorContext<String, SpecificRecord> context;
@@ -200,7 +200,10 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         }
     }
 
-    /** Emits the round's configs (under a plan) and the next plan; starts the next round. */
+    /**
+     * Emits the round's configs (under a plan) and, after the statistics round and then every
+     * {@code planRefreshRounds} search rounds, the next plan; starts the next round.
+     */
     private void close(RoundState state, String closedBy, long timestamp) {
         RoundKey key = RoundKey.parse(state.getRoundKey());
         CalibrationSums sums = RoundStates.sums(state);
@@ -222,20 +225,29 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 }
             }
         }
-        boolean distorted = engineSettings.needsDistortedStream();
-        long nextVersion = state.getPlanVersion() + 1;
-        CalibrationPlan next = CalibrationPlan.from(nextVersion, sums.statistics(), distorted ? distortion : null);
-        dev.qig.schemas.CalibrationPlan planRecord = Records.planRecord(next, key, state.getSettings(), state.getRound(),
-                state.getSamples(), now);
-        context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
-        LOG.info("{}: round {} closed by {} with {} samples; plan {} published", key, state.getRound(), closedBy,
-                state.getSamples(), nextVersion);
-
-        forgetSeen(key.toString() + "|" + state.getPlanVersion() + "|");
         RoundState after = RoundStates.fresh(key, state.getSettings());
         after.setRound(state.getRound() + 1);
-        after.setPlanVersion(nextVersion);
-        after.setPlan(planRecord);
+        int refresh = settings.planRefreshRounds();
+        long searchRound = state.getRound() - 1;
+        boolean newPlan = state.getPlanVersion() == 0 || (refresh > 0 && searchRound % refresh == 0);
+        if (newPlan) {
+            long nextVersion = state.getPlanVersion() + 1;
+            boolean distorted = engineSettings.needsDistortedStream();
+            CalibrationPlan next = CalibrationPlan.from(nextVersion, sums.statistics(), distorted ? distortion : null);
+            dev.qig.schemas.CalibrationPlan planRecord = Records.planRecord(next, key, state.getSettings(),
+                    state.getRound(), state.getSamples(), now);
+            context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
+            // Records of the old plan are stale from now on: their sample ids need not be remembered.
+            forgetSeen(key.toString() + "|" + state.getPlanVersion() + "|");
+            after.setPlanVersion(nextVersion);
+            after.setPlan(planRecord);
+        } else {
+            // Same plan: a sample already summed under it stays a duplicate in the rounds to come.
+            after.setPlanVersion(state.getPlanVersion());
+            after.setPlan(state.getPlan());
+        }
+        LOG.info("{}: round {} closed by {} with {} samples{}", key, state.getRound(), closedBy, state.getSamples(),
+                newPlan ? "; plan " + after.getPlanVersion() + " published" : "");
         rounds.put(key.toString(), after);
     }
 
