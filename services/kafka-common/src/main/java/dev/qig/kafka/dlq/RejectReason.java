@@ -39,6 +39,8 @@ public enum RejectReason {
     STALE_PLAN,
     /** Partial sums naming a plan the aggregator has not published. */
     UNKNOWN_PLAN,
+    /** A source input (a file of a folder source) that is not the JSON a sample is made of. */
+    MALFORMED_INPUT,
     /** Anything else that went wrong while processing the record. */
     PROCESSING_ERROR;
 
