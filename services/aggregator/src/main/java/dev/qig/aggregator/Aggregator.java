@@ -7,6 +7,8 @@ import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.QuantConfig;
+import dev.qig.schemas.CalibrationPlan;
+import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,6 +18,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StoreQueryParameters;
@@ -98,12 +101,26 @@ public final class Aggregator implements AutoCloseable {
         return config;
     }
 
-    /** The open round of every round key this instance holds. */
-    public List<RoundState> rounds() {
-        List<RoundState> out = new ArrayList<>();
-        try (KeyValueIterator<String, RoundState> it = store(RoundProcessor.ROUNDS_STORE, RoundState.class).all()) {
+    /** The progress of the open round of every round key this instance holds (a small record: cheap to poll). */
+    public List<RoundProgress> rounds() {
+        List<RoundProgress> out = new ArrayList<>();
+        try (KeyValueIterator<String, RoundProgress> it = store(RoundProcessor.PROGRESS_STORE, RoundProgress.class).all()) {
             while (it.hasNext()) {
                 out.add(it.next().value);
+            }
+        }
+        return out;
+    }
+
+    /** The current plan of every round key this instance holds (reads whole round states: not for tight loops). */
+    public Map<String, CalibrationPlan> plans() {
+        Map<String, CalibrationPlan> out = new HashMap<>();
+        try (KeyValueIterator<String, RoundState> it = store(RoundProcessor.ROUNDS_STORE, RoundState.class).all()) {
+            while (it.hasNext()) {
+                RoundState s = it.next().value;
+                if (s.getPlan() != null) {
+                    out.put(s.getRoundKey(), s.getPlan());
+                }
             }
         }
         return out;
@@ -130,6 +147,9 @@ public final class Aggregator implements AutoCloseable {
         if (http != null) {
             http.stop();
         }
-        streams.close(Duration.ofSeconds(30));
+        // Leave the group, so that another instance (or this one restarted) takes the tasks at once
+        // instead of after the session timeout.
+        streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                .withTimeout(Duration.ofSeconds(30)));
     }
 }

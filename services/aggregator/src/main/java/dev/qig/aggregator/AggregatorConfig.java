@@ -3,6 +3,7 @@ package dev.qig.aggregator;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.Method;
 import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.topics.Topics;
 import java.io.IOException;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -40,7 +41,8 @@ public final class AggregatorConfig extends ServiceConfig {
     /** Host name other instances use to reach this one's HTTP endpoint (Kafka Streams' application.server). */
     public static final String HTTP_ADVERTISED_HOST = "http.advertised.host";
 
-    private static final ConfigDef DEFINITION = commonDefinition()
+    private static final ConfigDef DEFINITION = commonDefinition(Topics.Topic.LAYER_STATS, Topics.Topic.PLANS, Topics.Topic.CONFIGS,
+            Topics.Topic.DLQ)
             .define(APPLICATION_ID, Type.STRING, "qig-aggregator", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Kafka Streams application id: the consumer group and the prefix of the internal topics.")
             .define(MODELS, Type.LIST, List.of(Checkpoint.SHIPPED), NON_EMPTY_LIST, Importance.HIGH,

@@ -7,6 +7,7 @@ import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.QuantConfig;
+import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serdes;
@@ -17,7 +18,7 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * The aggregator's topology: layer-stats (keyed by round) into the round processor, whose stores
- * (rounds, sample ids seen, latest configs) are changelogged, and out to the plans and configs
+ * (rounds, their progress, sample ids seen, latest configs) are changelogged, and out to the plans and configs
  * topics. Each round key lives in one partition, so one task sees every group of a model at once.
  */
 public final class AggregatorTopology {
@@ -39,6 +40,8 @@ public final class AggregatorTopology {
                 Serdes.String(), new AvroSerde<>(registry, RoundState.class)), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.SEEN_STORE),
                 Serdes.String(), Serdes.Long()), PROCESSOR);
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.PROGRESS_STORE),
+                Serdes.String(), new AvroSerde<>(registry, RoundProgress.class)), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.CONFIGS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, QuantConfig.class)), PROCESSOR);
         AvroSerializer<SpecificRecord> out = new AvroSerializer<>(registry);

@@ -39,12 +39,29 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     SchemeOption scheme;
 
-    @Option(names = "--samples", description = "Calibration samples (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--samples", description = "Calibration samples (per round with --stream) (default: ${DEFAULT-VALUE}).")
     int samples = 64;
+
+    @Option(names = "--stream", description = "Measure a search round through Kafka (ingest, attributor, aggregator in "
+            + "this JVM) against the batch calibrator on the same samples and plan.")
+    boolean stream;
+
+    @Option(names = "--workers", description = "With --stream: attributor worker threads (default: ${DEFAULT-VALUE}).")
+    int workers = 1;
+
+    @Option(names = "--batch", description = "Samples per engine pass (default: ${DEFAULT-VALUE}).")
+    int batch = 8;
+
+    @Option(names = "--repeats", description = "With --stream: measured rounds after the warm-up (default: ${DEFAULT-VALUE}).")
+    int repeats = 3;
 
     @Override
     public Integer call() throws Exception {
         QuantScheme quantScheme = scheme.scheme();
+        if (stream) {
+            StreamBench.run(model, quantScheme, samples, workers, batch, repeats);
+            return 0;
+        }
         List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);

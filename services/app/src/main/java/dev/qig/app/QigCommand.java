@@ -9,7 +9,9 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "qig-stream 0.1.0",
         description = "Streaming QIG calibration and evaluation of quantized vision-language models.",
-        subcommands = {TrainCommand.class, EvalCommand.class, CalibrateCommand.class, BenchCommand.class, AttributionCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, CalibrateCommand.class, BenchCommand.class, AttributionCommand.class,
+                StreamCommand.class, ServiceCommands.IngestCommand.class, ServiceCommands.AttributorCommand.class,
+                ServiceCommands.AggregatorCommand.class, ServiceCommands.ConfigCommand.class})
 public final class QigCommand implements Runnable {
 
     @Override
@@ -29,7 +31,8 @@ public final class QigCommand implements Runnable {
     static CommandLine commandLine() {
         CommandLine cmd = new CommandLine(new QigCommand());
         cmd.setExecutionExceptionHandler((e, line, parsed) -> {
-            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException) {
+            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException
+                    || e instanceof org.apache.kafka.common.config.ConfigException) {
                 line.getErr().println("qig " + line.getCommandName() + ": " + e.getMessage());
                 return 2;
             }

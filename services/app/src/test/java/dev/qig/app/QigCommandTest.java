@@ -24,7 +24,8 @@ class QigCommandTest {
     void everyCommandIsListedInTheHelp() {
         String[] r = run("--help");
         assertEquals("0", r[0]);
-        for (String c : new String[] {"train", "eval", "calibrate", "bench", "attribution"}) {
+        for (String c : new String[] {"train", "eval", "calibrate", "bench", "attribution", "stream", "ingest",
+            "attributor", "aggregator", "config"}) {
             assertTrue(r[1].contains(c), c + " missing from\n" + r[1]);
         }
     }
@@ -40,5 +41,29 @@ class QigCommandTest {
         String[] domain = run("attribution", "--domain", "space");
         assertEquals("2", domain[0]);
         assertTrue(domain[2].contains("clean"), domain[2]);
+    }
+
+    @Test
+    void configPrintsEverySettingOfAService() {
+        String[] r = run("config", "attributor");
+        assertEquals("0", r[0]);
+        for (String key : new String[] {"bootstrap.servers", "schema.registry.url", "models", "batch.size", "topic.samples"}) {
+            assertTrue(r[1].contains("`" + key + "`"), key + " missing from\n" + r[1]);
+        }
+        assertTrue(r[1].contains("QIG_BOOTSTRAP_SERVERS"), r[1]);
+        String[] unknown = run("config", "evaluatorx");
+        assertEquals("2", unknown[0]);
+        assertTrue(unknown[2].contains("unknown service 'evaluatorx'"), unknown[2]);
+    }
+
+    @Test
+    void aServiceWithABadSettingEndsWithOneClearLine() {
+        String[] r = run("aggregator", "--set", "bootstrap.servers=127.0.0.1:1", "--set", "schema.registry.url=mock://t",
+                "--set", "round.samples=0");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("round.samples") && r[2].split("\n").length == 1, r[2]);
+        String[] missing = run("attributor", "--set", "schema.registry.url=mock://t");
+        assertEquals("2", missing[0]);
+        assertTrue(missing[2].contains("bootstrap.servers"), missing[2]);
     }
 }

@@ -5,6 +5,7 @@ import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.topics.Topics;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -40,6 +41,8 @@ public final class AttributorConfig extends ServiceConfig {
     public static final String CALIBRATION_CODE_FAITHFUL_COUNTER_BUG = "calibration.code.faithful.counter.bug";
     /** Samples per engine pass and per poll. */
     public static final String BATCH_SIZE = "batch.size";
+    /** How long a worker waits for a batch to fill before it runs a partial one. */
+    public static final String BATCH_LINGER_MS = "batch.linger.ms";
     /** Worker threads, each a consumer of the group with its own model copies. */
     public static final String WORKERS = "workers";
     /** Prompts longer than this many characters are refused before tokenizing. */
@@ -49,7 +52,8 @@ public final class AttributorConfig extends ServiceConfig {
     /** Write TokenAttribution records (QIG token weights per group) besides the partial sums. */
     public static final String ATTRIBUTIONS_ENABLED = "attributions.enabled";
 
-    private static final ConfigDef DEFINITION = commonDefinition()
+    private static final ConfigDef DEFINITION = commonDefinition(Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
+            Topics.Topic.PLANS, Topics.Topic.DLQ)
             .define(GROUP_ID, Type.STRING, "qig-attributor", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Consumer group of the attributors. Instances of a group share the samples topic's partitions "
                             + "and must serve the same models, schemes and settings.")
@@ -75,6 +79,9 @@ public final class AttributorConfig extends ServiceConfig {
                     "Reproduce the reference code's uniform weights for its first five W3A16 group searches.")
             .define(BATCH_SIZE, Type.INT, 8, ConfigDef.Range.between(1, 256), Importance.MEDIUM,
                     "Samples per engine pass and per poll of the samples topic. Results do not depend on it.")
+            .define(BATCH_LINGER_MS, Type.LONG, 500L, ConfigDef.Range.atLeast(0), Importance.LOW,
+                    "How long a worker keeps polling for a full batch after its first sample before it runs a "
+                            + "partial one (milliseconds); small batches use the engine less well.")
             .define(WORKERS, Type.INT, 1, ConfigDef.Range.between(1, 64), Importance.MEDIUM,
                     "Worker threads in this process, each a consumer of the group with its own model copies; their "
                             + "gradient passes take turns (one gradient recorder per JVM).")
@@ -138,6 +145,10 @@ public final class AttributorConfig extends ServiceConfig {
 
     public int batchSize() {
         return getInt(BATCH_SIZE);
+    }
+
+    public long batchLingerMs() {
+        return getLong(BATCH_LINGER_MS);
     }
 
     public int workers() {

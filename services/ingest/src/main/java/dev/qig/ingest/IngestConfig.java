@@ -2,6 +2,7 @@ package dev.qig.ingest;
 
 import dev.qig.core.data.Domain;
 import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.topics.Topics;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,7 +62,7 @@ public final class IngestConfig extends ServiceConfig {
         }
     }
 
-    private static final ConfigDef CONFIG = commonDefinition()
+    private static final ConfigDef CONFIG = commonDefinition(Topics.Topic.SAMPLES, Topics.Topic.DLQ)
             .define(SOURCE, Type.STRING, SourceKind.SYNTHETIC.id(),
                     ConfigDef.CaseInsensitiveValidString.in(SourceKind.SYNTHETIC.id(), SourceKind.FOLDER.id()),
                     Importance.HIGH, "Where samples come from: 'synthetic' (the synthetic world, see "

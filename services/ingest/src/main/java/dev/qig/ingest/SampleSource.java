@@ -2,6 +2,7 @@ package dev.qig.ingest;
 
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.schemas.CalibrationSample;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -44,6 +45,18 @@ public interface SampleSource extends AutoCloseable {
     /** Releases what the source holds; the default holds nothing. */
     @Override
     default void close() {
+    }
+
+    /**
+     * Given synthetic samples, in order, under their own ids (for callers that pick the samples
+     * themselves, such as {@code qig stream} and its batch check).
+     */
+    static SampleSource of(java.util.List<dev.qig.core.data.VqaSample> samples, String sourceName) {
+        java.util.Iterator<dev.qig.core.data.VqaSample> it = List.copyOf(samples).iterator();
+        java.time.Clock clock = java.time.Clock.systemUTC();
+        return () -> it.hasNext()
+                ? Optional.of(new Sample(SyntheticSource.record(it.next(), null, sourceName, null, clock)))
+                : Optional.empty();
     }
 
     /** The source {@code config} describes: synthetic (its schedule) or folder (its JSON files). */

@@ -52,8 +52,13 @@ final class SyntheticSource implements SampleSource {
         VqaSample sample = current.next();
         String id = sourceName + "-" + sample.domain().id() + "-" + seed + "-" + segment + "-" + index;
         index++;
-        return Optional.of(new Sample(CalibrationSample.newBuilder()
-                .setSampleId(id)
+        return Optional.of(new Sample(record(sample, id, sourceName, model, clock)));
+    }
+
+    /** A synthetic sample as a CalibrationSample record (under its own id when {@code id} is null): the image as PNG bytes, event time now. */
+    static CalibrationSample record(VqaSample sample, String id, String sourceName, String model, Clock clock) {
+        return CalibrationSample.newBuilder()
+                .setSampleId(id == null ? sample.id() : id)
                 .setImage(ByteBuffer.wrap(sample.toPng()))
                 .setImageUri(null)
                 .setPrompt(sample.question())
@@ -62,6 +67,6 @@ final class SyntheticSource implements SampleSource {
                 .setSource(sourceName)
                 .setEventTime(clock.instant().truncatedTo(ChronoUnit.MILLIS))
                 .setModel(model)
-                .build()));
+                .build();
     }
 }

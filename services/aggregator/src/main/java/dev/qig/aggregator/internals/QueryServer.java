@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.qig.aggregator.Aggregator;
-import dev.qig.schemas.internal.RoundState;
+import dev.qig.schemas.internal.RoundProgress;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -45,7 +45,7 @@ public final class QueryServer {
         });
         server.createContext("/rounds", ex -> answer(ex, aggregator, () -> {
             ArrayNode list = JSON.createArrayNode();
-            for (RoundState s : aggregator.rounds()) {
+            for (RoundProgress s : aggregator.rounds()) {
                 list.add(JSON.createObjectNode()
                         .put("roundKey", s.getRoundKey())
                         .put("round", s.getRound())
@@ -61,9 +61,9 @@ public final class QueryServer {
         server.createContext("/plans", ex -> answer(ex, aggregator, () -> {
             String key = query(ex).get("key");
             ArrayNode list = JSON.createArrayNode();
-            for (RoundState s : aggregator.rounds()) {
-                if (s.getPlan() != null && (key == null || key.equals(s.getRoundKey()))) {
-                    list.add(JSON.readTree(s.getPlan().toString()));
+            for (var plan : aggregator.plans().entrySet()) {
+                if (key == null || key.equals(plan.getKey())) {
+                    list.add(JSON.readTree(plan.getValue().toString()));
                 }
             }
             return list.toString();

@@ -14,6 +14,7 @@ import dev.qig.kafka.records.Records;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.PartialsKind;
+import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import java.time.Duration;
 import java.time.Instant;
@@ -48,6 +49,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     public static final String ROUNDS_STORE = "rounds";
     public static final String SEEN_STORE = "seen-samples";
     public static final String CONFIGS_STORE = "configs";
+    public static final String PROGRESS_STORE = "round-progress";
     public static final String PLANS_SINK = "plans-sink";
     public static final String CONFIGS_SINK = "configs-sink";
 
@@ -62,6 +64,15 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     private KeyValueStore<String, RoundState> rounds;
     private KeyValueStore<String, Long> seen;
     private KeyValueStore<String, dev.qig.schemas.QuantConfig> configs;
+    private KeyValueStore<String, RoundProgress> progress;
+    /**
+     * The open rounds' sums as exact sums, so that a record does not decode the whole round from its
+     * store record; the store stays the truth: an entry is used only while it describes the same
+     * round, plan and counts as the store (after a restore or a rolled-back transaction it does not).
+     */
+    private final Map<String, CachedSums> cache = new java.util.HashMap<>();
+
+    private record CachedSums(long round, long planVersion, long samples, CalibrationSums sums) {}
 
     public RoundProcessor(Settings settings) {
         this.settings = settings;
@@ -73,6 +84,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         this.rounds = context.getStateStore(ROUNDS_STORE);
         this.seen = context.getStateStore(SEEN_STORE);
         this.configs = context.getStateStore(CONFIGS_STORE);
+        this.progress = context.getStateStore(PROGRESS_STORE);
         context.schedule(Duration.ofMillis(settings.checkIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::closeExpired);
     }
 
@@ -113,12 +125,15 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         if (seen.get(seenKey) != null) {
             // A redelivery, or the same sample id sent twice: it counts once.
             state.setDuplicates(state.getDuplicates() + 1);
-            rounds.put(record.key(), state);
+            save(state);
             LOG.debug("{}: sample {} already summed under plan {}", key, stats.getSampleId(), plan);
             return;
         }
-        CalibrationSums sample = checkedSums(stats, state);
-        RoundStates.setSums(state, RoundStates.sums(state).plus(sample));
+        CalibrationSums current = sums(state);
+        CalibrationSums sample = checkedSums(stats, state, current);
+        CalibrationSums total = current.plus(sample);
+        RoundStates.setSums(state, total);
+        cache.put(record.key(), new CachedSums(state.getRound(), state.getPlanVersion(), total.samples(), total));
         long now = context.currentSystemTimeMs();
         long eventTime = stats.getEventTime().toEpochMilli();
         if (state.getOpenedAtMs() == 0) {
@@ -132,12 +147,29 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         if (state.getSamples() >= settings.roundSamples()) {
             close(state, "count", record.timestamp());
         } else {
-            rounds.put(record.key(), state);
+            save(state);
         }
     }
 
+    /** Stores a round's state and its progress summary. */
+    private void save(RoundState s) {
+        rounds.put(s.getRoundKey(), s);
+        progress.put(s.getRoundKey(), new RoundProgress(s.getRoundKey(), s.getRound(), s.getPlanVersion(), s.getSamples(),
+                s.getOpenedAtMs(), s.getDuplicates(), new java.util.HashMap<>(s.getDomains())));
+    }
+
+    /** The round's sums: from the cache when it matches the store, else decoded from the store record. */
+    private CalibrationSums sums(RoundState state) {
+        CachedSums c = cache.get(state.getRoundKey());
+        if (c != null && c.round() == state.getRound() && c.planVersion() == state.getPlanVersion()
+                && c.samples() == state.getSamples()) {
+            return c.sums();
+        }
+        return RoundStates.sums(state);
+    }
+
     /** The sample's sums, after checking that they fit the round: kind, groups and channels. */
-    private static CalibrationSums checkedSums(LayerStats stats, RoundState state) {
+    private static CalibrationSums checkedSums(LayerStats stats, RoundState state, CalibrationSums round) {
         boolean search = state.getPlanVersion() > 0;
         PartialsKind expected = search ? PartialsKind.SEARCH : PartialsKind.STATISTICS;
         String who = "sample " + stats.getSampleId();
@@ -161,7 +193,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         if (state.getPlan() != null) {
             Records.plan(state.getPlan()).mu().forEach((k, mu) -> channels.put(k, mu.length));
         } else if (state.getSamples() > 0) {
-            RoundStates.sums(state).statistics().forEach((k, s) -> channels.put(k, s.channels()));
+            round.statistics().forEach((k, s) -> channels.put(k, s.channels()));
         }
         if (!channels.isEmpty()) {
             Map<GroupKey, Integer> got = new TreeMap<>();
@@ -206,7 +238,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
      */
     private void close(RoundState state, String closedBy, long timestamp) {
         RoundKey key = RoundKey.parse(state.getRoundKey());
-        CalibrationSums sums = RoundStates.sums(state);
+        CalibrationSums sums = sums(state);
+        cache.remove(state.getRoundKey());
         CalibrationSettings engineSettings = Records.settings(state.getSettings(), key.scheme());
         Instant now = Instant.ofEpochMilli(context.currentSystemTimeMs());
         QuantConfig distortion = null;
@@ -248,7 +281,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         }
         LOG.info("{}: round {} closed by {} with {} samples{}", key, state.getRound(), closedBy, state.getSamples(),
                 newPlan ? "; plan " + after.getPlanVersion() + " published" : "");
-        rounds.put(key.toString(), after);
+        save(after);
     }
 
     private Map<String, String> provenance(RoundState state, String closedBy) {

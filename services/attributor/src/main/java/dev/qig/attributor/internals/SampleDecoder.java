@@ -24,14 +24,6 @@ import java.nio.file.Path;
  */
 public final class SampleDecoder {
 
-    /** A decoded sample as the model reads it. */
-    public record Question(String id, float[] imageChw, String question, String answer) implements VisualQuestion {
-        @Override
-        public float[] image() {
-            return imageChw.clone();
-        }
-    }
-
     private final AvroDeserializer<CalibrationSample> deserializer;
     private final int promptMaxChars;
     private final int imageMaxBytes;
@@ -96,7 +88,7 @@ public final class SampleDecoder {
     }
 
     /** The sample as one model reads it: image at the model's size, prompt and answer encodable by its template. */
-    public Question question(CalibrationSample s, byte[] image, VqaModel model) {
+    public VisualQuestion question(CalibrationSample s, byte[] image, VqaModel model) {
         String prompt = s.getPrompt();
         String answer = s.getAnswer();
         if (prompt == null || prompt.isBlank()) {
@@ -127,6 +119,6 @@ public final class SampleDecoder {
         } catch (InvalidImageException e) {
             throw new RejectedRecordException(RejectReason.CORRUPT_IMAGE, "sample " + s.getSampleId() + ": " + e.getMessage(), e);
         }
-        return new Question(s.getSampleId(), chw, prompt, answer);
+        return VisualQuestion.of(s.getSampleId(), chw, prompt, answer);
     }
 }

@@ -3,6 +3,7 @@ package dev.qig.attributor.internals;
 import ai.djl.ndarray.NDManager;
 import dev.qig.attributor.AttributorConfig;
 import dev.qig.core.data.TokenModality;
+import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.data.Vocabulary;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.CalibrationPlan;
@@ -38,7 +39,6 @@ import java.util.concurrent.Future;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -70,7 +70,7 @@ public final class Worker implements Runnable {
     private record Served(String id, VqaModel vqa, Map<QuantScheme, PartialSumsEngine> engines) {}
 
     /** A sample on its way through the engine. */
-    private record Item(ConsumerRecord<byte[], byte[]> source, CalibrationSample sample, SampleDecoder.Question question) {}
+    private record Item(ConsumerRecord<byte[], byte[]> source, CalibrationSample sample, VisualQuestion question) {}
 
     private final AttributorConfig config;
     private final int index;
@@ -120,7 +120,7 @@ public final class Worker implements Runnable {
             ready.countDown();
             while (running) {
                 try {
-                    ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(500));
+                    List<ConsumerRecord<byte[], byte[]>> records = pollBatch();
                     if (records.isEmpty()) {
                         continue;
                     }
@@ -180,7 +180,9 @@ public final class Worker implements Runnable {
         props.put(ConsumerConfig.GROUP_ID_CONFIG, config.getString(AttributorConfig.GROUP_ID));
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.batchSize());
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+        // A batch of engine work takes seconds per sample; leave room for a few of them between polls.
+        props.putIfAbsent(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, 600_000);
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-attributor-" + config.instanceId() + "-" + index);
         KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         c.subscribe(List.of(config.topic(Topics.Topic.SAMPLES)));
@@ -198,7 +200,23 @@ public final class Worker implements Runnable {
                 new org.apache.kafka.common.serialization.ByteArraySerializer());
     }
 
-    private void process(ConsumerRecords<byte[], byte[]> records, List<Served> models,
+    /**
+     * A batch of records: polls until it holds {@code batch.size} records or the linger time since its
+     * first record is over. Polls return one record each (max.poll.records = 1, served from the
+     * consumer's fetch buffer), so a batch is never more than full: full batches use the engine best.
+     */
+    private List<ConsumerRecord<byte[], byte[]>> pollBatch() {
+        List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
+        consumer.poll(Duration.ofMillis(500)).forEach(batch::add);
+        long deadline = System.nanoTime() + config.batchLingerMs() * 1_000_000;
+        while (!batch.isEmpty() && batch.size() < config.batchSize() && System.nanoTime() < deadline && running) {
+            long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+            consumer.poll(Duration.ofMillis(Math.min(left, 100))).forEach(batch::add);
+        }
+        return batch;
+    }
+
+    private void process(List<ConsumerRecord<byte[], byte[]>> records, List<Served> models,
                          KafkaProducer<byte[], byte[]> producer, NDManager manager) throws ExecutionException {
         List<Future<RecordMetadata>> sent = new ArrayList<>();
         Map<Served, List<Item>> perModel = new LinkedHashMap<>();
@@ -257,7 +275,7 @@ public final class Worker implements Runnable {
         CalibrationSettings settings = engine.settings();
         Set<Method> methods = config.methods();
         RoundKey key = RoundKey.of(model.id(), settings, methods);
-        List<SampleDecoder.Question> questions = items.stream().map(Item::question).toList();
+        List<VisualQuestion> questions = items.stream().map(Item::question).toList();
         CalibrationPlan plan = plans.current(key);
         List<Object> outcomes = null;
         for (int attempt = 0; attempt <= MAX_PLAN_RETRIES; attempt++) {
@@ -309,7 +327,7 @@ public final class Worker implements Runnable {
      * The engine's results per sample, or the exception of a sample the engine cannot take: a batch
      * that fails is retried one sample at a time so that one bad sample never fails the others.
      */
-    private static List<Object> run(PartialSumsEngine engine, List<SampleDecoder.Question> questions, CalibrationPlan plan,
+    private static List<Object> run(PartialSumsEngine engine, List<VisualQuestion> questions, CalibrationPlan plan,
                                     Set<Method> methods, NDManager manager) {
         try {
             return new ArrayList<>(engine.attribute(questions, plan, methods, manager));
@@ -318,7 +336,7 @@ public final class Worker implements Runnable {
                 return List.of(batchFailure);
             }
             List<Object> out = new ArrayList<>();
-            for (SampleDecoder.Question q : questions) {
+            for (VisualQuestion q : questions) {
                 try {
                     out.add(engine.attribute(List.of(q), plan, methods, manager).get(0));
                 } catch (RuntimeException e) {
@@ -330,7 +348,7 @@ public final class Worker implements Runnable {
     }
 
     private TokenAttribution attribution(CalibrationSample s, Served model, QuantScheme scheme, long planVersion,
-                                         SampleDecoder.Question q, PartialSumsEngine.SampleResult result,
+                                         VisualQuestion q, PartialSumsEngine.SampleResult result,
                                          CalibrationSettings settings) {
         VqaModel vqa = model.vqa();
         int[] ids = vqa.template().encode(q.question(), q.answer(), vqa.model().config().visionTokens()).tokenIds();
@@ -376,11 +394,11 @@ public final class Worker implements Runnable {
                 r.topic(), r.partition(), r.offset()));
     }
 
-    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(ConsumerRecords<byte[], byte[]> records) {
+    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(List<ConsumerRecord<byte[], byte[]>> records) {
         Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
-        for (TopicPartition p : records.partitions()) {
-            List<ConsumerRecord<byte[], byte[]>> list = records.records(p);
-            out.put(p, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            out.merge(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1),
+                    (a, b) -> a.offset() >= b.offset() ? a : b);
         }
         return out;
     }

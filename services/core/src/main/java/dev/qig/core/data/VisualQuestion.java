@@ -15,4 +15,30 @@ public interface VisualQuestion {
     String question();
 
     String answer();
+
+    /** A question built from its parts (the image is copied in and out). */
+    static VisualQuestion of(String id, float[] image, String question, String answer) {
+        float[] pixels = image.clone();
+        return new VisualQuestion() {
+            @Override
+            public String id() {
+                return id;
+            }
+
+            @Override
+            public float[] image() {
+                return pixels.clone();
+            }
+
+            @Override
+            public String question() {
+                return question;
+            }
+
+            @Override
+            public String answer() {
+                return answer;
+            }
+        };
+    }
 }

@@ -47,8 +47,11 @@ public abstract class ServiceConfig extends AbstractConfig {
         }
     };
 
-    /** The keys every service has, in a fresh definition that the service extends with its own. */
-    protected static ConfigDef commonDefinition() {
+    /**
+     * The keys every service has, and the names of the topics it uses, in a fresh definition that
+     * the service extends with its own.
+     */
+    protected static ConfigDef commonDefinition(Topics.Topic... topics) {
         ConfigDef def = new ConfigDef()
                 .define(BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, NON_EMPTY_LIST,
                         Importance.HIGH, "Kafka brokers, host:port[,host:port...].")
@@ -64,7 +67,7 @@ public abstract class ServiceConfig extends AbstractConfig {
                         "Partitions of topics this service creates. Attributors scale up to the samples topic's partitions.")
                 .define(TOPICS_REPLICATION_FACTOR, Type.SHORT, (short) -1, Importance.LOW,
                         "Replication factor of topics this service creates; -1 takes the broker's default.");
-        for (Topics.Topic t : Topics.Topic.values()) {
+        for (Topics.Topic t : topics) {
             def.define(t.configKey(), Type.STRING, t.defaultName(), new ConfigDef.NonEmptyString(), Importance.MEDIUM,
                     "Topic name: " + t.description());
         }

@@ -1,0 +1,214 @@
+package dev.qig.app;
+
+import dev.qig.aggregator.Aggregator;
+import dev.qig.aggregator.AggregatorConfig;
+import dev.qig.attributor.Attributor;
+import dev.qig.attributor.AttributorConfig;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.Checkpoint;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.ingest.Ingest;
+import dev.qig.ingest.IngestConfig;
+import dev.qig.ingest.SampleSource;
+import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.embedded.EmbeddedKafka;
+import dev.qig.kafka.records.RoundKey;
+import dev.qig.kafka.registry.MockSchemaRegistry;
+import dev.qig.kafka.registry.SchemaRegistries;
+import dev.qig.kafka.registry.SchemaRegistryClient;
+import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.CalibrationPlan;
+import dev.qig.schemas.QuantConfig;
+import dev.qig.schemas.internal.RoundProgress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * Every service in one JVM: a real Kafka broker in process (or the one given), the in-memory
+ * schema registry (or the one given), the aggregator, attributors as members of one consumer group,
+ * and ingest on demand. What {@code qig stream}, {@code qig bench --stream} and the end-to-end tests
+ * run; the services talk to each other only through Kafka.
+ */
+final class LocalPipeline implements AutoCloseable {
+
+    /** How to run it. */
+    static final class Options {
+        String model = Checkpoint.SHIPPED;
+        QuantScheme scheme = QuantScheme.W3A16;
+        Set<Method> methods = EnumSet.allOf(Method.class);
+        int roundSamples = 32;
+        int planRefreshRounds = 1;
+        int attributors = 1;
+        int workers = 1;
+        int batchSize = 8;
+        int partitions = 4;
+        String bootstrapServers;
+        String registryUrl;
+        Path stateDir;
+    }
+
+    private final Options options;
+    private final EmbeddedKafka kafka;
+    private final String bootstrapServers;
+    private final String registryUrl;
+    private final SchemaRegistryClient registry;
+    private final Path stateDir;
+    private final boolean ownsStateDir;
+    private final Aggregator aggregator;
+    private final List<Attributor> attributors = new ArrayList<>();
+    private final TopicWatcher watcher;
+    private final RoundKey roundKey;
+    private final String modelId;
+
+    private LocalPipeline(Options options) throws IOException, InterruptedException {
+        this.options = options;
+        this.kafka = options.bootstrapServers == null ? EmbeddedKafka.start() : null;
+        this.bootstrapServers = kafka != null ? kafka.bootstrapServers() : options.bootstrapServers;
+        this.registryUrl = options.registryUrl != null ? options.registryUrl : "mock://qig-local-" + UUID.randomUUID();
+        this.registry = SchemaRegistries.create(Map.of(SchemaRegistries.URL, registryUrl));
+        this.ownsStateDir = options.stateDir == null;
+        this.stateDir = ownsStateDir ? Files.createTempDirectory("qig-streams") : options.stateDir;
+        this.modelId = Checkpoint.modelId(options.model);
+        this.roundKey = RoundKey.of(modelId, CalibrationSettings.defaults(options.scheme), options.methods);
+
+        this.aggregator = new Aggregator(new AggregatorConfig(aggregatorProperties()), registry);
+        aggregator.start();
+        for (int i = 0; i < options.attributors; i++) {
+            Map<String, Object> p = common("attributor-" + i);
+            p.put(AttributorConfig.MODELS, options.model);
+            p.put(AttributorConfig.SCHEMES, options.scheme.id());
+            p.put(AttributorConfig.METHODS, String.join(",", options.methods.stream().map(Method::id).toList()));
+            p.put(AttributorConfig.WORKERS, options.workers);
+            p.put(AttributorConfig.BATCH_SIZE, options.batchSize);
+            Attributor a = new Attributor(new AttributorConfig(p), registry);
+            a.start();
+            attributors.add(a);
+        }
+        this.watcher = new TopicWatcher(bootstrapServers, registry, Topics.Topic.PLANS.defaultName(),
+                Topics.Topic.CONFIGS.defaultName(), Topics.Topic.DLQ.defaultName());
+    }
+
+    static LocalPipeline start(Options options) throws IOException, InterruptedException {
+        return new LocalPipeline(options);
+    }
+
+    private Map<String, Object> common(String instance) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ServiceConfig.BOOTSTRAP_SERVERS, bootstrapServers);
+        p.put(ServiceConfig.SCHEMA_REGISTRY_URL, registryUrl);
+        p.put(ServiceConfig.INSTANCE_ID, instance);
+        p.put(ServiceConfig.TOPICS_PARTITIONS, options.partitions);
+        if (kafka != null) {
+            p.put(ServiceConfig.TOPICS_REPLICATION_FACTOR, (short) 1);
+        }
+        return p;
+    }
+
+    private Map<String, Object> aggregatorProperties() {
+        Map<String, Object> p = common("aggregator");
+        p.put(AggregatorConfig.MODELS, modelId);
+        p.put(AggregatorConfig.ROUND_SAMPLES, options.roundSamples);
+        p.put(AggregatorConfig.PLAN_REFRESH_ROUNDS, options.planRefreshRounds);
+        p.put(AggregatorConfig.HTTP_PORT, 0);
+        p.put(AggregatorConfig.APPLICATION_ID, "qig-aggregator");
+        p.put("state.dir", stateDir.toString());
+        p.put("commit.interval.ms", 100);
+        return p;
+    }
+
+    String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    String registryUrl() {
+        return registryUrl;
+    }
+
+    String modelId() {
+        return modelId;
+    }
+
+    RoundKey roundKey() {
+        return roundKey;
+    }
+
+    Aggregator aggregator() {
+        return aggregator;
+    }
+
+    List<Attributor> attributors() {
+        return attributors;
+    }
+
+    /** Writes the samples to the samples topic through the ingest service; returns when all are acknowledged. */
+    Ingest.Summary ingest(List<VqaSample> samples, String source) throws InterruptedException {
+        Map<String, Object> p = common("ingest");
+        IngestConfig config = new IngestConfig(p);
+        try (Ingest ingest = new Ingest(config, registry, SampleSource.of(samples, source))) {
+            return ingest.run();
+        }
+    }
+
+    /** Waits for a plan, calling {@code tick} meanwhile. */
+    CalibrationPlan awaitPlan(long version, Duration timeout, Runnable tick) throws InterruptedException {
+        return TopicWatcher.await(() -> watcher.plan(roundKey, version), timeout, tick, "plan " + version);
+    }
+
+    /** Waits for the configs of a round, by method id. */
+    Map<String, QuantConfig> awaitConfigs(long round, Duration timeout, Runnable tick) throws InterruptedException {
+        return TopicWatcher.await(() -> watcher.configs(roundKey, round, options.methods.size()), timeout, tick,
+                "the configs of round " + round);
+    }
+
+    /** Samples summed in the open round (0 while the aggregator restores or before the first). */
+    long roundProgress() {
+        if (!aggregator.isRunning()) {
+            return 0;
+        }
+        for (RoundProgress s : aggregator.rounds()) {
+            if (s.getRoundKey().equals(roundKey.toString())) {
+                return s.getSamples();
+            }
+        }
+        return 0;
+    }
+
+    long attributed() {
+        return attributors.stream().mapToLong(a -> a.stats().attributed()).sum();
+    }
+
+    Map<String, Long> deadLetters() {
+        return watcher.deadLetters();
+    }
+
+    @Override
+    public void close() {
+        watcher.close();
+        attributors.forEach(Attributor::close);
+        aggregator.close();
+        if (kafka != null) {
+            kafka.close();
+        }
+        if (registryUrl.startsWith("mock://")) {
+            MockSchemaRegistry.drop(registryUrl.substring("mock://".length()));
+        }
+        if (ownsStateDir) {
+            try (var files = Files.walk(stateDir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            } catch (IOException e) {
+                // a temporary directory left behind
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+package dev.qig.app;
+
+import dev.qig.aggregator.Aggregator;
+import dev.qig.aggregator.AggregatorConfig;
+import dev.qig.attributor.Attributor;
+import dev.qig.attributor.AttributorConfig;
+import dev.qig.attributor.internals.AttributorStats;
+import dev.qig.ingest.Ingest;
+import dev.qig.ingest.IngestConfig;
+import dev.qig.kafka.config.ConfigDocs;
+import dev.qig.kafka.registry.SchemaRegistries;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.common.config.ConfigDef;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * One command per service, each configured by its typed config (file, {@code QIG_*} environment,
+ * {@code --set}); {@code qig config SERVICE} prints a service's settings as a table.
+ */
+final class ServiceCommands {
+
+    private ServiceCommands() {}
+
+    /** Blocks until the JVM is asked to stop (Ctrl-C, SIGTERM), then closes the service. */
+    private static void runUntilStopped(AutoCloseable service, Runnable report) throws Exception {
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.countDown();
+            try {
+                closed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "qig-shutdown"));
+        try {
+            while (!stop.await(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                report.run();
+            }
+        } finally {
+            service.close();
+            closed.countDown();
+        }
+    }
+
+    @Command(name = "ingest", mixinStandardHelpOptions = true,
+            description = "Write calibration samples to the samples topic: the synthetic world on a schedule, or a folder "
+                    + "of image + JSON files. Settings: `qig config ingest`.")
+    static final class IngestCommand implements Callable<Integer> {
+        @Mixin
+        ServiceOptions options;
+
+        @Override
+        public Integer call() throws Exception {
+            IngestConfig config = new IngestConfig(options.resolve(IngestConfig.definition()));
+            try (Ingest ingest = new Ingest(config, SchemaRegistries.create(config.registryProperties()))) {
+                Runtime.getRuntime().addShutdownHook(new Thread(ingest::stop, "qig-ingest-stop"));
+                ProgressLine progress = new ProgressLine(System.out);
+                Ingest.Summary s = ingest.run(n -> progress.show(() -> "ingest: " + n + " samples sent"));
+                progress.done(String.format(Locale.ROOT, "ingest: %d samples sent, %d dead letters, %.1f s%s", s.samplesSent(),
+                        s.deadLettered(), s.seconds(), s.stopped() ? " (stopped)" : ""));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "attributor", mixinStandardHelpOptions = true,
+            description = "Run an attributor: a consumer group member that computes QIG token attributions and partial sums "
+                    + "of every sample. Runs until stopped. Settings: `qig config attributor`.")
+    static final class AttributorCommand implements Callable<Integer> {
+        @Mixin
+        ServiceOptions options;
+
+        @Override
+        public Integer call() throws Exception {
+            AttributorConfig config = new AttributorConfig(options.resolve(AttributorConfig.definition()));
+            Attributor attributor = new Attributor(config, SchemaRegistries.create(config.registryProperties()));
+            attributor.start();
+            System.out.println("attributor " + config.instanceId() + " serving " + config.models() + " " + config.schemes());
+            runUntilStopped(attributor, () -> {
+                AttributorStats s = attributor.stats();
+                System.out.printf(Locale.ROOT, "consumed %d, attributed %d, dead letters %s, engine %.1f s%n", s.consumed(),
+                        s.attributed(), s.deadLetteredByReason(), s.engineSeconds());
+            });
+            return 0;
+        }
+    }
+
+    @Command(name = "aggregator", mixinStandardHelpOptions = true,
+            description = "Run the aggregator: a Kafka Streams application that sums partial sums into rounds and publishes "
+                    + "plans and configs. Runs until stopped. Settings: `qig config aggregator`.")
+    static final class AggregatorCommand implements Callable<Integer> {
+        @Mixin
+        ServiceOptions options;
+
+        @Override
+        public Integer call() throws Exception {
+            AggregatorConfig config = new AggregatorConfig(options.resolve(AggregatorConfig.definition()));
+            Aggregator aggregator = new Aggregator(config, SchemaRegistries.create(config.registryProperties()));
+            aggregator.start();
+            System.out.println("aggregator " + config.instanceId() + (aggregator.httpPort() > 0
+                    ? ", rounds at http://localhost:" + aggregator.httpPort() + "/rounds" : ""));
+            runUntilStopped(aggregator, () -> {
+                if (aggregator.isRunning()) {
+                    aggregator.rounds().forEach(r -> System.out.printf(Locale.ROOT, "%s: round %d, plan %d, %d/%d samples%n",
+                            r.getRoundKey(), r.getRound(), r.getPlanVersion(), r.getSamples(), config.roundSamples()));
+                }
+            });
+            return 0;
+        }
+    }
+
+    @Command(name = "config", mixinStandardHelpOptions = true,
+            description = "Print a service's settings (key, environment variable, type, default, valid values, description) "
+                    + "as a Markdown table.")
+    static final class ConfigCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SERVICE", description = "ingest, attributor or aggregator")
+        String service;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            spec.commandLine().getOut().print(ConfigDocs.markdown(definition(service)));
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
+
+        static ConfigDef definition(String service) {
+            return switch (service.toLowerCase(Locale.ROOT)) {
+                case "ingest" -> IngestConfig.definition();
+                case "attributor" -> AttributorConfig.definition();
+                case "aggregator" -> AggregatorConfig.definition();
+                default -> throw new IllegalArgumentException("unknown service '" + service
+                        + "'; expected ingest, attributor or aggregator");
+            };
+        }
+    }
+}

@@ -1,0 +1,27 @@
+package dev.qig.app;
+
+import dev.qig.kafka.config.ConfigSources;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.config.ConfigDef;
+import picocli.CommandLine.Option;
+
+/**
+ * The options of every service command: a properties file and {@code --set key=value} overrides,
+ * over the environment ({@code QIG_*}) and the defaults (see {@link ConfigSources}).
+ */
+final class ServiceOptions {
+
+    @Option(names = "--config", description = "Properties file with the service's settings.")
+    Path file;
+
+    @Option(names = "--set", description = "A setting, key=value; repeatable; wins over the file and the environment.")
+    List<String> assignments = new ArrayList<>();
+
+    /** The merged settings for a service's definition. */
+    Map<String, String> resolve(ConfigDef definition) {
+        return ConfigSources.resolve(definition, file, System.getenv(), ConfigSources.parseAssignments(assignments));
+    }
+}

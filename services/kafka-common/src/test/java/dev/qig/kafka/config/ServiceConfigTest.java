@@ -1,0 +1,77 @@
+package dev.qig.kafka.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qig.kafka.topics.Topics;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Where settings come from and where they go: file < environment < overrides; client and registry keys pass through. */
+class ServiceConfigTest {
+
+    /** A service config with one key of its own, for the test. */
+    static final class ExampleConfig extends ServiceConfig {
+        static final ConfigDef DEFINITION = commonDefinition(Topics.Topic.SAMPLES)
+                .define("round.samples", ConfigDef.Type.INT, 64, ConfigDef.Range.atLeast(1), ConfigDef.Importance.HIGH, "doc");
+
+        ExampleConfig(Map<?, ?> props) {
+            super(DEFINITION, props);
+        }
+    }
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void fileThenEnvironmentThenOverridesWin() throws Exception {
+        Path file = dir.resolve("service.properties");
+        Files.writeString(file, "bootstrap.servers=file:9092\nround.samples=8\nschema.registry.url=mock://file\n");
+        Map<String, String> env = Map.of("QIG_ROUND_SAMPLES", "16", "QIG_SASL_MECHANISM", "PLAIN", "PATH", "/bin",
+                "QIG_BASIC_AUTH_USER_INFO", "u:p");
+        Map<String, String> resolved = ConfigSources.resolve(ExampleConfig.DEFINITION, file, env,
+                ConfigSources.parseAssignments(List.of("schema.registry.url=mock://cli")));
+        ExampleConfig config = new ExampleConfig(resolved);
+        assertEquals(16, config.getInt("round.samples"), "the environment wins over the file");
+        assertEquals("mock://cli", config.getString(ServiceConfig.SCHEMA_REGISTRY_URL), "--set wins over everything");
+        assertEquals(List.of("file:9092"), config.getList(ServiceConfig.BOOTSTRAP_SERVERS));
+        assertEquals("qig.calibration-samples.v1", config.topic(Topics.Topic.SAMPLES));
+
+        Map<String, Object> client = config.kafkaClientProperties();
+        assertEquals("PLAIN", client.get("sasl.mechanism"), "a Kafka client key from the environment reaches the clients");
+        assertEquals("file:9092", client.get("bootstrap.servers"));
+        assertFalse(client.containsKey("round.samples"), "the service's own keys stay out of the clients");
+        assertFalse(client.containsKey("basic.auth.user.info"), "registry credentials stay out of the Kafka clients");
+        assertEquals("u:p", config.registryProperties().get("basic.auth.user.info"));
+        assertFalse(env.keySet().stream().anyMatch(k -> resolved.containsKey(k)), "unrelated variables are ignored");
+    }
+
+    @Test
+    void badValuesAreRefusedNamingTheKey() {
+        ConfigException e = assertThrows(ConfigException.class, () -> new ExampleConfig(Map.of(
+                "bootstrap.servers", "k:9092", "schema.registry.url", "mock://x", "round.samples", "0")));
+        assertTrue(e.getMessage().contains("round.samples"), e.getMessage());
+        ConfigException missing = assertThrows(ConfigException.class, () -> new ExampleConfig(Map.of(
+                "schema.registry.url", "mock://x")));
+        assertTrue(missing.getMessage().contains("bootstrap.servers"), missing.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> ConfigSources.parseAssignments(List.of("no-equals-sign")));
+        assertEquals("QIG_TOPIC_LAYER_STATS", ConfigSources.envName("topic.layer.stats"));
+    }
+
+    @Test
+    void theGeneratedReferenceListsEveryKeyWithItsVariable() {
+        String table = ConfigDocs.markdown(ExampleConfig.DEFINITION);
+        for (String key : ExampleConfig.DEFINITION.names()) {
+            assertTrue(table.contains("| `" + key + "` | `" + ConfigSources.envName(key) + "` |"), key + "\n" + table);
+        }
+        assertTrue(table.contains("mock://&lt;scope&gt;"), "angle brackets are escaped for Markdown");
+    }
+}
