@@ -8,6 +8,8 @@ import dev.qig.core.data.VqaSample;
 import dev.qig.core.model.DecoderLayer;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.quant.BatchCalibrator;
+import dev.qig.core.quant.CalibrationPlan;
+import dev.qig.core.quant.PartialSumsEngine;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.EngineTimings;
 import dev.qig.core.quant.EngineTimings.Phase;
@@ -55,11 +57,19 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", description = "With --stream: measured rounds after the warm-up (default: ${DEFAULT-VALUE}).")
     int repeats = 3;
 
+    @Option(names = "--threads", description = "Time the same calibration pass in the main thread and in new threads "
+            + "(the attributor's workers are such threads).")
+    boolean threads;
+
     @Override
     public Integer call() throws Exception {
         QuantScheme quantScheme = scheme.scheme();
         if (stream) {
             StreamBench.run(model, quantScheme, samples, workers, batch, repeats);
+            return 0;
+        }
+        if (threads) {
+            threadCheck(quantScheme);
             return 0;
         }
         List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
@@ -102,6 +112,35 @@ final class BenchCommand implements Callable<Integer> {
                     achieved, 100 * achieved / matmul);
         }
         return 0;
+    }
+
+    /** One search pass over the samples, twice in the main thread and twice in a new thread each, after a warm-up. */
+    private void threadCheck(QuantScheme quantScheme) throws Exception {
+        List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            VqaModel vqa = model.load(manager);
+            PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model.id);
+            EnumSet<Method> all = EnumSet.allOf(Method.class);
+            CalibrationPlan plan = CalibrationPlan.from(1, new BatchCalibrator(vqa, CalibrationSettings.defaults(quantScheme),
+                    model.id).calibrate(EnumSet.of(Method.RTN), calibration, manager, (p, n) -> { }).sums().statistics(), null);
+            System.out.printf(Locale.ROOT, "qig bench --threads: %s, %d samples per pass, MALLOC_ARENA_MAX=%s%n",
+                    quantScheme.id(), samples, System.getenv().getOrDefault("MALLOC_ARENA_MAX", "(unset)"));
+            engine.attribute(calibration, plan, all, manager); // warm-up
+            for (int i = 0; i < 2; i++) {
+                long start = System.nanoTime();
+                engine.attribute(calibration, plan, all, manager);
+                double main = (System.nanoTime() - start) / 1e9;
+                double[] other = new double[1];
+                Thread t = new Thread(() -> {
+                    long s = System.nanoTime();
+                    engine.attribute(calibration, plan, all, manager);
+                    other[0] = (System.nanoTime() - s) / 1e9;
+                }, "qig-bench-thread");
+                t.start();
+                t.join();
+                System.out.printf(Locale.ROOT, "pass %d: main thread %.1f s, new thread %.1f s%n", i + 1, main, other[0]);
+            }
+        }
     }
 
     private static void row(String name, double seconds) {
