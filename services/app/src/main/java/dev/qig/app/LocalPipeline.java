@@ -4,6 +4,8 @@ import dev.qig.aggregator.Aggregator;
 import dev.qig.aggregator.AggregatorConfig;
 import dev.qig.attributor.Attributor;
 import dev.qig.attributor.AttributorConfig;
+import dev.qig.core.data.ImageCodec;
+import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.data.VqaSample;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.CalibrationSettings;
@@ -158,6 +160,18 @@ final class LocalPipeline implements AutoCloseable {
         try (Ingest ingest = new Ingest(config, registry, SampleSource.of(samples, source))) {
             return ingest.run();
         }
+    }
+
+    /**
+     * Samples as the stream sees them: their images through PNG and back (what ingest sends and an
+     * attributor decodes), for a batch run that is to compare with the stream.
+     */
+    static List<VisualQuestion> asStreamed(List<VqaSample> samples, int imageSize) {
+        List<VisualQuestion> out = new ArrayList<>(samples.size());
+        for (VqaSample s : samples) {
+            out.add(VisualQuestion.of(s.id(), ImageCodec.decode(s.toPng(), imageSize), s.question(), s.answer()));
+        }
+        return out;
     }
 
     /** Waits for a plan, calling {@code tick} meanwhile. */

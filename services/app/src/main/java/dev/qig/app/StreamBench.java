@@ -1,7 +1,6 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.ImageCodec;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.data.VqaSample;
@@ -13,7 +12,6 @@ import dev.qig.core.vqa.VqaModel;
 import dev.qig.kafka.records.Records;
 import dev.qig.schemas.CalibrationPlan;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -54,12 +52,7 @@ final class StreamBench {
             for (int round = 2; round <= 2 + repeats; round++) {
                 CalibrationPlan plan = pipeline.awaitPlan(round - 1, timeout, () -> { });
                 List<VqaSample> roundSamples = world.trainingMix(samples, round);
-                // The same samples as the stream sees them (images through PNG), under the same plan.
-                List<VisualQuestion> questions = new ArrayList<>();
-                for (VqaSample s : roundSamples) {
-                    questions.add(VisualQuestion.of(s.id(), ImageCodec.decode(s.toPng(), vqa.model().config().imageSize()),
-                            s.question(), s.answer()));
-                }
+                List<VisualQuestion> questions = LocalPipeline.asStreamed(roundSamples, vqa.model().config().imageSize());
                 ProgressLine progress = new ProgressLine(System.out);
                 boolean streamFirst = round % 2 == 0;
                 double batchSeconds = streamFirst ? 0 : batch(calibrator, questions, plan, manager, progress, round);

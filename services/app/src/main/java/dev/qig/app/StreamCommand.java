@@ -2,7 +2,6 @@ package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.Domain;
-import dev.qig.core.data.ImageCodec;
 import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
@@ -150,12 +149,7 @@ final class StreamCommand implements Callable<Integer> {
             VqaModel vqa = model.load(manager);
             CalibrationSettings settings = CalibrationSettings.defaults(scheme.scheme()).withBatchSize(batch);
             BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, pipeline.modelId());
-            // The samples as the stream saw them: images through PNG and back.
-            List<VisualQuestion> questions = new ArrayList<>();
-            for (VqaSample s : samplesOfRound) {
-                questions.add(VisualQuestion.of(s.id(), ImageCodec.decode(s.toPng(), vqa.model().config().imageSize()),
-                        s.question(), s.answer()));
-            }
+            List<VisualQuestion> questions = LocalPipeline.asStreamed(samplesOfRound, vqa.model().config().imageSize());
             ProgressLine progress = new ProgressLine(System.out);
             BatchCalibrator.Result r = calibrator.calibrate(EnumSet.allOf(Method.class), questions, Records.plan(plan),
                     manager, (pass, n) -> progress.show(() -> "batch check: " + n + "/" + questions.size()));

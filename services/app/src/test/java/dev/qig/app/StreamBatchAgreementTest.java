@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import dev.qig.attributor.Attributor;
-import dev.qig.core.data.ImageCodec;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.Vocabulary;
 import dev.qig.core.data.VisualQuestion;
@@ -24,7 +23,6 @@ import dev.qig.schemas.CalibrationPlan;
 import dev.qig.schemas.GroupChoice;
 import dev.qig.schemas.PlanGroup;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -70,11 +68,7 @@ class StreamBatchAgreementTest {
             Checkpoint.Loaded loaded = Checkpoint.load(Checkpoint.SHIPPED, manager);
             VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
             assertEquals(modelId, loaded.modelId());
-            // The samples as the stream saw them: images through PNG.
-            List<VisualQuestion> questions = new ArrayList<>();
-            for (VqaSample s : samples) {
-                questions.add(VisualQuestion.of(s.id(), ImageCodec.decode(s.toPng(), 48), s.question(), s.answer()));
-            }
+            List<VisualQuestion> questions = LocalPipeline.asStreamed(samples, loaded.model().config().imageSize());
             BatchCalibrator batch = new BatchCalibrator(vqa, CalibrationSettings.defaults(QuantScheme.W3A16), modelId);
             BatchCalibrator.Result result = batch.calibrate(EnumSet.allOf(Method.class), questions, manager, (p, n) -> { });
 

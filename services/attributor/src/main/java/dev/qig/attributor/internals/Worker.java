@@ -181,8 +181,6 @@ public final class Worker implements Runnable {
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
-        // A batch of engine work takes seconds per sample; leave room for a few of them between polls.
-        props.putIfAbsent(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, 600_000);
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-attributor-" + config.instanceId() + "-" + index);
         KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         c.subscribe(List.of(config.topic(Topics.Topic.SAMPLES)));

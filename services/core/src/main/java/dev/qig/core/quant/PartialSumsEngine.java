@@ -311,7 +311,14 @@ public final class PartialSumsEngine {
         p.gradAnswerCount = na;
     }
 
-    /** The group inputs when the model is quantized with the plan's distortion config (RTN if none). */
+    /**
+     * The group inputs when the model is quantized with the plan's distortion config (RTN if none),
+     * in the coordinates of the unscaled layer: where the config scales a group, its previous op was
+     * divided by s, so the captured input is x_q / s and is multiplied back by s. Earlier layers keep
+     * their scales and quantization (the reference's "every earlier layer already quantized with the
+     * scales found so far"); the candidate scales of the search then apply to the same coordinates as
+     * the full-precision input.
+     */
     private Map<GroupKey, NDArray> distortedPass(VqaBatch batch, NDManager m, ParameterStore ps, List<GroupKey> keys,
                                                  CalibrationPlan plan) {
         QuantConfig distortion = plan.distortion() != null
@@ -324,6 +331,12 @@ public final class PartialSumsEngine {
         } finally {
             clearHooks();
         }
+        distortion.groups().forEach((key, choice) -> {
+            NDArray x = inputs.get(key);
+            if (x != null) {
+                inputs.put(key, x.mul(m.create(choice.scales())));
+            }
+        });
         return inputs;
     }
 

@@ -16,6 +16,7 @@ import dev.qig.core.vqa.VqaModel;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -220,5 +221,34 @@ class EngineTest {
                 });
             }
         }
+    }
+
+    @Test
+    void aScaledDistortionConfigGivesInputsInTheUnscaledLayersCoordinates() {
+        // W4A8 searches on the distorted inputs x_q. The first layer's qkv input comes before any
+        // quantized linear, so it is the full-precision input whatever the distortion config: its
+        // channel sums must not change when the config scales that group (they would be divided by s).
+        CalibrationSettings w4a8 = CalibrationSettings.defaults(QuantScheme.W4A8).withBatchSize(3);
+        PartialSumsEngine engine = new PartialSumsEngine(vqa, w4a8, "t");
+        CalibrationPlan stats = CalibrationPlan.from(1, BatchCalibrator.sum(engine, samples, CalibrationPlan.empty(),
+                EnumSet.of(Method.AWQ), manager, "s", (p, n) -> { }).statistics(), null);
+        GroupKey first = new GroupKey(0, EqualizationGroup.QKV);
+        float[] s = AlphaGrid.scales(stats.mu().get(first), 0.5);
+        QuantConfig scaled = new QuantConfig("t", QuantScheme.W4A8, Method.AWQ, 1, 1,
+                Map.of(first, new QuantConfig.GroupChoice(0.5, s, 0, 0)), Map.of());
+        CalibrationPlan rtnPlan = new CalibrationPlan(2, stats.mu(), stats.gradientRatios(), null);
+        CalibrationPlan scaledPlan = new CalibrationPlan(2, stats.mu(), stats.gradientRatios(), scaled);
+        GroupStatistics plain = engine.attribute(samples, rtnPlan, EnumSet.of(Method.AWQ), manager).get(0)
+                .sums().statistics().get(first);
+        GroupStatistics distorted = engine.attribute(samples, scaledPlan, EnumSet.of(Method.AWQ), manager).get(0)
+                .sums().statistics().get(first);
+        assertArrayClose(values(plain.absSum()), values(distorted.absSum()), 1e-5, "layer 0 qkv channel sums");
+        // And the scales are not a no-op: the next layer's input differs (it sees a quantized, scaled layer 0).
+        GroupKey second = new GroupKey(1, EqualizationGroup.QKV);
+        double[] a = values(engine.attribute(samples, rtnPlan, EnumSet.of(Method.AWQ), manager).get(0).sums()
+                .statistics().get(second).absSum());
+        double[] b = values(engine.attribute(samples, scaledPlan, EnumSet.of(Method.AWQ), manager).get(0).sums()
+                .statistics().get(second).absSum());
+        assertTrue(!java.util.Arrays.equals(a, b), "the distortion config's scales reach later layers");
     }
 }
