@@ -67,6 +67,10 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Directory for results.csv, results.json and the configs (default: ${DEFAULT-VALUE}).")
     Path out = Path.of("runs", "calibrate");
 
+    @Option(names = "--repeats", description = "Independent calibration draws (seeds seed, seed+1, ...); the comparison "
+            + "reports the mean over draws, with paired bootstrap intervals over draws and questions (default: ${DEFAULT-VALUE}).")
+    int repeats = 1;
+
     @Override
     public Integer call() throws Exception {
         QuantScheme quantScheme = scheme.scheme();
@@ -75,10 +79,10 @@ final class CalibrateCommand implements Callable<Integer> {
         if (paper) {
             settings = settings.withBehaviour(CalibrationSettings.Behaviour.PAPER);
         }
+        if (repeats < 1) {
+            throw new IllegalArgumentException("--repeats must be at least 1");
+        }
         SyntheticWorld world = new SyntheticWorld();
-        List<VqaSample> calibration = "mix".equalsIgnoreCase(domain)
-                ? world.trainingMix(samples, seed)
-                : world.generate(Domain.parse(domain), samples, seed);
         List<VqaSample> eval = new ArrayList<>();
         for (Domain d : Domain.values()) {
             List<VqaSample> set = world.evalSet(d);
@@ -87,36 +91,54 @@ final class CalibrateCommand implements Callable<Integer> {
         Files.createDirectories(out);
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);
-            System.out.printf(Locale.ROOT, "model %s, scheme %s, methods %s, %d calibration samples (%s), %d eval questions%n",
-                    model.location, quantScheme.id(), methodList, calibration.size(), domain, eval.size());
-
-            BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.id);
-            Map<Method, QuantConfig> configs = new LinkedHashMap<>();
-            Map<Method, Double> seconds = new LinkedHashMap<>();
-            for (Method m : methodList) {
-                BatchCalibrator.Result r = calibrator.calibrate(EnumSet.of(m), calibration, manager,
-                        (pass, done) -> System.out.printf(Locale.ROOT, "\rcalibrating %-4s %-10s %4d/%d",
-                                m.id(), pass, done, calibration.size()));
-                configs.put(m, r.configs().get(m));
-                seconds.put(m, r.seconds());
-                System.out.printf(Locale.ROOT, "\rcalibrated %-4s in %.1f s%s%n", m.id(), r.seconds(), alphas(r.configs().get(m)));
-                Files.writeString(out.resolve("config-" + quantScheme.id() + "-" + m.id() + ".json"),
-                        r.configs().get(m).toJson(), StandardCharsets.UTF_8);
-            }
-
+            System.out.printf(Locale.ROOT, "model %s (%s), scheme %s, methods %s, %d calibration samples (%s) x %d draw(s), "
+                    + "%d eval questions%n", model.location, model.id, quantScheme.id(), methodList, samples, domain, repeats,
+                    eval.size());
             VqaEvaluator evaluator = new VqaEvaluator(100);
             List<float[]> reference = evaluator.referenceDistributions(vqa, eval, manager);
-            List<EvalReport> reports = new ArrayList<>();
-            reports.add(evaluate(evaluator, "fp32", vqa, eval, reference, manager));
-            for (Map.Entry<Method, QuantConfig> e : configs.entrySet()) {
-                try (AppliedQuantization applied = QuantConfigApplier.apply(vqa.model(), e.getValue())) {
-                    reports.add(evaluate(evaluator, e.getKey().id(), vqa, eval, reference, manager));
+            EvalReport fp32 = evaluate(evaluator, "fp32", vqa, eval, reference, manager);
+            List<Map<Method, EvalReport>> draws = new ArrayList<>();
+            List<Map<Method, Double>> drawSeconds = new ArrayList<>();
+            StringBuilder tables = new StringBuilder();
+            for (int k = 0; k < repeats; k++) {
+                List<VqaSample> calibration = "mix".equalsIgnoreCase(domain)
+                        ? world.trainingMix(samples, seed + k)
+                        : world.generate(Domain.parse(domain), samples, seed + k);
+                BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.id);
+                Map<Method, QuantConfig> configs = new LinkedHashMap<>();
+                Map<Method, Double> seconds = new LinkedHashMap<>();
+                String draw = repeats == 1 ? "" : String.format(Locale.ROOT, "draw %d/%d (seed %d): ", k + 1, repeats, seed + k);
+                for (Method m : methodList) {
+                    ProgressLine progress = new ProgressLine(System.out);
+                    BatchCalibrator.Result r = calibrator.calibrate(EnumSet.of(m), calibration, manager,
+                            (pass, done) -> progress.show(() -> String.format(Locale.ROOT, "%scalibrating %-4s %-10s %4d/%d",
+                                    draw, m.id(), pass, done, calibration.size())));
+                    configs.put(m, r.configs().get(m));
+                    seconds.put(m, r.seconds());
+                    progress.done(String.format(Locale.ROOT, "%scalibrated %-4s in %.1f s%s", draw, m.id(), r.seconds(),
+                            alphas(r.configs().get(m))));
+                    Files.writeString(out.resolve("config-" + quantScheme.id() + "-" + m.id() + (k == 0 ? "" : "-draw" + (k + 1))
+                            + ".json"), r.configs().get(m).toJson(), StandardCharsets.UTF_8);
                 }
+                Map<Method, EvalReport> reports = new LinkedHashMap<>();
+                for (Map.Entry<Method, QuantConfig> e : configs.entrySet()) {
+                    try (AppliedQuantization applied = QuantConfigApplier.apply(vqa.model(), e.getValue())) {
+                        reports.put(e.getKey(), evaluate(evaluator, e.getKey().id(), vqa, eval, reference, manager));
+                    }
+                }
+                draws.add(reports);
+                drawSeconds.add(seconds);
+                List<EvalReport> rows = new ArrayList<>();
+                rows.add(fp32);
+                rows.addAll(reports.values());
+                String table = ResultsTable.render(quantScheme, rows, seconds);
+                System.out.println();
+                System.out.println((repeats == 1 ? "" : "draw " + (k + 1) + ":\n") + table);
+                tables.append(repeats == 1 ? "" : "draw " + (k + 1) + " (seed " + (seed + k) + "):\n\n").append(table).append('\n');
             }
-            String table = ResultsTable.render(quantScheme, reports, seconds);
-            System.out.println();
-            System.out.println(table);
-            ResultsTable.write(out, quantScheme, reports, seconds, calibration.size(), settings);
+            String comparison = ResultsTable.comparison(quantScheme, fp32, draws);
+            System.out.println(comparison);
+            ResultsTable.write(out, quantScheme, fp32, draws, drawSeconds, samples, settings, tables + comparison);
             System.out.println("results written to " + out.toAbsolutePath());
         }
         return 0;
@@ -134,10 +156,11 @@ final class CalibrateCommand implements Callable<Integer> {
     private static EvalReport evaluate(VqaEvaluator evaluator, String label, VqaModel vqa, List<VqaSample> eval,
                                        List<float[]> reference, NDManager manager) {
         long start = System.nanoTime();
+        ProgressLine progress = new ProgressLine(System.out);
         EvalReport r = evaluator.evaluate(label, vqa, eval, reference, manager,
-                done -> System.out.printf(Locale.ROOT, "\revaluating %-5s %5d/%d", label, done, eval.size()));
-        System.out.printf(Locale.ROOT, "\revaluated %-5s in %.1f s: mean accuracy %s%%%n", label,
-                (System.nanoTime() - start) / 1e9, String.format(Locale.ROOT, "%.1f", 100 * r.meanAccuracy()));
+                done -> progress.show(() -> String.format(Locale.ROOT, "evaluating %-5s %5d/%d", label, done, eval.size())));
+        progress.done(String.format(Locale.ROOT, "evaluated %-5s in %.1f s: mean accuracy %.1f%%", label,
+                (System.nanoTime() - start) / 1e9, 100 * r.meanAccuracy()));
         return r;
     }
 }

@@ -6,7 +6,7 @@ import picocli.CommandLine.Option;
 /** The {@code --scheme} option of the commands that quantize. */
 final class SchemeOption {
 
-    @Option(names = "--scheme", description = "w3a16, w4a8, w4a16 or w8a8 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--scheme", description = "w3a16, w4a8 (the paper's), w2a16, w4a4 (stress), w4a16, w8a8 (default: ${DEFAULT-VALUE}).")
     String name = "w3a16";
 
     QuantScheme scheme() {

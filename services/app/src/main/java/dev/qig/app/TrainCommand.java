@@ -95,13 +95,16 @@ final class TrainCommand implements Callable<Integer> {
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {
-            VisionLanguageModel model = init != null
-                    ? Checkpoint.load(init, manager).model()
+            Checkpoint.Loaded start = init != null ? Checkpoint.load(init, manager) : null;
+            // The checkpoint a run continues from is recorded by its content id, not by a path of this machine.
+            String initId = start == null ? null : "model " + start.modelId();
+            VisionLanguageModel model = start != null
+                    ? start.model()
                     : VisionLanguageModel.create(
                             LvlmConfig.small(vocabulary.size()).withDecoderLayers(decoderLayers), manager, seed);
             VqaModel vqa = new VqaModel(model, vocabulary);
             if (init != null) {
-                System.out.println("continuing from " + init + " (stage 1 skipped)");
+                System.out.println("continuing from " + init + ", " + initId + " (stage 1 skipped)");
             } else {
                 System.out.printf("stage 1: vision tower on patch attributes, %d steps of %d images%n", visionSteps, batch);
             }
@@ -114,10 +117,10 @@ final class TrainCommand implements Callable<Integer> {
             VqaTrainer.Result result = new VqaTrainer(config, System.out).train(vqa, manager);
             System.out.println("evaluating on the held-out sets (full precision and W3 g128 round-to-nearest)...");
             ModelCard card = ModelCard.measure(vqa, config, result, visionSteps, patchAccuracy, visionSeconds, visionPositions,
-                    init == null ? null : init.toString(), manager, System.out);
+                    initId, manager, System.out);
             Checkpoint.save(model, vocabulary.words(), Map.of("format", "pt", "trained_by", "qig train",
                     "seed", Long.toString(seed), "steps", Integer.toString(steps),
-                    "init", init == null ? "none" : init.toString()), out);
+                    "init", start == null ? "none" : start.modelId()), out);
             card.write(out);
             System.out.println(card.markdown());
             System.out.println("checkpoint written to " + out.toAbsolutePath());

@@ -86,10 +86,12 @@ public final class Checkpoint {
     }
 
     /**
-     * The model id of a checkpoint: {@code sha256-} and the first 16 hex digits of a SHA-256 over its
-     * config, weights and vocabulary. It names the model by content, so two copies of a checkpoint
-     * in different places share an id and a retrained one never does; every streamed record and
-     * config names its model by it.
+     * The model id of a checkpoint: {@code sha256-} and the first 16 hex digits of a SHA-256 over
+     * what the model computes with: its config, its vocabulary, and every tensor (name, dtype, shape
+     * and bytes, in name order). It names the model by content, so two copies of a checkpoint share
+     * an id and a retrained one never does, while the free-form metadata beside the weights (who
+     * trained it, from what) can change without changing the model. Every streamed record and config
+     * names its model by it.
      */
     public static String modelId(String location) throws IOException {
         if (location.startsWith("classpath:")) {
@@ -105,18 +107,23 @@ public final class Checkpoint {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JVM lacks SHA-256", e);
         }
-        for (String file : List.of(CONFIG, WEIGHTS, VOCAB)) {
-            Path p = dir.resolve(file);
-            if (!Files.isRegularFile(p)) {
+        for (String file : List.of(CONFIG, VOCAB, WEIGHTS)) {
+            if (!Files.isRegularFile(dir.resolve(file))) {
                 throw new IOException("no model at " + dir + " (" + file + " is missing)");
             }
-            // Name and length first, so that no two file sets hash alike by shifting bytes between files.
-            sha.update((file + "\n" + Files.size(p) + "\n").getBytes(StandardCharsets.UTF_8));
-            try (InputStream in = Files.newInputStream(p)) {
-                byte[] buffer = new byte[1 << 16];
-                for (int n; (n = in.read(buffer)) > 0; ) {
-                    sha.update(buffer, 0, n);
-                }
+        }
+        // Every part is preceded by its name and length, so that no two models hash alike by moving bytes.
+        for (String file : List.of(CONFIG, VOCAB)) {
+            byte[] bytes = Files.readAllBytes(dir.resolve(file));
+            sha.update((file + "\n" + bytes.length + "\n").getBytes(StandardCharsets.UTF_8));
+            sha.update(bytes);
+        }
+        try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
+            for (String name : new TreeSet<>(reader.names())) {
+                TensorData t = reader.tensor(name);
+                sha.update((name + "\n" + t.dtype() + "\n" + Arrays.toString(t.shape()) + "\n" + t.byteSize() + "\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                sha.update(t.data().duplicate());
             }
         }
         return "sha256-" + HexFormat.of().formatHex(sha.digest(), 0, 8);

@@ -9,9 +9,11 @@ import java.util.SplittableRandom;
 
 /**
  * Initial values drawn in Java from a seed of their own, so a model's initial weights depend only on
- * (seed, parameter) and not on how many random numbers the engine drew before.
+ * (seed, parameter) and not on how many random numbers the engine drew before. The training heads
+ * draw theirs the same way ({@link #normal(NDManager, long, Shape, double)}): the engine's random
+ * generator is global to the JVM, so anything drawn from it depends on what ran before.
  */
-final class SeededInitializer implements Initializer {
+public final class SeededInitializer implements Initializer {
 
     enum Kind { NORMAL, ONES, ZEROS }
 
@@ -27,6 +29,11 @@ final class SeededInitializer implements Initializer {
 
     static SeededInitializer normal(long seed, double std) {
         return new SeededInitializer(Kind.NORMAL, seed, std);
+    }
+
+    /** A float32 array of normal values with mean 0 and the given deviation, from the seed alone. */
+    public static NDArray normal(NDManager manager, long seed, Shape shape, double std) {
+        return normal(seed, std).initialize(manager, shape, DataType.FLOAT32);
     }
 
     static SeededInitializer ones() {

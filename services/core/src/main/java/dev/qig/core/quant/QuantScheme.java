@@ -5,13 +5,24 @@ import java.util.Locale;
 
 /**
  * A post-training quantization scheme of the decoder linears (qig-method.md section 1). W3A16 and
- * W4A8 are the paper's settings; W4A16 and W8A8 are near-lossless sanity rows.
+ * W4A8 are the paper's settings; W4A16 and W8A8 are near-lossless sanity rows. W2A16 and W4A4 are
+ * stress settings: on the shipped model every method sits within evaluation noise of full
+ * precision at the paper's settings, while at two-bit weights or four-bit activations the choice of
+ * scales changes answers (README, "Stress schemes").
  */
 public enum QuantScheme {
+    /** 3-bit weights, asymmetric, groups of 128 input channels; activations in full precision. */
     W3A16(3, 128, false, 16),
+    /** 4-bit weights, symmetric per output row; 8-bit per-token symmetric activations. */
     W4A8(4, 0, true, 8),
+    /** 4-bit weights, asymmetric, groups of 128; a near-lossless sanity row. */
     W4A16(4, 128, false, 16),
-    W8A8(8, 0, true, 8);
+    /** 8-bit weights per row, 8-bit activations; a near-lossless sanity row. */
+    W8A8(8, 0, true, 8),
+    /** Stress: 2-bit weights, asymmetric, groups of 64; activations in full precision. */
+    W2A16(2, 64, false, 16),
+    /** Stress: 4-bit weights, symmetric per output row; 4-bit per-token symmetric activations. */
+    W4A4(4, 0, true, 4);
 
     private final int weightBits;
     private final int groupSize;

@@ -3,11 +3,11 @@ package dev.qig.core.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.GroundedSample;
 import dev.qig.core.data.SceneObject;
 import dev.qig.core.model.LvlmConfig;
+import dev.qig.core.model.SeededInitializer;
 import dev.qig.core.vqa.VqaBatch;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -37,8 +37,7 @@ final class GroundingHead {
             throw new IllegalArgumentException("grounding layer must be -1 (final) or in [0, " + config.layers()
                     + "), got " + layer);
         }
-        manager.getEngine().setRandomSeed((int) seed);
-        this.weight = manager.randomNormal(0, 0.02f, new Shape(config.hidden()), DataType.FLOAT32);
+        this.weight = SeededInitializer.normal(manager, seed, new Shape(config.hidden()), 0.02);
         this.bias = manager.zeros(new Shape(1));
         weight.setRequiresGradient(true);
         bias.setRequiresGradient(true);

@@ -3,13 +3,13 @@ package dev.qig.core.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.GroundedSample;
 import dev.qig.core.data.QuestionType;
 import dev.qig.core.data.Relation;
 import dev.qig.core.data.SceneObject;
 import dev.qig.core.model.LvlmConfig;
+import dev.qig.core.model.SeededInitializer;
 import dev.qig.core.vqa.VqaBatch;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,14 +59,13 @@ final class RelationSupervision {
         this.grid = config.imageSize() / config.patchSize();
         this.roleLayer = roleLayer;
         this.answerLayer = answerLayer;
-        manager.getEngine().setRandomSeed((int) seed);
-        this.roleWeight = trainable(manager.randomNormal(0, 0.02f, new Shape(config.hidden(), ROLES), DataType.FLOAT32));
+        this.roleWeight = trainable(SeededInitializer.normal(manager, seed, new Shape(config.hidden(), ROLES), 0.02));
         this.roleBias = trainable(manager.zeros(new Shape(ROLES)));
         this.positionWeight = trainable(
-                manager.randomNormal(0, 0.02f, new Shape(config.hidden(), COORDINATES * grid), DataType.FLOAT32));
+                SeededInitializer.normal(manager, seed + 1, new Shape(config.hidden(), COORDINATES * grid), 0.02));
         this.positionBias = trainable(manager.zeros(new Shape(COORDINATES * grid)));
         this.truthWeight = trainable(
-                manager.randomNormal(0, 0.02f, new Shape(config.hidden(), RELATIONS.length * 2), DataType.FLOAT32));
+                SeededInitializer.normal(manager, seed + 2, new Shape(config.hidden(), RELATIONS.length * 2), 0.02));
         this.truthBias = trainable(manager.zeros(new Shape(RELATIONS.length * 2)));
     }
 

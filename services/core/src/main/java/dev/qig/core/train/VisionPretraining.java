@@ -17,6 +17,7 @@ import dev.qig.core.data.SizeClass;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.model.GradientRecording;
 import dev.qig.core.model.LvlmConfig;
+import dev.qig.core.model.SeededInitializer;
 import dev.qig.core.model.VisionLanguageModel;
 import java.io.PrintStream;
 import java.util.LinkedHashMap;
@@ -70,14 +71,13 @@ public final class VisionPretraining {
                 params.put(k, p);
             }
         });
-        NDArray head = manager.randomNormal(0, 0.02f, new Shape(COLORS + SHAPES + SIZES, c.visionHidden()),
-                DataType.FLOAT32);
+        NDArray head = SeededInitializer.normal(manager, seed ^ 0x4EAD, new Shape(COLORS + SHAPES + SIZES, c.visionHidden()),
+                0.02);
         NDArray headBias = manager.zeros(new Shape(COLORS + SHAPES + SIZES));
         head.setRequiresGradient(true);
         headBias.setRequiresGradient(true);
-        // Drawn after the attribute head, so that runs without positions are unchanged.
         NDArray positionHead = keepPositions
-                ? manager.randomNormal(0, 0.02f, new Shape(2L * grid, c.visionHidden()), DataType.FLOAT32)
+                ? SeededInitializer.normal(manager, seed ^ 0x9051, new Shape(2L * grid, c.visionHidden()), 0.02)
                 : null;
         NDArray positionBias = keepPositions ? manager.zeros(new Shape(2L * grid)) : null;
         AdamW adam = new AdamW(0.9f, 0.999f, 1e-8f, 0f);

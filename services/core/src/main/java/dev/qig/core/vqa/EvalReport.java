@@ -8,7 +8,9 @@ import java.util.Map;
 
 /**
  * Exact-match accuracy and answer log-likelihood of one model variant on VQA samples, broken down
- * by domain and question type.
+ * by domain and question type; and, question by question in evaluation order, whether the answer
+ * was right and its KL to the reference, for paired comparisons of variants on the same questions
+ * ({@link PairedComparison}).
  */
 public final class EvalReport {
 
@@ -16,12 +18,23 @@ public final class EvalReport {
     private final Map<Domain, Map<QuestionType, int[]>> counts = new EnumMap<>(Domain.class);
     private final Map<Domain, double[]> logLikelihood = new EnumMap<>(Domain.class);
     private final Map<Domain, double[]> kl = new EnumMap<>(Domain.class);
+    private final java.util.List<String> questionIds = new java.util.ArrayList<>();
+    private final java.util.BitSet correct = new java.util.BitSet();
+    private double[] questionKl = new double[64];
 
     public EvalReport(String label) {
         this.label = label;
     }
 
-    void add(Domain domain, QuestionType type, boolean correct, double answerLogLikelihood, double klToReference) {
+    void add(String id, Domain domain, QuestionType type, boolean correct, double answerLogLikelihood,
+             double klToReference) {
+        int i = questionIds.size();
+        questionIds.add(id);
+        this.correct.set(i, correct);
+        if (i == questionKl.length) {
+            questionKl = java.util.Arrays.copyOf(questionKl, 2 * i);
+        }
+        questionKl[i] = klToReference;
         if (!Double.isNaN(klToReference)) {
             double[] k = kl.computeIfAbsent(domain, d -> new double[2]);
             k[0] += klToReference;
@@ -38,6 +51,25 @@ public final class EvalReport {
 
     public String label() {
         return label;
+    }
+
+    /** Ids of the questions, in evaluation order. */
+    public java.util.List<String> questionIds() {
+        return java.util.List.copyOf(questionIds);
+    }
+
+    /** Per question, in evaluation order: was the answer exactly right. */
+    public boolean[] correctness() {
+        boolean[] out = new boolean[questionIds.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = correct.get(i);
+        }
+        return out;
+    }
+
+    /** Per question, in evaluation order: mean KL of the answer distribution to the reference (NaN without one). */
+    public double[] questionKl() {
+        return java.util.Arrays.copyOf(questionKl, questionIds.size());
     }
 
     public Iterable<Domain> domains() {

@@ -50,7 +50,7 @@ public final class VqaEvaluator {
             for (int i = 0; i < chunk.size(); i++) {
                 VqaSample s = chunk.get(i);
                 double kl = lp == null ? Double.NaN : VqaModel.meanKl(reference.get(from + i), lp[i], vocab);
-                report.add(s.domain(), s.type(), answers.get(i).equals(s.answer()), ll[i], kl);
+                report.add(s.id(), s.domain(), s.type(), answers.get(i).equals(s.answer()), ll[i], kl);
             }
             progress.accept(from + chunk.size());
         }

@@ -91,6 +91,12 @@ class CheckpointTest {
             Checkpoint.save(VisionLanguageModel.create(c, m, 21), words, Map.of(), renamed);
             assertTrue(!id.equals(Checkpoint.modelId(renamed)), "a changed vocabulary changes the id");
             assertThrows(IOException.class, () -> Checkpoint.modelId(dir.resolve("nothing")));
+
+            // The metadata beside the weights (provenance, notes) is not the model: same id.
+            Path annotated = dir.resolve("annotated");
+            Checkpoint.save(VisionLanguageModel.create(c, m, 21), vocab(c.vocabSize()), Map.of("init", "sha256-0000000000000000",
+                    "note", "retitled"), annotated);
+            assertEquals(id, Checkpoint.modelId(annotated), "metadata does not change the model id");
         }
     }
 

@@ -34,22 +34,25 @@ class QuantSchemeTest {
 
     @Test
     void parseRejectsUnknownNamesListingTheValidOnes() {
-        for (String bad : new String[] {"w2a16", "", "w4a8x", "rtn", "w4"}) {
+        for (String bad : new String[] {"w2a8", "", "w4a8x", "rtn", "w4"}) {
             IllegalArgumentException e =
                     assertThrows(IllegalArgumentException.class, () -> QuantScheme.parse(bad), bad);
             String msg = e.getMessage();
             assertNotNull(msg);
             assertTrue(msg.contains("'" + bad + "'"), "message should quote the bad name: " + msg);
-            for (String valid : new String[] {"w3a16", "w4a8", "w4a16", "w8a8"}) {
+            for (String valid : new String[] {"w3a16", "w4a8", "w4a16", "w8a8", "w2a16", "w4a4"}) {
                 assertTrue(msg.contains(valid), "message should list " + valid + ": " + msg);
             }
         }
     }
 
     @Test
-    void onlyTheA8SchemesQuantizeActivations() {
+    void onlyTheA8AndA4SchemesQuantizeActivations() {
         assertTrue(QuantScheme.W4A8.quantizesActivations());
         assertTrue(QuantScheme.W8A8.quantizesActivations());
+        assertTrue(QuantScheme.W4A4.quantizesActivations());
+        assertFalse(QuantScheme.W2A16.quantizesActivations());
+        assertEquals(4, QuantScheme.W4A4.activationQuantizer().bits());
         assertFalse(QuantScheme.W3A16.quantizesActivations());
         assertFalse(QuantScheme.W4A16.quantizesActivations());
         assertNull(QuantScheme.W3A16.activationQuantizer());
@@ -64,16 +67,35 @@ class QuantSchemeTest {
         check(QuantScheme.W4A8, 4, 0, true, 8, "W4 per-row sym");
         check(QuantScheme.W4A16, 4, 128, false, 16, "W4 g128 asym");
         check(QuantScheme.W8A8, 8, 0, true, 8, "W8 per-row sym");
+        check(QuantScheme.W2A16, 2, 64, false, 16, "W2 g64 asym");
+        check(QuantScheme.W4A4, 4, 0, true, 4, "W4 per-row sym");
     }
 
-    /** The scheme's weight quantizer behaves exactly like the GroupQuantizer built from its numbers. */
+    /**
+     * The scheme's weight quantizer puts every group of every row on a grid of at most 2^bits
+     * levels, and applying it again changes nothing (checked on the values, not against another
+     * instance of the same class).
+     */
     @ParameterizedTest
     @EnumSource(QuantScheme.class)
-    void weightQuantizerMatchesExplicitConstruction(QuantScheme s) {
+    void weightsLandOnAGridOfTheSchemesLevelsPerGroup(QuantScheme s) {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray w = randomMatrix(m, 3 + s.ordinal(), 4, 256);
-            GroupQuantizer explicit = new GroupQuantizer(s.weightBits(), s.groupSize(), s.symmetric());
-            assertArrayEquals(floats(explicit.apply(w)), floats(s.weightQuantizer().apply(w)), s.toString());
+            float[] q = floats(s.weightQuantizer().apply(w));
+            int group = s.groupSize() == 0 ? 256 : s.groupSize();
+            for (int row = 0; row < 4; row++) {
+                for (int g = 0; g < 256 / group; g++) {
+                    java.util.Set<Float> levels = new java.util.HashSet<>();
+                    for (int c = 0; c < group; c++) {
+                        levels.add(q[row * 256 + g * group + c]);
+                    }
+                    assertTrue(levels.size() <= (1 << s.weightBits()), s + " row " + row + " group " + g + ": "
+                            + levels.size() + " levels");
+                    assertTrue(levels.size() > 1, s + ": a random group keeps more than one level");
+                }
+            }
+            assertArrayEquals(q, floats(s.weightQuantizer().apply(m.create(q, w.getShape()))), 1e-6f,
+                    s + ": idempotent");
         }
     }
 

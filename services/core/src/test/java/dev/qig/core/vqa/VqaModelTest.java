@@ -65,4 +65,29 @@ class VqaModelTest {
             assertEquals(a.get(3), vqa.generate(samples.subList(3, 4), m).get(0));
         }
     }
+
+    @Test
+    void klToTheReferenceIsTheHandComputedMeanOverAnswerTokens() {
+        // Two answer tokens over a vocabulary of 3. Token 1: p = (1/2, 1/4, 1/4), q = (1/4, 1/2, 1/4):
+        // KL(p||q) = 1/2 ln 2 + 1/4 ln(1/2) + 0 = ln(2) / 4. Token 2: p = q, KL 0. Mean: ln(2) / 8.
+        float[] p = logs(0.5, 0.25, 0.25, 0.2, 0.3, 0.5);
+        float[] q = logs(0.25, 0.5, 0.25, 0.2, 0.3, 0.5);
+        assertEquals(Math.log(2) / 8, VqaModel.meanKl(p, q, 3), 1e-7);
+        // Not symmetric: KL(q||p) = 1/4 ln(1/2) + 1/2 ln 2 = ln(2) / 4 as well here, so take a skewed pair.
+        float[] a = logs(0.9, 0.05, 0.05);
+        float[] b = logs(1 / 3.0, 1 / 3.0, 1 / 3.0);
+        double ab = 0.9 * Math.log(0.9 * 3) + 2 * 0.05 * Math.log(0.05 * 3);
+        double ba = 3 * (1 / 3.0) * 0 + (1 / 3.0) * (Math.log((1 / 3.0) / 0.9) + 2 * Math.log((1 / 3.0) / 0.05));
+        assertEquals(ab, VqaModel.meanKl(a, b, 3), 1e-6);
+        assertEquals(ba, VqaModel.meanKl(b, a, 3), 1e-6);
+        assertEquals(0, VqaModel.meanKl(a, a, 3), 0);
+    }
+
+    private static float[] logs(double... probabilities) {
+        float[] out = new float[probabilities.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) Math.log(probabilities[i]);
+        }
+        return out;
+    }
 }
