@@ -41,6 +41,9 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     SchemeOption scheme;
 
+    @Mixin
+    IgOptions ig;
+
     @Option(names = "--samples", description = "Calibration samples (per round with --stream) (default: ${DEFAULT-VALUE}).")
     int samples = 64;
 
@@ -57,6 +60,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", description = "With --stream: measured rounds after the warm-up (default: ${DEFAULT-VALUE}).")
     int repeats = 3;
 
+    @Option(names = "--quadrature", description = "Token-weight error and alpha agreement of every integration rule "
+            + "and number of points against a 512-point reference, with their cost (samples: --samples, clean).")
+    boolean quadrature;
+
     @Option(names = "--threads", description = "Time the same calibration pass in the main thread and in new threads "
             + "(the attributor's workers are such threads).")
     boolean threads;
@@ -72,13 +79,17 @@ final class BenchCommand implements Callable<Integer> {
             threadCheck(quantScheme);
             return 0;
         }
+        if (quadrature) {
+            QuadratureBench.run(model, quantScheme, samples);
+            return 0;
+        }
         List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);
-            CalibrationSettings settings = CalibrationSettings.defaults(quantScheme);
-            System.out.printf(Locale.ROOT, "qig bench: %s, %s, %d samples, %d cores, libtorch threads %s%n", model.location,
-                    quantScheme.id(), samples, Runtime.getRuntime().availableProcessors(),
-                    System.getProperty("ai.djl.pytorch.num_threads"));
+            CalibrationSettings settings = ig.apply(CalibrationSettings.builder(quantScheme)).build();
+            System.out.printf(Locale.ROOT, "qig bench: %s, %s, %d samples, QIG with %d %s points, %d cores, libtorch threads %s%n",
+                    model.location, quantScheme.id(), samples, settings.igSteps(), settings.igRule().id(),
+                    Runtime.getRuntime().availableProcessors(), System.getProperty("ai.djl.pytorch.num_threads"));
 
             double matmul = matmulGflops(manager);
             System.out.printf(Locale.ROOT, "libtorch fp32 matmul (8192x256 @ 256x768): %.1f GFLOP/s%n", matmul);
@@ -96,7 +107,8 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println("|---|---:|");
             row("MBQ gradient pass (forward + backward of the answer loss)", tm.secondsPerSample(Phase.GRADIENT));
             row("forward pass capturing group inputs (AWQ, QIG)", tq.secondsPerSample(Phase.FORWARD));
-            row("QIG attribution (32-step integrated gradients, all groups)", 2 * tq.secondsPerSample(Phase.INTEGRATED_GRADIENTS));
+            row(String.format(Locale.ROOT, "QIG attribution (%d-point %s integrated gradients, all groups)", settings.igSteps(),
+                    settings.igRule().id()), 2 * tq.secondsPerSample(Phase.INTEGRATED_GRADIENTS));
             row("grid search (20 alphas, all groups)", 2 * tq.secondsPerSample(Phase.GRID));
             if (quantScheme.quantizesActivations()) {
                 row("distorted (quantized-model) pass", tq.secondsPerSample(Phase.DISTORTED));
@@ -105,7 +117,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "calibration time on %d samples: MBQ %.1f s, QIG %.1f s, QIG / MBQ = %.2f%n",
                     samples, mbqResult.seconds(), qigResult.seconds(), qigResult.seconds() / mbqResult.seconds());
 
-            double flops = igFlops(vqa, calibration, settings);
+            double flops = igFlops(qig.engine(), vqa, calibration, settings);
             double achieved = flops / tq.seconds(Phase.INTEGRATED_GRADIENTS) / 1e9;
             System.out.printf(Locale.ROOT, "integrated gradients: %.1f GFLOP of linear-layer work in %.1f s = %.1f GFLOP/s, "
                     + "%.0f%% of the measured matmul throughput%n", flops / 1e9, tq.seconds(Phase.INTEGRATED_GRADIENTS),
@@ -174,7 +186,7 @@ final class BenchCommand implements Callable<Integer> {
      * module) per forward; a full-precision and a quantized forward, and an input-gradient backward of
      * the same size through each branch that carries gradient.
      */
-    static double igFlops(VqaModel vqa, List<VqaSample> samples, CalibrationSettings settings) {
+    static double igFlops(PartialSumsEngine engine, VqaModel vqa, List<VqaSample> samples, CalibrationSettings settings) {
         long tokens = 0;
         for (VqaSample s : samples) {
             tokens += vqa.template().encode(s.question(), s.answer(), vqa.model().config().visionTokens()).length();
@@ -190,7 +202,8 @@ final class BenchCommand implements Callable<Integer> {
                 for (QuantizableLinear l : g.moduleLinears(layer)) {
                     weights += (long) l.inFeatures() * l.outFeatures();
                 }
-                double forward = 2.0 * weights * tokens * settings.igSteps();
+                // Only the points the engine evaluates count (one for a homogeneous single linear).
+                double forward = 2.0 * weights * tokens * engine.igPoints(layer, g);
                 total += forward * (2 + branchesWithGradient);
             }
         }

@@ -64,6 +64,9 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--no-iqr-clip", description = "Turn the IQR clip of QIG token scores off.")
     boolean noIqrClip;
 
+    @Mixin
+    IgOptions ig;
+
     @Option(names = "--out", description = "Directory for results.csv, results.json and the configs (default: ${DEFAULT-VALUE}).")
     Path out = Path.of("runs", "calibrate");
 
@@ -75,10 +78,10 @@ final class CalibrateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         QuantScheme quantScheme = scheme.scheme();
         List<Method> methodList = Method.parseList(methods);
-        CalibrationSettings settings = CalibrationSettings.defaults(quantScheme).withIqrClip(!noIqrClip);
-        if (paper) {
-            settings = settings.withBehaviour(CalibrationSettings.Behaviour.PAPER);
-        }
+        CalibrationSettings settings = ig.apply(CalibrationSettings.builder(quantScheme))
+                .iqrClip(!noIqrClip)
+                .behaviour(paper ? CalibrationSettings.Behaviour.PAPER : CalibrationSettings.Behaviour.REFERENCE_CODE)
+                .build();
         if (repeats < 1) {
             throw new IllegalArgumentException("--repeats must be at least 1");
         }

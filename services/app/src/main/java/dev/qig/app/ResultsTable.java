@@ -138,6 +138,8 @@ final class ResultsTable {
         root.put("draws", draws.size());
         root.put("behaviour", settings.behaviour().name().toLowerCase(Locale.ROOT));
         root.put("iqrClip", settings.iqrClip());
+        root.put("igSteps", settings.igSteps());
+        root.put("igRule", settings.igRule().id());
         ArrayNode rows = root.putArray("results");
         for (int k = 0; k < draws.size(); k++) {
             List<EvalReport> reports = new ArrayList<>();

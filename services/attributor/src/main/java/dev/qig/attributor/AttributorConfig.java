@@ -2,6 +2,7 @@ package dev.qig.attributor;
 
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.IgRule;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.kafka.config.ServiceConfig;
@@ -33,6 +34,8 @@ public final class AttributorConfig extends ServiceConfig {
     public static final String CALIBRATION_BEHAVIOUR = "calibration.behaviour";
     /** Interpolation points of the integrated gradients. */
     public static final String CALIBRATION_IG_STEPS = "calibration.ig.steps";
+    /** Quadrature of the integrated gradients: endpoints (the method) or midpoint. */
+    public static final String CALIBRATION_IG_RULE = "calibration.ig.rule";
     /** Interpolation points per pass through a module (memory only; results do not change). */
     public static final String CALIBRATION_IG_CHUNK_STEPS = "calibration.ig.chunk.steps";
     /** Clip QIG token scores at the IQR fences. */
@@ -71,6 +74,9 @@ public final class AttributorConfig extends ServiceConfig {
                             + "(always the quantized input).")
             .define(CALIBRATION_IG_STEPS, Type.INT, 32, ConfigDef.Range.atLeast(2), Importance.LOW,
                     "Interpolation points of the integrated gradients.")
+            .define(CALIBRATION_IG_RULE, Type.STRING, "endpoints", ConfigDef.ValidString.in("endpoints", "midpoint"),
+                    Importance.LOW, "Quadrature of the integrated gradients: endpoints (the method: points k/(n-1), both "
+                            + "ends included) or midpoint ((k+1/2)/n).")
             .define(CALIBRATION_IG_CHUNK_STEPS, Type.INT, 8, ConfigDef.Range.atLeast(1), Importance.LOW,
                     "Interpolation points per pass through a module; trades memory for speed, results do not change.")
             .define(CALIBRATION_IQR_CLIP, Type.BOOLEAN, true, Importance.LOW,
@@ -113,10 +119,6 @@ public final class AttributorConfig extends ServiceConfig {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(METHODS, getList(METHODS), e.getMessage());
         }
-        if (getInt(CALIBRATION_IG_CHUNK_STEPS) > getInt(CALIBRATION_IG_STEPS)) {
-            throw new ConfigException(CALIBRATION_IG_CHUNK_STEPS, getInt(CALIBRATION_IG_CHUNK_STEPS),
-                    "must not exceed " + CALIBRATION_IG_STEPS);
-        }
     }
 
     public static ConfigDef definition() {
@@ -137,10 +139,15 @@ public final class AttributorConfig extends ServiceConfig {
 
     /** The engine settings for one scheme. */
     public CalibrationSettings calibrationSettings(QuantScheme scheme) {
-        return new CalibrationSettings(scheme,
-                CalibrationSettings.Behaviour.valueOf(getString(CALIBRATION_BEHAVIOUR).toUpperCase(Locale.ROOT)),
-                getInt(CALIBRATION_IG_STEPS), getInt(CALIBRATION_IG_CHUNK_STEPS), getBoolean(CALIBRATION_IQR_CLIP),
-                getBoolean(CALIBRATION_CODE_FAITHFUL_COUNTER_BUG), batchSize());
+        return CalibrationSettings.builder(scheme)
+                .behaviour(CalibrationSettings.Behaviour.valueOf(getString(CALIBRATION_BEHAVIOUR).toUpperCase(Locale.ROOT)))
+                .igSteps(getInt(CALIBRATION_IG_STEPS))
+                .igRule(IgRule.parse(getString(CALIBRATION_IG_RULE)))
+                .igChunkSteps(getInt(CALIBRATION_IG_CHUNK_STEPS))
+                .iqrClip(getBoolean(CALIBRATION_IQR_CLIP))
+                .codeFaithfulCounterBug(getBoolean(CALIBRATION_CODE_FAITHFUL_COUNTER_BUG))
+                .batchSize(batchSize())
+                .build();
     }
 
     public int batchSize() {

@@ -1,13 +1,17 @@
 package dev.qig.core.quant;
 
+import java.util.Objects;
+
 /**
  * Settings of the calibration engine, defaulting to the reference code's behaviour
- * (qig-method.md). Every result records the settings that produced it.
+ * (qig-method.md). Every result records the settings that produced it. Built with
+ * {@link #builder(QuantScheme)} (or {@link #defaults(QuantScheme)} and the {@code with...} copies).
  *
  * @param scheme the quantization scheme
  * @param behaviour {@link Behaviour#REFERENCE_CODE} (default) or {@link Behaviour#PAPER}: which
  *     integrated-gradients baseline is used
  * @param igSteps interpolation points of integrated gradients (32 in the method)
+ * @param igRule where the points lie and how they are weighted ({@link IgRule#ENDPOINTS} in the method)
  * @param igChunkSteps how many interpolation points go through the module at once (memory knob;
  *     does not change results)
  * @param iqrClip clip token scores at the IQR fences (on by default for both schemes: the paper's
@@ -20,6 +24,7 @@ public record CalibrationSettings(
         QuantScheme scheme,
         Behaviour behaviour,
         int igSteps,
+        IgRule igRule,
         int igChunkSteps,
         boolean iqrClip,
         boolean codeFaithfulCounterBug,
@@ -34,37 +39,109 @@ public record CalibrationSettings(
     }
 
     public CalibrationSettings {
-        if (igSteps < 2 || igChunkSteps < 1 || batchSize < 1) {
-            throw new IllegalArgumentException("invalid calibration settings: igSteps >= 2, igChunkSteps >= 1, batchSize >= 1");
+        Objects.requireNonNull(scheme, "scheme");
+        Objects.requireNonNull(behaviour, "behaviour");
+        Objects.requireNonNull(igRule, "igRule");
+        if (igSteps < 1 || (igRule == IgRule.ENDPOINTS && igSteps < 2) || igChunkSteps < 1 || batchSize < 1) {
+            throw new IllegalArgumentException("invalid calibration settings: igSteps >= 2 (>= 1 for the midpoint rule), "
+                    + "igChunkSteps >= 1, batchSize >= 1");
         }
     }
 
+    /** The reference code's settings for a scheme: 32 points with both ends, IQR clip on, 8 samples per pass. */
     public static CalibrationSettings defaults(QuantScheme scheme) {
-        return new CalibrationSettings(scheme, Behaviour.REFERENCE_CODE, 32, 8, true, false, 8);
+        return builder(scheme).build();
+    }
+
+    public static Builder builder(QuantScheme scheme) {
+        return new Builder(scheme);
+    }
+
+    /** A builder holding these settings, to change some of them. */
+    public Builder toBuilder() {
+        return new Builder(scheme).behaviour(behaviour).igSteps(igSteps).igRule(igRule).igChunkSteps(igChunkSteps)
+                .iqrClip(iqrClip).codeFaithfulCounterBug(codeFaithfulCounterBug).batchSize(batchSize);
     }
 
     public CalibrationSettings withBehaviour(Behaviour b) {
-        return new CalibrationSettings(scheme, b, igSteps, igChunkSteps, iqrClip, codeFaithfulCounterBug, batchSize);
+        return toBuilder().behaviour(b).build();
     }
 
     public CalibrationSettings withIg(int steps, int chunkSteps) {
-        return new CalibrationSettings(scheme, behaviour, steps, chunkSteps, iqrClip, codeFaithfulCounterBug, batchSize);
+        return toBuilder().igSteps(steps).igChunkSteps(chunkSteps).build();
     }
 
     public CalibrationSettings withBatchSize(int size) {
-        return new CalibrationSettings(scheme, behaviour, igSteps, igChunkSteps, iqrClip, codeFaithfulCounterBug, size);
+        return toBuilder().batchSize(size).build();
     }
 
     public CalibrationSettings withIqrClip(boolean on) {
-        return new CalibrationSettings(scheme, behaviour, igSteps, igChunkSteps, on, codeFaithfulCounterBug, batchSize);
+        return toBuilder().iqrClip(on).build();
     }
 
     public CalibrationSettings withCodeFaithfulCounterBug(boolean on) {
-        return new CalibrationSettings(scheme, behaviour, igSteps, igChunkSteps, iqrClip, on, batchSize);
+        return toBuilder().codeFaithfulCounterBug(on).build();
     }
 
     /** True when the engine needs the distorted input stream x_q (a pass with the model quantized). */
     public boolean needsDistortedStream() {
         return scheme.quantizesActivations() || behaviour == Behaviour.PAPER;
+    }
+
+    /** Named setters for {@link CalibrationSettings}; every one starts at the reference code's value. */
+    public static final class Builder {
+        private final QuantScheme scheme;
+        private Behaviour behaviour = Behaviour.REFERENCE_CODE;
+        private int igSteps = 32;
+        private IgRule igRule = IgRule.ENDPOINTS;
+        private int igChunkSteps = 8;
+        private boolean iqrClip = true;
+        private boolean codeFaithfulCounterBug;
+        private int batchSize = 8;
+
+        private Builder(QuantScheme scheme) {
+            this.scheme = scheme;
+        }
+
+        public Builder behaviour(Behaviour b) {
+            this.behaviour = b;
+            return this;
+        }
+
+        public Builder igSteps(int steps) {
+            this.igSteps = steps;
+            return this;
+        }
+
+        public Builder igRule(IgRule rule) {
+            this.igRule = rule;
+            return this;
+        }
+
+        public Builder igChunkSteps(int steps) {
+            this.igChunkSteps = steps;
+            return this;
+        }
+
+        public Builder iqrClip(boolean on) {
+            this.iqrClip = on;
+            return this;
+        }
+
+        public Builder codeFaithfulCounterBug(boolean on) {
+            this.codeFaithfulCounterBug = on;
+            return this;
+        }
+
+        public Builder batchSize(int size) {
+            this.batchSize = size;
+            return this;
+        }
+
+        /** The settings; chunking never exceeds the number of points. */
+        public CalibrationSettings build() {
+            return new CalibrationSettings(scheme, behaviour, igSteps, igRule, Math.min(igChunkSteps, igSteps), iqrClip,
+                    codeFaithfulCounterBug, batchSize);
+        }
     }
 }

@@ -102,6 +102,18 @@ public final class PartialSumsEngine {
         return out;
     }
 
+    /**
+     * Points at which the integrated gradients of a group are evaluated: the rule's, except for a
+     * single linear (o, down) from a zero baseline with both branches differentiated (W3A16-like
+     * schemes, the reference code's behaviour), whose target is homogeneous along the path: one
+     * gradient there gives the rule's exact value.
+     */
+    public int igPoints(DecoderLayer layer, EqualizationGroup group) {
+        boolean homogeneous = group.moduleLinears(layer).size() == 1 && !settings.scheme().quantizesActivations()
+                && settings.behaviour() == CalibrationSettings.Behaviour.REFERENCE_CODE;
+        return homogeneous ? 1 : settings.igSteps();
+    }
+
     /** The group keys of this model, in order (O only where v and o shapes match). */
     public List<GroupKey> groupKeys() {
         List<GroupKey> keys = new ArrayList<>();
@@ -375,10 +387,10 @@ public final class PartialSumsEngine {
         }
         ActivationQuantizer act = scheme.activationQuantizer();
         int steps = settings.igSteps();
-        NDArray stepMask = null;
+        boolean homogeneous = igPoints(layer, group) == 1;
         NDArray ig;
         try {
-            ig = IntegratedGradients.integrate(z -> {
+            java.util.function.Function<NDArray, NDArray> target = z -> {
                 NDArray fp = group.inspect(layer, ps, z);
                 quantized.forEach((l, w) -> {
                     l.setWeightOverride(w);
@@ -399,7 +411,10 @@ public final class PartialSumsEngine {
                 long n = z.getShape().get(0) / rows;
                 NDArray m = mask.expandDims(0).broadcast(new Shape(n, rows, t)).reshape(n * rows, t);
                 return fp.sub(qOut).abs().mean(new int[] {-1}).mul(m).sum();
-            }, xFp, baseline, steps, settings.igChunkSteps());
+            };
+            ig = homogeneous
+                    ? IntegratedGradients.integrateHomogeneousFromZero(target, xFp, steps, settings.igRule())
+                    : IntegratedGradients.integrate(target, xFp, baseline, steps, settings.igChunkSteps(), settings.igRule());
         } finally {
             quantized.values().forEach(NDArray::close);
         }

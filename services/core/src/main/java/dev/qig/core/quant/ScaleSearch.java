@@ -80,6 +80,7 @@ public final class ScaleSearch {
         prov.put("behaviour", settings.behaviour().name().toLowerCase(java.util.Locale.ROOT));
         prov.put("iqrClip", Boolean.toString(settings.iqrClip()));
         prov.put("igSteps", Integer.toString(settings.igSteps()));
+        prov.put("igRule", settings.igRule().id());
         prov.put("codeFaithfulCounterBug", Boolean.toString(settings.codeFaithfulCounterBug()));
         prov.put("planVersion", Long.toString(plan.version()));
         if (method == Method.RTN) {

@@ -7,6 +7,7 @@ import dev.qig.core.quant.EqualizationGroup;
 import dev.qig.core.quant.GroupErrors;
 import dev.qig.core.quant.GroupKey;
 import dev.qig.core.quant.GroupStatistics;
+import dev.qig.core.quant.IgRule;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantScheme;
@@ -44,6 +45,7 @@ public final class Records {
         return EngineSettings.newBuilder()
                 .setBehaviour(s.behaviour().name().toLowerCase(Locale.ROOT))
                 .setIgSteps(s.igSteps())
+                .setIgRule(s.igRule().id())
                 .setIqrClip(s.iqrClip())
                 .setCodeFaithfulCounterBug(s.codeFaithfulCounterBug())
                 .setMethods(ids)
@@ -52,10 +54,13 @@ public final class Records {
 
     /** Engine settings for a scheme from a record; chunking and batch size (which do not change results) at their defaults. */
     public static CalibrationSettings settings(EngineSettings r, QuantScheme scheme) {
-        CalibrationSettings d = CalibrationSettings.defaults(scheme);
-        return new CalibrationSettings(scheme, CalibrationSettings.Behaviour.valueOf(r.getBehaviour().toUpperCase(Locale.ROOT)),
-                r.getIgSteps(), Math.min(d.igChunkSteps(), r.getIgSteps()), r.getIqrClip(), r.getCodeFaithfulCounterBug(),
-                d.batchSize());
+        return CalibrationSettings.builder(scheme)
+                .behaviour(CalibrationSettings.Behaviour.valueOf(r.getBehaviour().toUpperCase(Locale.ROOT)))
+                .igSteps(r.getIgSteps())
+                .igRule(IgRule.parse(r.getIgRule()))
+                .iqrClip(r.getIqrClip())
+                .codeFaithfulCounterBug(r.getCodeFaithfulCounterBug())
+                .build();
     }
 
     public static Set<Method> methods(EngineSettings r) {

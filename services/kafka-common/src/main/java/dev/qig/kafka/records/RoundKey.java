@@ -39,7 +39,8 @@ public record RoundKey(String model, QuantScheme scheme, String settings) {
     public static String settingsId(EngineSettings s) {
         List<String> methods = s.getMethods().stream().map(m -> Method.parse(m).id()).sorted(
                 (a, b) -> Integer.compare(Method.parse(a).ordinal(), Method.parse(b).ordinal())).toList();
-        return s.getBehaviour().toLowerCase(Locale.ROOT) + "-ig" + s.getIgSteps() + (s.getIqrClip() ? "-iqr" : "-noiqr")
+        String rule = "endpoints".equals(s.getIgRule()) ? "" : s.getIgRule().substring(0, 3);
+        return s.getBehaviour().toLowerCase(Locale.ROOT) + "-ig" + s.getIgSteps() + rule + (s.getIqrClip() ? "-iqr" : "-noiqr")
                 + (s.getCodeFaithfulCounterBug() ? "-counterbug" : "") + "-" + String.join("+", methods);
     }
 
