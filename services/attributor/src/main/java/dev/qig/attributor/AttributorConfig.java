@@ -72,11 +72,11 @@ public final class AttributorConfig extends ServiceConfig {
                     ConfigDef.ValidString.in("reference_code", "paper"), Importance.LOW,
                     "Where QIG's integrated-gradients path starts: reference_code (the reference code) or paper "
                             + "(always the quantized input).")
-            .define(CALIBRATION_IG_STEPS, Type.INT, 32, ConfigDef.Range.atLeast(2), Importance.LOW,
-                    "Interpolation points of the integrated gradients.")
-            .define(CALIBRATION_IG_RULE, Type.STRING, "endpoints", ConfigDef.ValidString.in("endpoints", "midpoint"),
-                    Importance.LOW, "Quadrature of the integrated gradients: endpoints (the method: points k/(n-1), both "
-                            + "ends included) or midpoint ((k+1/2)/n).")
+            .define(CALIBRATION_IG_STEPS, Type.INT, 16, ConfigDef.Range.atLeast(1), Importance.LOW,
+                    "Interpolation points of the integrated gradients (the method: 32 with the endpoints rule).")
+            .define(CALIBRATION_IG_RULE, Type.STRING, "midpoint", ConfigDef.ValidString.in("endpoints", "midpoint"),
+                    Importance.LOW, "Quadrature of the integrated gradients: midpoint ((k+1/2)/n; 16 of them are closer to "
+                            + "the integral than the method's 32) or endpoints (the method: k/(n-1), both ends included).")
             .define(CALIBRATION_IG_CHUNK_STEPS, Type.INT, 8, ConfigDef.Range.atLeast(1), Importance.LOW,
                     "Interpolation points per pass through a module; trades memory for speed, results do not change.")
             .define(CALIBRATION_IQR_CLIP, Type.BOOLEAN, true, Importance.LOW,

@@ -90,7 +90,7 @@ class EngineTest {
         PartialSumsEngine reference = new PartialSumsEngine(vqa, settings(), "t");
         CalibrationPlan plan = plan(reference);
         List<PartialSumsEngine.SampleResult> a = reference.attribute(samples, plan, EnumSet.of(Method.QIG), manager);
-        PartialSumsEngine chunked = new PartialSumsEngine(vqa, settings().withIg(32, 5).withBatchSize(1), "t");
+        PartialSumsEngine chunked = new PartialSumsEngine(vqa, settings().withIg(settings().igSteps(), 5).withBatchSize(1), "t");
         List<PartialSumsEngine.SampleResult> b = chunked.attribute(samples, plan, EnumSet.of(Method.QIG), manager);
         assertSameWeights(a, b, 2e-5f);
     }

@@ -228,7 +228,14 @@ class MethodReferenceTest {
 
     @Test
     void qigTokenWeightsMatchOneAutogradCallPerInterpolationPoint() {
-        CalibrationSettings settings = CalibrationSettings.defaults(QuantScheme.W3A16).withBatchSize(3);
+        // The method's rule (32 points, both ends) and the default (16 midpoints).
+        checkQig(IgRule.ENDPOINTS, 32);
+        checkQig(IgRule.MIDPOINT, 16);
+    }
+
+    private static void checkQig(IgRule rule, int steps) {
+        CalibrationSettings settings = CalibrationSettings.builder(QuantScheme.W3A16).batchSize(3).igRule(rule)
+                .igSteps(steps).build();
         PartialSumsEngine engine = new PartialSumsEngine(vqa, settings, "t");
         CalibrationPlan plan = CalibrationPlan.from(1, BatchCalibrator.sum(engine, samples, CalibrationPlan.empty(),
                 EnumSet.of(Method.QIG), manager, "s", (p, n) -> { }).statistics(), null);
@@ -245,21 +252,22 @@ class MethodReferenceTest {
             // The whole MLP for gate/up; down alone (the engine takes one gradient there: the target is
             // homogeneous along the path from 0, which this loop over the 32 points does not assume).
             checkQigWeights(results, new GroupKey(0, EqualizationGroup.GATE_UP), inputsOf(layer.mlp().gate(), m),
-                    z -> mlp(z, wg, wu, wd).sub(mlp(z, qg, qu, qd)), m);
+                    z -> mlp(z, wg, wu, wd).sub(mlp(z, qg, qu, qd)), rule, steps, m);
             checkQigWeights(results, new GroupKey(0, EqualizationGroup.DOWN), inputsOf(layer.mlp().down(), m),
-                    z -> z.matMul(wd.transpose()).sub(z.matMul(qd.transpose())), m);
+                    z -> z.matMul(wd.transpose()).sub(z.matMul(qd.transpose())), rule, steps, m);
         }
     }
 
     private static void checkQigWeights(List<PartialSumsEngine.SampleResult> results, GroupKey key, List<NDArray> inputs,
-                                        java.util.function.Function<NDArray, NDArray> difference, NDManager m) {
+                                        java.util.function.Function<NDArray, NDArray> difference, IgRule rule, int steps,
+                                        NDManager m) {
         for (int i = 0; i < samples.size(); i++) {
             NDArray x = inputs.get(i);
             NDArray gradSum = m.zeros(x.getShape());
-            int steps = 32;
             for (int k = 0; k < steps; k++) {
-                // Baseline 0: z_k = (k / 31) x, one backward per point.
-                NDArray z = x.mul(k / (float) (steps - 1));
+                // Baseline 0: z_k = a_k x with a_k = k / (n - 1) (both ends) or (k + 1/2) / n, one backward per point.
+                float a = rule == IgRule.ENDPOINTS ? k / (float) (steps - 1) : (k + 0.5f) / steps;
+                NDArray z = x.mul(a);
                 z.setRequiresGradient(true);
                 try (GradientRecording gc = GradientRecording.open()) {
                     gc.backward(difference.apply(z).abs().mean(new int[] {-1}).sum());
@@ -272,7 +280,7 @@ class MethodReferenceTest {
             assertEquals(expected.length, got.length, key + " tokens of sample " + i);
             for (int t = 0; t < got.length; t++) {
                 assertEquals(expected[t], got[t], 2e-4 * Math.max(1e-3, expected[t]) + 2e-6,
-                        key + " sample " + i + " token " + t + " of " + Arrays.toString(expected));
+                        rule + " " + steps + " " + key + " sample " + i + " token " + t + " of " + Arrays.toString(expected));
             }
         }
     }

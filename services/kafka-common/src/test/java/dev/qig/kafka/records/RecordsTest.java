@@ -52,7 +52,7 @@ class RecordsTest {
             assertEquals(search ? PartialsKind.SEARCH : PartialsKind.STATISTICS, record.getKind());
             assertEquals(sums, Records.sums(record));
         }
-        assertEquals("sha256-0123456789abcdef/w4a8/reference_code-ig32-iqr-awq+qig", key.toString());
+        assertEquals("sha256-0123456789abcdef/w4a8/reference_code-ig16mid-iqr-awq+qig", key.toString());
         assertEquals(key, RoundKey.parse(key.toString()));
         assertEquals(List.of("awq", "qig"), er.getMethods(), "methods in a fixed order");
         assertEquals(settings.igSteps(), Records.settings(er, QuantScheme.W4A8).igSteps());
