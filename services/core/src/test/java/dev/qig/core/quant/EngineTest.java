@@ -76,6 +76,10 @@ class EngineTest {
             assertTrue(gaps[2] < gaps[0], "256 steps must be closer than 4: " + java.util.Arrays.toString(gaps));
             assertTrue(gaps[2] < 0.05 * Math.abs(expected), "256-step gap " + gaps[2] + " vs F(x)-F(b) " + expected);
             assertTrue(gaps[1] < 0.25 * Math.abs(expected), "32-step gap " + gaps[1] + " vs F(x)-F(b) " + expected);
+            // The midpoint rule with half the points is at least as complete as the method's rule.
+            double midpoint16 = Math.abs(IntegratedGradients.integrate(target, x, b, 16, 16, IgRule.MIDPOINT).sum()
+                    .getFloat() - expected);
+            assertTrue(midpoint16 <= gaps[1], "16 midpoints " + midpoint16 + " vs 32 with both ends " + gaps[1]);
         }
     }
 
