@@ -24,6 +24,7 @@ import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationSample;
 import dev.qig.schemas.EngineSettings;
 import dev.qig.schemas.GroupAttribution;
+import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.TokenAttribution;
 import java.io.IOException;
 import java.time.Duration;
@@ -275,19 +276,17 @@ public final class Worker implements Runnable {
         RoundKey key = RoundKey.of(model.id(), settings, methods);
         List<VisualQuestion> questions = items.stream().map(Item::question).toList();
         CalibrationPlan plan = plans.current(key);
-        List<Object> outcomes = null;
-        for (int attempt = 0; attempt <= MAX_PLAN_RETRIES; attempt++) {
-            long start = System.nanoTime();
-            outcomes = run(engine, questions, plan, methods, manager);
-            stats.engineNanos.addAndGet(System.nanoTime() - start);
-            stats.batches.incrementAndGet();
+        List<Object> outcomes = run(engine, questions, plan, methods, manager);
+        for (int attempt = 0; attempt < MAX_PLAN_RETRIES; attempt++) {
             CalibrationPlan latest = plans.current(key);
             if (latest.version() == plan.version()) {
                 break;
             }
-            // A newer plan arrived meanwhile: these sums would be stale on arrival.
+            // A newer plan arrived meanwhile: these sums would be stale on arrival. (After the last
+            // retry the sums go out tagged with the plan they were computed under, whatever came since.)
             stats.recomputedForNewPlan.incrementAndGet();
             plan = latest;
+            outcomes = run(engine, questions, plan, methods, manager);
         }
         String keyString = key.toString();
         String topicStats = config.topic(Topics.Topic.LAYER_STATS);
@@ -308,10 +307,10 @@ public final class Worker implements Runnable {
                 continue;
             }
             CalibrationSample s = item.sample();
-            var stats1 = Records.layerStats(s.getSampleId(), key, settingsRecords.get(scheme), plan.version(), result.sums(),
+            LayerStats partials = Records.layerStats(s.getSampleId(), key, settingsRecords.get(scheme), plan.version(), result.sums(),
                     s.getDomain(), s.getEventTime(), config.instanceId());
             sent.add(producer.send(new ProducerRecord<>(topicStats, null, s.getEventTime().toEpochMilli(),
-                    keys.serialize(topicStats, keyString), serializer.serialize(topicStats, stats1))));
+                    keys.serialize(topicStats, keyString), serializer.serialize(topicStats, partials))));
             stats.layerStats.incrementAndGet();
             if (config.attributionsEnabled() && !result.lambda().isEmpty()) {
                 TokenAttribution a = attribution(s, model, scheme, plan.version(), item.question(), result, settings);
@@ -321,12 +320,24 @@ public final class Worker implements Runnable {
         }
     }
 
+    /** {@link #attributeIsolated}, counted in the engine's time and batches. */
+    private List<Object> run(PartialSumsEngine engine, List<VisualQuestion> questions, CalibrationPlan plan,
+                             Set<Method> methods, NDManager manager) {
+        long start = System.nanoTime();
+        try {
+            return attributeIsolated(engine, questions, plan, methods, manager);
+        } finally {
+            stats.engineNanos.addAndGet(System.nanoTime() - start);
+            stats.batches.incrementAndGet();
+        }
+    }
+
     /**
      * The engine's results per sample, or the exception of a sample the engine cannot take: a batch
      * that fails is retried one sample at a time so that one bad sample never fails the others.
      */
-    private static List<Object> run(PartialSumsEngine engine, List<VisualQuestion> questions, CalibrationPlan plan,
-                                    Set<Method> methods, NDManager manager) {
+    private static List<Object> attributeIsolated(PartialSumsEngine engine, List<VisualQuestion> questions,
+                                                  CalibrationPlan plan, Set<Method> methods, NDManager manager) {
         try {
             return new ArrayList<>(engine.attribute(questions, plan, methods, manager));
         } catch (RuntimeException batchFailure) {
