@@ -35,6 +35,9 @@ final class AttributionCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
+    IgOptions ig;
+
+    @Mixin
     SchemeOption scheme;
 
     @Option(names = "--domain", description = "Domain of the held-out sample (default: ${DEFAULT-VALUE}).")
@@ -58,7 +61,8 @@ final class AttributionCommand implements Callable<Integer> {
         QuantScheme quantScheme = scheme.scheme();
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);
-            PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model.id);
+            PartialSumsEngine engine = new PartialSumsEngine(vqa, ig.apply(CalibrationSettings.builder(quantScheme)).build(),
+                    model.id);
             EnumSet<Method> qig = EnumSet.of(Method.QIG);
             PartialSumsEngine.SampleResult stats = engine.attribute(List.of(sample), CalibrationPlan.empty(), qig, manager).get(0);
             CalibrationPlan plan = CalibrationPlan.from(1, stats.sums().statistics(), null);

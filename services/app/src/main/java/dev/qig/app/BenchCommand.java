@@ -17,6 +17,7 @@ import dev.qig.core.quant.EqualizationGroup;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.core.vqa.VqaModel;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -57,7 +58,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "Samples per engine pass (default: ${DEFAULT-VALUE}).")
     int batch = 8;
 
-    @Option(names = "--repeats", description = "With --stream: measured rounds after the warm-up (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--repeats", description = "Measured runs (with --stream: rounds after the warm-up) (default: ${DEFAULT-VALUE}).")
     int repeats = 3;
 
     @Option(names = "--quadrature", description = "Token-weight error and alpha agreement of every integration rule "
@@ -91,19 +92,43 @@ final class BenchCommand implements Callable<Integer> {
                     model.location, quantScheme.id(), samples, settings.igSteps(), settings.igRule().id(),
                     Runtime.getRuntime().availableProcessors(), System.getProperty("ai.djl.pytorch.num_threads"));
 
-            double matmul = matmulGflops(manager);
-            System.out.printf(Locale.ROOT, "libtorch fp32 matmul (8192x256 @ 256x768): %.1f GFLOP/s%n", matmul);
-
-            BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model.id);
-            BatchCalibrator.Result mbqResult = mbq.calibrate(EnumSet.of(Method.MBQ), calibration, manager, (p, n) -> { });
-            BatchCalibrator qig = new BatchCalibrator(vqa, settings, model.id);
-            BatchCalibrator.Result qigResult = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { });
-
-            EngineTimings tm = mbq.engine().timings();
-            EngineTimings tq = qig.engine().timings();
-            // Each calibration runs two passes over the samples: per-sample figures are per pass.
+            // This machine's speed drifts by tens of percent over minutes (a shared 2-core VM): every figure
+            // is measured `repeats` times, MBQ and QIG taking turns at going first, and reported as the
+            // median with its range; the matmul is measured right before each IG loop it is compared with.
+            List<Double> ratios = new ArrayList<>();
+            List<Double> efficiencies = new ArrayList<>();
+            List<Double> matmuls = new ArrayList<>();
+            EngineTimings tm = null;
+            EngineTimings tq = null;
+            double flops = 0;
+            for (int r = 0; r < repeats; r++) {
+                BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model.id);
+                BatchCalibrator qig = new BatchCalibrator(vqa, settings, model.id);
+                double matmul = matmulGflops(manager);
+                double qigSeconds = 0;
+                double mbqSeconds;
+                if (r % 2 == 1) {
+                    qigSeconds = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { }).seconds();
+                }
+                mbqSeconds = mbq.calibrate(EnumSet.of(Method.MBQ), calibration, manager, (p, n) -> { }).seconds();
+                if (r % 2 == 0) {
+                    qigSeconds = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { }).seconds();
+                }
+                tm = mbq.engine().timings();
+                tq = qig.engine().timings();
+                flops = igFlops(qig.engine(), vqa, calibration, settings);
+                double achieved = flops / tq.seconds(Phase.INTEGRATED_GRADIENTS) / 1e9;
+                ratios.add(qigSeconds / mbqSeconds);
+                efficiencies.add(achieved / matmul);
+                matmuls.add(matmul);
+                System.out.printf(Locale.ROOT, "run %d: MBQ %.1f s, QIG %.1f s, QIG / MBQ %.2f; matmul %.1f GFLOP/s, "
+                        + "integrated gradients %.1f GFLOP in %.1f s = %.1f GFLOP/s (%.0f%%)%n", r + 1, mbqSeconds, qigSeconds,
+                        qigSeconds / mbqSeconds, matmul, flops / 1e9, tq.seconds(Phase.INTEGRATED_GRADIENTS), achieved,
+                        100 * achieved / matmul);
+            }
+            // Each calibration runs two passes over the samples: per-sample figures are per pass (last run).
             System.out.println();
-            System.out.println("| phase | seconds per sample |");
+            System.out.println("| phase (last run) | seconds per sample |");
             System.out.println("|---|---:|");
             row("MBQ gradient pass (forward + backward of the answer loss)", tm.secondsPerSample(Phase.GRADIENT));
             row("forward pass capturing group inputs (AWQ, QIG)", tq.secondsPerSample(Phase.FORWARD));
@@ -114,14 +139,11 @@ final class BenchCommand implements Callable<Integer> {
                 row("distorted (quantized-model) pass", tq.secondsPerSample(Phase.DISTORTED));
             }
             System.out.println();
-            System.out.printf(Locale.ROOT, "calibration time on %d samples: MBQ %.1f s, QIG %.1f s, QIG / MBQ = %.2f%n",
-                    samples, mbqResult.seconds(), qigResult.seconds(), qigResult.seconds() / mbqResult.seconds());
-
-            double flops = igFlops(qig.engine(), vqa, calibration, settings);
-            double achieved = flops / tq.seconds(Phase.INTEGRATED_GRADIENTS) / 1e9;
-            System.out.printf(Locale.ROOT, "integrated gradients: %.1f GFLOP of linear-layer work in %.1f s = %.1f GFLOP/s, "
-                    + "%.0f%% of the measured matmul throughput%n", flops / 1e9, tq.seconds(Phase.INTEGRATED_GRADIENTS),
-                    achieved, 100 * achieved / matmul);
+            System.out.printf(Locale.ROOT, "QIG / MBQ calibration time on %d samples: median %.2f (%s of %d runs)%n", samples,
+                    median(ratios), range(ratios, 2), repeats);
+            System.out.printf(Locale.ROOT, "integrated gradients against the measured matmul throughput: median %.0f%% "
+                    + "(%s; matmul %s GFLOP/s)%n", 100 * median(efficiencies), range(efficiencies.stream().map(x -> 100 * x)
+                    .toList(), 0) + "%", range(matmuls, 1));
         }
         return 0;
     }
@@ -153,6 +175,18 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "pass %d: main thread %.1f s, new thread %.1f s%n", i + 1, main, other[0]);
             }
         }
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    private static String range(List<Double> values, int decimals) {
+        String f = "%." + decimals + "f";
+        return String.format(Locale.ROOT, f + "-" + f, values.stream().mapToDouble(x -> x).min().orElse(Double.NaN),
+                values.stream().mapToDouble(x -> x).max().orElse(Double.NaN));
     }
 
     private static void row(String name, double seconds) {
