@@ -18,6 +18,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
@@ -140,6 +143,59 @@ public final class Aggregator implements AutoCloseable {
 
     private <V> ReadOnlyKeyValueStore<String, V> store(String name, Class<V> type) {
         return streams.store(StoreQueryParameters.fromNameAndType(name, QueryableStoreTypes.<String, V>keyValueStore()));
+    }
+
+    /**
+     * Makes the next start read the layer-stats topic from its beginning and recompute every round,
+     * as Kafka's streams-application-reset tool does: deletes the application's committed offsets
+     * (its consumer group), its internal topics (the stores' changelogs) and this machine's local
+     * state. Every instance of the application must be stopped. The partial sums are exact and a
+     * round key lives in one partition, whose order the log keeps, so the recomputed rounds hold the
+     * same samples and give the same plans and configs (re-published; compacted topics keep one).
+     */
+    public static void resetToBeginning(AggregatorConfig config) throws InterruptedException {
+        String applicationId = config.getString(AggregatorConfig.APPLICATION_ID);
+        try (Admin admin = Admin.create(config.kafkaClientProperties())) {
+            try {
+                admin.deleteConsumerGroups(List.of(applicationId)).all().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof GroupIdNotFoundException)) {
+                    throw new IllegalStateException("cannot delete the consumer group " + applicationId
+                            + " (is an instance still running?): " + e.getCause().getMessage(), e.getCause());
+                }
+            }
+            List<String> internal = new ArrayList<>();
+            for (String topic : admin.listTopics().names().get()) {
+                if (topic.startsWith(applicationId + "-") && (topic.endsWith("-changelog") || topic.endsWith("-repartition"))) {
+                    internal.add(topic);
+                }
+            }
+            if (!internal.isEmpty()) {
+                admin.deleteTopics(internal).all().get();
+                // Deletion completes after the call returns: a start before it would restore the old rounds.
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (admin.listTopics().names().get().stream().anyMatch(internal::contains)) {
+                    if (System.currentTimeMillis() > deadline) {
+                        throw new IllegalStateException("internal topics still exist a minute after their deletion: " + internal);
+                    }
+                    Thread.sleep(100);
+                }
+            }
+            LOG.info("aggregator {} reset: consumer group and {} internal topic(s) deleted", applicationId, internal.size());
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot reset the aggregator " + applicationId + ": " + e.getCause().getMessage(),
+                    e.getCause());
+        }
+        // This machine's copy of the stores: without it gone, the next start would resume from its checkpoints.
+        java.nio.file.Path local = java.nio.file.Path.of(new StreamsConfig(streamsProperties(config))
+                .getString(StreamsConfig.STATE_DIR_CONFIG), applicationId);
+        if (java.nio.file.Files.exists(local)) {
+            try (var files = java.nio.file.Files.walk(local)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot delete the local state " + local, e);
+            }
+        }
     }
 
     @Override

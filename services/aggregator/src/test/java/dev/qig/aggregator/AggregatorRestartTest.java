@@ -160,7 +160,7 @@ class AggregatorRestartTest {
     private static Map<Long, CalibrationPlan> plans(EmbeddedKafka kafka, SchemaRegistryClient registry, AggregatorConfig config) {
         Map<Long, CalibrationPlan> out = new TreeMap<>();
         AvroDeserializer<CalibrationPlan> d = new AvroDeserializer<>(registry, CalibrationPlan.class);
-        for (ConsumerRecord<String, byte[]> r : readAll(kafka, config.topic(Topics.Topic.PLANS), Duration.ofSeconds(2))) {
+        for (ConsumerRecord<String, byte[]> r : TopicReads.readAll(kafka, config.topic(Topics.Topic.PLANS), Duration.ofSeconds(2))) {
             CalibrationPlan p = d.deserialize(r.topic(), r.value());
             out.put(p.getVersion(), p);
         }
@@ -174,7 +174,7 @@ class AggregatorRestartTest {
         long deadline = System.currentTimeMillis() + 90_000;
         while (System.currentTimeMillis() < deadline) {
             Map<String, QuantConfig> out = new TreeMap<>();
-            for (ConsumerRecord<String, byte[]> r : readAll(kafka, config.topic(Topics.Topic.CONFIGS), Duration.ofSeconds(2))) {
+            for (ConsumerRecord<String, byte[]> r : TopicReads.readAll(kafka, config.topic(Topics.Topic.CONFIGS), Duration.ofSeconds(2))) {
                 QuantConfig c = d.deserialize(r.topic(), r.value());
                 assertTrue(out.put(c.getMethod(), c) == null, "one config per method: " + c.getMethod() + " twice");
             }
@@ -183,19 +183,5 @@ class AggregatorRestartTest {
             }
         }
         throw new AssertionError("no configs on " + config.topic(Topics.Topic.CONFIGS));
-    }
-
-    private static List<ConsumerRecord<String, byte[]>> readAll(EmbeddedKafka kafka, String topic, Duration quiet) {
-        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
-                "group.id", "read-" + UUID.randomUUID(), "auto.offset.reset", "earliest",
-                "isolation.level", "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
-            c.subscribe(List.of(topic));
-            long until = System.currentTimeMillis() + quiet.toMillis();
-            while (System.currentTimeMillis() < until) {
-                c.poll(Duration.ofMillis(200)).forEach(out::add);
-            }
-        }
-        return out;
     }
 }

@@ -15,6 +15,7 @@ import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.common.config.ConfigDef;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -99,9 +100,17 @@ final class ServiceCommands {
         @Mixin
         ServiceOptions options;
 
+        @Option(names = "--from-beginning", description = "Reset the application first (its consumer group, internal "
+                + "topics and local state; every instance must be stopped) and recompute every round from the retained "
+                + "layer-stats topic: the same plans and configs are published again.")
+        boolean fromBeginning;
+
         @Override
         public Integer call() throws Exception {
             AggregatorConfig config = new AggregatorConfig(options.resolve(AggregatorConfig.definition()));
+            if (fromBeginning) {
+                Aggregator.resetToBeginning(config);
+            }
             Aggregator aggregator = new Aggregator(config, SchemaRegistries.create(config.registryProperties()));
             aggregator.start();
             System.out.println("aggregator " + config.instanceId() + (aggregator.httpPort() > 0
