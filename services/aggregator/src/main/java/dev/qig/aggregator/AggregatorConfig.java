@@ -96,7 +96,8 @@ public final class AggregatorConfig extends ServiceConfig {
                             + "(directory or classpath:), whose content id is computed at start. Records naming "
                             + "another model go to the dead-letter topic.")
             .define(ROUND_SAMPLES, Type.INT, 64, ConfigDef.Range.atLeast(1), Importance.HIGH,
-                    "Samples that close a round; each round emits a config per method and the next plan.")
+                    "Samples that close a round. A closed round is checked for drift, and emits a config per method when "
+                            + "it calibrates (see requantize.policy).")
             .define(ROUND_MAX_DURATION_MS, Type.LONG, 600_000L, ConfigDef.Range.atLeast(1), Importance.MEDIUM,
                     "A round with at least one sample closes after this many milliseconds of wall-clock time, "
                             + "however few samples it has.")
