@@ -70,7 +70,7 @@ public final class Aggregator implements AutoCloseable {
 
     /** Creates missing topics, starts the stream threads and the HTTP endpoint. */
     public void start() throws InterruptedException {
-        config.ensureTopics(Topics.Topic.LAYER_STATS, Topics.Topic.PLANS, Topics.Topic.CONFIGS, Topics.Topic.DLQ);
+        config.ensureTopics(AggregatorConfig.TOPICS);
         streams.setUncaughtExceptionHandler(e -> {
             LOG.error("aggregator stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;

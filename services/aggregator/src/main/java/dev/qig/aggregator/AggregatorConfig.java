@@ -22,6 +22,39 @@ import org.apache.kafka.streams.StreamsConfig;
  */
 public final class AggregatorConfig extends ServiceConfig {
 
+    /** When the aggregator emits configs (see {@link #REQUANTIZE_POLICY}). */
+    public enum RequantizePolicy {
+        /** Every search round emits a config per method. */
+        EVERY_ROUND("every-round"),
+        /** Configs calibrate a plan: the first plan's first search round, and the first round under each drift's plan. */
+        ON_DRIFT("on-drift");
+
+        private final String id;
+
+        RequantizePolicy(String id) {
+            this.id = id;
+        }
+
+        public String id() {
+            return id;
+        }
+
+        public static RequantizePolicy parse(String s) {
+            for (RequantizePolicy p : values()) {
+                if (p.id.equals(s)) {
+                    return p;
+                }
+            }
+            throw new IllegalArgumentException("unknown re-quantization policy '" + s + "'");
+        }
+    }
+
+    /**
+     * What confirms a drift: for {@code consecutiveRounds} closed rounds in a row, the max regret of
+     * {@code method} over {@code regret} or the max channel shift over {@code muShift}.
+     */
+    public record DriftThresholds(Method method, double regret, double muShift, int consecutiveRounds) {}
+
     /** Kafka Streams application id: the consumer group, and the prefix of internal topics and the state directory. */
     public static final String APPLICATION_ID = StreamsConfig.APPLICATION_ID_CONFIG;
     /** Models whose records are accepted: model ids, or checkpoint locations whose content id is computed. */
@@ -36,13 +69,26 @@ public final class AggregatorConfig extends ServiceConfig {
     public static final String PLAN_REFRESH_ROUNDS = "plan.refresh.rounds";
     /** Whose config builds the distorted input stream of the next plan (schemes with quantized activations). */
     public static final String DISTORTION_METHOD = "distortion.method";
+    /** When configs are emitted: every search round, or only to calibrate a plan (the first, and each after a drift). */
+    public static final String REQUANTIZE_POLICY = "requantize.policy";
+    /** The method whose regret can confirm a drift. */
+    public static final String DRIFT_METHOD = "drift.method";
+    /** Regret of the drift method's config in force above which a round counts towards a drift. */
+    public static final String DRIFT_REGRET_THRESHOLD = "drift.regret.threshold";
+    /** Relative shift of the channel means against the plan above which a round counts towards a drift. */
+    public static final String DRIFT_MU_SHIFT_THRESHOLD = "drift.mu.shift.threshold";
+    /** Consecutive closed rounds over a threshold that confirm a drift. */
+    public static final String DRIFT_CONSECUTIVE_ROUNDS = "drift.consecutive.rounds";
     /** Port of the HTTP endpoint with rounds, plans and configs; 0 picks a free port, -1 turns it off. */
     public static final String HTTP_PORT = "http.port";
     /** Host name other instances use to reach this one's HTTP endpoint (Kafka Streams' application.server). */
     public static final String HTTP_ADVERTISED_HOST = "http.advertised.host";
 
-    private static final ConfigDef DEFINITION = commonDefinition(Topics.Topic.LAYER_STATS, Topics.Topic.PLANS, Topics.Topic.CONFIGS,
-            Topics.Topic.DLQ)
+    /** The topics the aggregator reads or writes; {@link Aggregator#start()} creates the missing ones. */
+    static final Topics.Topic[] TOPICS = {Topics.Topic.LAYER_STATS, Topics.Topic.PLANS, Topics.Topic.CONFIGS,
+            Topics.Topic.DRIFT_EVENTS, Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.DLQ};
+
+    private static final ConfigDef DEFINITION = commonDefinition(TOPICS)
             .define(APPLICATION_ID, Type.STRING, "qig-aggregator", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Kafka Streams application id: the consumer group and the prefix of the internal topics.")
             .define(MODELS, Type.LIST, List.of(Checkpoint.SHIPPED), NON_EMPTY_LIST, Importance.HIGH,
@@ -50,17 +96,44 @@ public final class AggregatorConfig extends ServiceConfig {
                             + "(directory or classpath:), whose content id is computed at start. Records naming "
                             + "another model go to the dead-letter topic.")
             .define(ROUND_SAMPLES, Type.INT, 64, ConfigDef.Range.atLeast(1), Importance.HIGH,
-                    "Samples that close a round; each round emits a config per method and the next plan.")
+                    "Samples that close a round. A closed round is checked for drift, and emits a config per method when "
+                            + "it calibrates (see requantize.policy).")
             .define(ROUND_MAX_DURATION_MS, Type.LONG, 600_000L, ConfigDef.Range.atLeast(1), Importance.MEDIUM,
                     "A round with at least one sample closes after this many milliseconds of wall-clock time, "
                             + "however few samples it has.")
             .define(ROUND_CHECK_INTERVAL_MS, Type.LONG, 1_000L, ConfigDef.Range.atLeast(10), Importance.LOW,
                     "How often the time limit of open rounds is checked (milliseconds).")
+            .define(REQUANTIZE_POLICY, Type.STRING, RequantizePolicy.ON_DRIFT.id(),
+                    ConfigDef.ValidString.in(RequantizePolicy.EVERY_ROUND.id(), RequantizePolicy.ON_DRIFT.id()),
+                    Importance.HIGH,
+                    "When configs are emitted. on-drift: the first search round under the first plan emits a config "
+                            + "per method (the initial calibration); later rounds keep the plan and only monitor "
+                            + "drift; a confirmed drift publishes a new plan from the drifted round's statistics, and "
+                            + "the first round under it emits configs again (the re-quantization). every-round: every "
+                            + "search round emits configs and plans follow plan.refresh.rounds (round-by-round "
+                            + "comparisons, qig stream). Both compute the drift statistics and emit drift events.")
             .define(PLAN_REFRESH_ROUNDS, Type.INT, 1, ConfigDef.Range.atLeast(0), Importance.MEDIUM,
-                    "Every how many search rounds the closing round's statistics become a new plan (the channel "
-                            + "means the candidate scales are built from). 1 follows the data round by round; 0 keeps "
-                            + "the first plan. Partial sums computed under a plan that has been replaced go to the "
-                            + "dead-letter topic as stale_plan; under a kept plan, late ones join the next round.")
+                    "With requantize.policy=every-round: every how many search rounds the closing round's statistics "
+                            + "become a new plan (the channel means the candidate scales are built from). 1 follows "
+                            + "the data round by round; 0 keeps the first plan (a confirmed drift still replaces it). "
+                            + "Ignored under on-drift, where only a drift replaces the plan. Partial sums computed "
+                            + "under a plan that has been replaced go to the dead-letter topic as stale_plan; under a "
+                            + "kept plan, late ones join the next round.")
+            .define(DRIFT_METHOD, Type.STRING, Method.QIG.id(), ConfigDef.ValidString.in("awq", "mbq", "qig"),
+                    Importance.MEDIUM,
+                    "The method whose regret can confirm a drift (RTN has no alpha to regret). The regret of a group "
+                            + "is L(alpha in force) / min over alpha of L - 1, on the method's loss over the alpha grid "
+                            + "from a closed round's sums; the alpha in force is that of the promoted active config "
+                            + "when it was built under the current plan, else that of the method's last emitted config.")
+            .define(DRIFT_REGRET_THRESHOLD, Type.DOUBLE, 0.05, ConfigDef.Range.atLeast(0.0), Importance.MEDIUM,
+                    "A closed round counts towards a drift when the drift method's regret of some group exceeds this "
+                            + "(0.05: the config in force loses 5% against the best alpha on the round's data).")
+            .define(DRIFT_MU_SHIFT_THRESHOLD, Type.DOUBLE, 0.25, ConfigDef.Range.atLeast(0.0), Importance.MEDIUM,
+                    "A closed round counts towards a drift when the channel means of some group moved this far from "
+                            + "the plan's: ||mu_round - mu_plan||_2 / ||mu_plan||_2 (0.25: a quarter of their size).")
+            .define(DRIFT_CONSECUTIVE_ROUNDS, Type.INT, 2, ConfigDef.Range.atLeast(1), Importance.MEDIUM,
+                    "Consecutive closed rounds over a threshold that confirm a drift: one round of unusual samples "
+                            + "is not a drift, two in a row are.")
             .define(DISTORTION_METHOD, Type.STRING, Method.QIG.id(),
                     ConfigDef.ValidString.in("rtn", "awq", "mbq", "qig"), Importance.LOW,
                     "For schemes that quantize activations (and the paper behaviour): the method whose config of "
@@ -114,6 +187,16 @@ public final class AggregatorConfig extends ServiceConfig {
 
     public Method distortionMethod() {
         return Method.parse(getString(DISTORTION_METHOD));
+    }
+
+    public RequantizePolicy requantizePolicy() {
+        return RequantizePolicy.parse(getString(REQUANTIZE_POLICY));
+    }
+
+    /** What confirms a drift. */
+    public DriftThresholds driftThresholds() {
+        return new DriftThresholds(Method.parse(getString(DRIFT_METHOD)), getDouble(DRIFT_REGRET_THRESHOLD),
+                getDouble(DRIFT_MU_SHIFT_THRESHOLD), getInt(DRIFT_CONSECUTIVE_ROUNDS));
     }
 
     public int httpPort() {

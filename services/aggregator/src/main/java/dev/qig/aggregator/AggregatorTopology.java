@@ -1,15 +1,19 @@
 package dev.qig.aggregator;
 
+import dev.qig.aggregator.internals.ActiveConfigs;
 import dev.qig.aggregator.internals.RoundProcessor;
 import dev.qig.kafka.registry.SchemaRegistryClient;
+import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.kafka.serde.AvroSerde;
 import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.QuantConfig;
 import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -18,20 +22,24 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * The aggregator's topology: layer-stats (keyed by round) into the round processor, whose stores
- * (rounds, their progress, sample ids seen, latest configs) are changelogged, and out to the plans and configs
- * topics. Each round key lives in one partition, so one task sees every group of a model at once.
+ * (rounds, their progress, sample ids seen, latest configs) are changelogged, and out to the plans,
+ * configs and drift-events topics; the promoted configs (active-configs topic) in a global store that
+ * the drift check reads. Each round key lives in one partition, so one task sees every group of a
+ * model at once.
  */
 public final class AggregatorTopology {
 
     private static final String SOURCE = "layer-stats-source";
     private static final String PROCESSOR = "rounds";
+    private static final String ACTIVE_SOURCE = "active-configs-source";
+    private static final String ACTIVE_PROCESSOR = "active-configs";
 
     private AggregatorTopology() {}
 
     public static Topology build(AggregatorConfig config, SchemaRegistryClient registry) {
         RoundProcessor.Settings settings = new RoundProcessor.Settings(config.modelIds(), config.roundSamples(),
                 config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.planRefreshRounds(),
-                config.distortionMethod(), config.instanceId());
+                config.distortionMethod(), config.instanceId(), config.requantizePolicy(), config.driftThresholds());
         AvroSerde<LayerStats> statsSerde = new AvroSerde<>(registry, LayerStats.class);
         Topology t = new Topology();
         t.addSource(SOURCE, new StringDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));
@@ -47,6 +55,15 @@ public final class AggregatorTopology {
         AvroSerializer<SpecificRecord> out = new AvroSerializer<>(registry);
         t.addSink(RoundProcessor.PLANS_SINK, config.topic(Topics.Topic.PLANS), new StringSerializer(), out, PROCESSOR);
         t.addSink(RoundProcessor.CONFIGS_SINK, config.topic(Topics.Topic.CONFIGS), new StringSerializer(), out, PROCESSOR);
+        t.addSink(RoundProcessor.DRIFT_SINK, config.topic(Topics.Topic.DRIFT_EVENTS), new StringSerializer(), out, PROCESSOR);
+        // The promoted configs, on every instance (a global store: the key is model/scheme, not the round key).
+        // Not changelogged: the compacted topic itself is what a restart reads back.
+        String activeTopic = config.topic(Topics.Topic.ACTIVE_CONFIGS);
+        AvroDeserializer<ActiveConfig> activeDeserializer = new AvroDeserializer<>(registry, ActiveConfig.class);
+        t.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ActiveConfigs.STORE),
+                        Serdes.String(), new AvroSerde<>(registry, ActiveConfig.class)).withLoggingDisabled(),
+                ACTIVE_SOURCE, new StringDeserializer(), new ByteArrayDeserializer(), activeTopic, ACTIVE_PROCESSOR,
+                () -> new ActiveConfigs(activeDeserializer, activeTopic));
         return t;
     }
 }

@@ -111,6 +111,24 @@ class AggregatorOnBrokerTest {
                     HttpResponse.BodyHandlers.ofString());
             assertTrue(plansJson.body().contains("\"version\": 1") || plansJson.body().contains("\"version\":1"),
                     plansJson.body());
+
+            // A search round: the initial calibration, whose drift statistics /rounds shows.
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of("bootstrap.servers",
+                    kafka.bootstrapServers()), new ByteArraySerializer(), new ByteArraySerializer())) {
+                for (int i = 1; i <= 3; i++) {
+                    producer.send(new ProducerRecord<>(statsTopic, FakeStats.KEY.toString().getBytes(),
+                            serializer.serialize(statsTopic, FakeStats.record("s" + i, 10 + i, 1)))).get();
+                }
+            }
+            String body = "";
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (!body.contains("\"round\":3") && System.currentTimeMillis() < deadline) {
+                Thread.sleep(200);
+                body = http.send(HttpRequest.newBuilder(URI.create(base + "/rounds")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+            }
+            assertTrue(body.contains("\"drift\":{\"round\":2") && body.contains("\"muShift\""), body);
+            assertEquals(4, read(config.topic(Topics.Topic.CONFIGS), 4, r -> true).size());
         } finally {
             MockSchemaRegistry.drop(scope);
         }

@@ -80,6 +80,8 @@ class AggregatorTopologyTest {
         props.put(AggregatorConfig.ROUND_MAX_DURATION_MS, 60_000L);
         props.put(AggregatorConfig.INSTANCE_ID, "ttd");
         props.put(AggregatorConfig.HTTP_PORT, -1);
+        // These tests are about rounds and plans one round at a time (drift: AggregatorDriftTest).
+        props.put(AggregatorConfig.REQUANTIZE_POLICY, "every-round");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.putAll(overrides);
         config = new AggregatorConfig(props);

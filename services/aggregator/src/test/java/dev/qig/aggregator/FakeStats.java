@@ -67,6 +67,35 @@ final class FakeStats {
         return CalibrationSums.ofSample(statistics, errors);
     }
 
+    /**
+     * One sample's search sums whose statistics and errors are drawn independently, so that a test
+     * can hold one still and move the other: statistics from {@code seed}, with the odd channels'
+     * |x| times {@code 1 + oddChannelGrowth}; errors with their minima at {@code awqBest},
+     * {@code mbqBest} (answer and vision) and {@code qigBest}.
+     */
+    static CalibrationSums searchSums(long seed, double oddChannelGrowth, int awqBest, int mbqBest, int qigBest) {
+        Random stats = new Random(seed);
+        Random err = new Random(seed * 7919 + 1);
+        Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
+        Map<GroupKey, GroupErrors> errors = new TreeMap<>();
+        groups().forEach((k, channels) -> {
+            double[] abs = new double[channels];
+            for (int c = 0; c < channels; c++) {
+                abs[c] = stats.nextDouble() * Math.pow(10, stats.nextInt(4)) * (c % 2 == 1 ? 1 + oddChannelGrowth : 1);
+            }
+            statistics.put(k, GroupStatistics.of(abs, 20 + stats.nextInt(5), stats.nextDouble() * 0.3, 16,
+                    0.5 + stats.nextDouble(), 3));
+            errors.put(k, GroupErrors.of(bowl(err, awqBest), bowl(err, mbqBest), bowl(err, mbqBest), bowl(err, qigBest),
+                    24, 3, 16, 0.9 + 0.2 * err.nextDouble()));
+        });
+        return CalibrationSums.ofSample(statistics, errors);
+    }
+
+    /** The statistics of {@link #searchSums} alone, for a statistics round (plan 0). */
+    static CalibrationSums statisticsSums(long seed, double oddChannelGrowth) {
+        return new CalibrationSums(searchSums(seed, oddChannelGrowth, AWQ_BEST, MBQ_BEST, QIG_BEST).statistics(), Map.of(), 1);
+    }
+
     /** Errors with one clear minimum at {@code best}, plus noise far smaller than the bowl's slope. */
     private static double[] bowl(Random r, int best) {
         double[] e = new double[AlphaGrid.SIZE];
@@ -74,6 +103,11 @@ final class FakeStats {
             e[a] = 1.0 + 0.01 * (a - best) * (a - best) + 1e-6 * r.nextDouble();
         }
         return e;
+    }
+
+    static LayerStats record(String sampleId, CalibrationSums sums, long planVersion, String domain) {
+        return Records.layerStats(sampleId, KEY, SETTINGS, planVersion, sums, domain,
+                Instant.parse("2026-11-29T10:00:00Z"), "fake-attributor");
     }
 
     static LayerStats record(String sampleId, long seed, long planVersion) {

@@ -121,6 +121,8 @@ final class LocalPipeline implements AutoCloseable {
         Map<String, Object> p = common("aggregator");
         p.put(AggregatorConfig.MODELS, modelId);
         p.put(AggregatorConfig.ROUND_SAMPLES, options.roundSamples);
+        // qig stream prints every round's configs and checks the last round against the batch calibrator.
+        p.put(AggregatorConfig.REQUANTIZE_POLICY, AggregatorConfig.RequantizePolicy.EVERY_ROUND.id());
         p.put(AggregatorConfig.PLAN_REFRESH_ROUNDS, options.planRefreshRounds);
         p.put(AggregatorConfig.HTTP_PORT, 0);
         p.put(AggregatorConfig.APPLICATION_ID, "qig-aggregator");

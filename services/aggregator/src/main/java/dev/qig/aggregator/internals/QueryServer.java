@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.qig.aggregator.Aggregator;
+import dev.qig.schemas.internal.DriftCheck;
+import dev.qig.schemas.internal.GroupDriftCheck;
 import dev.qig.schemas.internal.RoundProgress;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -18,7 +20,8 @@ import java.util.concurrent.Executors;
 
 /**
  * The aggregator's HTTP endpoint (interactive queries on its state stores): {@code /health},
- * {@code /rounds} (progress of every open round), {@code /plans[?key=round key]} and
+ * {@code /rounds} (progress of every open round, with the drift statistics of the round key's latest
+ * closed search round), {@code /plans[?key=round key]} and
  * {@code /configs[?key=round key/method]}. Answers JSON; serves what this instance holds.
  */
 public final class QueryServer {
@@ -46,7 +49,8 @@ public final class QueryServer {
         server.createContext("/rounds", ex -> answer(ex, aggregator, () -> {
             ArrayNode list = JSON.createArrayNode();
             for (RoundProgress s : aggregator.rounds()) {
-                list.add(JSON.createObjectNode()
+                ObjectNode round = JSON.createObjectNode();
+                list.add(round
                         .put("roundKey", s.getRoundKey())
                         .put("round", s.getRound())
                         .put("planVersion", s.getPlanVersion())
@@ -55,6 +59,9 @@ public final class QueryServer {
                         .put("openedAtMs", s.getOpenedAtMs())
                         .put("duplicatesSkipped", s.getDuplicates())
                         .set("domains", JSON.valueToTree(new TreeMap<>(s.getDomains()))));
+                if (s.getLastDriftCheck() != null) {
+                    round.set("drift", drift(s.getLastDriftCheck()));
+                }
             }
             return list.toString();
         }));
@@ -80,6 +87,25 @@ public final class QueryServer {
         }));
         server.start();
         return new QueryServer(server);
+    }
+
+    /** The latest drift check as JSON (a regret of infinity, possible only on a zero loss, is written as a string). */
+    private static ObjectNode drift(DriftCheck c) {
+        ObjectNode n = JSON.createObjectNode()
+                .put("round", c.getRound())
+                .put("planVersion", c.getPlanVersion())
+                .put("method", c.getMethod())
+                .put("maxRegret", c.getMaxRegret())
+                .put("maxMuShift", c.getMaxMuShift())
+                .put("roundsOver", c.getRoundsOver())
+                .put("driftConfirmed", c.getDriftConfirmed());
+        n.set("maxRegretByMethod", JSON.valueToTree(new TreeMap<>(c.getMaxRegretByMethod())));
+        ArrayNode groups = n.putArray("groups");
+        for (GroupDriftCheck g : c.getGroups()) {
+            groups.addObject().put("layer", g.getLayer()).put("group", g.getGroup()).put("regret", g.getRegret())
+                    .put("muShift", g.getMuShift());
+        }
+        return n;
     }
 
     public int port() {

@@ -14,6 +14,13 @@ import dev.qig.kafka.records.Records;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.PartialsKind;
+import dev.qig.aggregator.AggregatorConfig.DriftThresholds;
+import dev.qig.aggregator.AggregatorConfig.RequantizePolicy;
+import dev.qig.schemas.ActiveConfig;
+import dev.qig.schemas.DriftEvent;
+import dev.qig.schemas.GroupDrift;
+import dev.qig.schemas.internal.DriftCheck;
+import dev.qig.schemas.internal.GroupDriftCheck;
 import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import java.time.Duration;
@@ -32,14 +39,17 @@ import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Sums one sample's partial sums at a time into the round of its round key, exactly and once per
- * sample; closes a round at N samples or after a time limit and then emits one config per method
- * (for a round under a plan) and the next plan. Records that cannot be added (unknown model, a key
+ * sample; closes a round at N samples or after a time limit. A closed round under a plan is checked
+ * for drift (regret of the configs in force, shift of the channel means; {@link DriftMonitor}), and
+ * emits one config per method when it calibrates, a DriftEvent when a drift is confirmed, and the
+ * next plan when one is due (see {@link #close}). Records that cannot be added (unknown model, a key
  * that does not match the value, a stale or unknown plan, sums that do not fit the plan) are thrown
  * as {@link RejectedRecordException}s, which the processing-exception handler sends to the
  * dead-letter topic; the stream goes on.
@@ -52,12 +62,14 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     public static final String PROGRESS_STORE = "round-progress";
     public static final String PLANS_SINK = "plans-sink";
     public static final String CONFIGS_SINK = "configs-sink";
+    public static final String DRIFT_SINK = "drift-events-sink";
 
     private static final Logger LOG = LoggerFactory.getLogger(RoundProcessor.class);
 
     /** What the processor needs to know. */
     public record Settings(Set<String> models, int roundSamples, long maxDurationMs, long checkIntervalMs,
-                           int planRefreshRounds, Method distortionMethod, String instanceId) {}
+                           int planRefreshRounds, Method distortionMethod, String instanceId,
+                           RequantizePolicy policy, DriftThresholds drift) {}
 
     private final Settings settings;
     private ProcessorContext<String, SpecificRecord> context;
@@ -65,6 +77,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     private KeyValueStore<String, Long> seen;
     private KeyValueStore<String, dev.qig.schemas.QuantConfig> configs;
     private KeyValueStore<String, RoundProgress> progress;
+    private ReadOnlyKeyValueStore<String, ActiveConfig> active;
     /**
      * The open rounds' sums as exact sums, so that a record does not decode the whole round from its
      * store record; the store stays the truth: an entry is used only while it describes the same
@@ -85,6 +98,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         this.seen = context.getStateStore(SEEN_STORE);
         this.configs = context.getStateStore(CONFIGS_STORE);
         this.progress = context.getStateStore(PROGRESS_STORE);
+        this.active = context.getStateStore(ActiveConfigs.STORE);
         context.schedule(Duration.ofMillis(settings.checkIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::closeExpired);
     }
 
@@ -155,7 +169,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     private void save(RoundState s) {
         rounds.put(s.getRoundKey(), s);
         progress.put(s.getRoundKey(), new RoundProgress(s.getRoundKey(), s.getRound(), s.getPlanVersion(), s.getSamples(),
-                s.getOpenedAtMs(), s.getDuplicates(), new java.util.HashMap<>(s.getDomains())));
+                s.getOpenedAtMs(), s.getDuplicates(), new java.util.HashMap<>(s.getDomains()), s.getLastDriftCheck()));
     }
 
     /** The round's sums: from the cache when it matches the store, else decoded from the store record. */
@@ -233,8 +247,11 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     }
 
     /**
-     * Emits the round's configs (under a plan) and, after the statistics round and then every
-     * {@code planRefreshRounds} search rounds, the next plan; starts the next round.
+     * Closes a round. A round under a plan is first checked for drift against the configs in force;
+     * it emits a config per method when it calibrates (every round under every-round; under on-drift
+     * the first round under a plan); a confirmed drift emits a DriftEvent. A new plan follows the
+     * statistics round, a confirmed drift, and under every-round every {@code planRefreshRounds}
+     * search rounds. Then the next round starts.
      */
     private void close(RoundState state, String closedBy, long timestamp) {
         RoundKey key = RoundKey.parse(state.getRoundKey());
@@ -242,30 +259,63 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         cache.remove(state.getRoundKey());
         CalibrationSettings engineSettings = Records.settings(state.getSettings(), key.scheme());
         Instant now = Instant.ofEpochMilli(context.currentSystemTimeMs());
+        boolean searchRound = state.getPlanVersion() > 0;
+        boolean everyRound = settings.policy() == RequantizePolicy.EVERY_ROUND;
+        // Under on-drift a plan is calibrated once, by the first round under it (the plan is built
+        // from round fromRound, so the first round under it is the next one).
+        boolean calibrates = searchRound && (everyRound || state.getRound() == state.getPlan().getFromRound() + 1);
+        DriftCheck check = null;
+        DriftMonitor.Measurement drift = null;
         QuantConfig distortion = null;
-        if (state.getPlanVersion() > 0) {
+        Set<Method> methods = new TreeSet<>(Records.methods(state.getSettings()));
+        if (searchRound) {
             CalibrationPlan plan = Records.plan(state.getPlan());
-            Map<String, String> provenance = provenance(state, closedBy);
-            for (Method m : new TreeSet<>(Records.methods(state.getSettings()))) {
-                QuantConfig config = ScaleSearch.search(m, sums, plan, engineSettings, key.model(), state.getRound(),
-                        state.getRound(), provenance);
-                dev.qig.schemas.QuantConfig record = Records.configRecord(config, state.getSettings(),
-                        state.getPlanVersion(), state.getSamples(), now);
-                configs.put(key.configKey(m), record);
-                context.forward(new Record<>(key.configKey(m), record, timestamp), CONFIGS_SINK);
-                if (m == settings.distortionMethod()) {
-                    distortion = config;
+            // Measured before this round's configs replace the ones in force.
+            drift = DriftMonitor.measure(sums, plan, engineSettings, configsInForce(key, state, methods));
+            boolean over = drift.regretOver(settings.drift()) || drift.muShiftOver(settings.drift());
+            // Under on-drift a calibrating round's configs supersede the ones it measured: it starts the count afresh.
+            int roundsOver = over && (everyRound || !calibrates) ? state.getRoundsOverDriftThreshold() + 1 : 0;
+            check = driftCheck(state, drift, roundsOver);
+            if (calibrates) {
+                Map<String, String> provenance = provenance(state, closedBy);
+                for (Method m : methods) {
+                    QuantConfig config = ScaleSearch.search(m, sums, plan, engineSettings, key.model(), state.getRound(),
+                            state.getRound(), provenance);
+                    dev.qig.schemas.QuantConfig record = Records.configRecord(config, state.getSettings(),
+                            state.getPlanVersion(), state.getSamples(), now);
+                    configs.put(key.configKey(m), record);
+                    context.forward(new Record<>(key.configKey(m), record, timestamp), CONFIGS_SINK);
+                    if (m == settings.distortionMethod()) {
+                        distortion = config;
+                    }
                 }
             }
         }
+        boolean driftConfirmed = check != null && check.getRoundsOver() >= settings.drift().consecutiveRounds();
+        int refresh = settings.planRefreshRounds();
+        long searchRounds = state.getRound() - 1;
+        boolean newPlan = !searchRound || driftConfirmed
+                || (everyRound && refresh > 0 && searchRounds % refresh == 0);
+        long nextVersion = newPlan ? state.getPlanVersion() + 1 : state.getPlanVersion();
+        if (driftConfirmed) {
+            check.setDriftConfirmed(true);
+            check.setRoundsOver(0);
+            DriftEvent event = driftEvent(key, state, drift, nextVersion, now);
+            context.forward(new Record<>(key.modelSchemeKey(), event, timestamp), DRIFT_SINK);
+            LOG.info("{}: drift confirmed in round {} ({}); plan {} follows", key, state.getRound(), event.getReason(),
+                    nextVersion);
+        }
         RoundState after = RoundStates.fresh(key, state.getSettings());
         after.setRound(state.getRound() + 1);
-        int refresh = settings.planRefreshRounds();
-        long searchRound = state.getRound() - 1;
-        boolean newPlan = state.getPlanVersion() == 0 || (refresh > 0 && searchRound % refresh == 0);
+        after.setLastDriftCheck(check);
+        after.setRoundsOverDriftThreshold(check == null ? 0 : check.getRoundsOver());
         if (newPlan) {
-            long nextVersion = state.getPlanVersion() + 1;
             boolean distorted = engineSettings.needsDistortedStream();
+            if (distorted && distortion == null && searchRound && methods.contains(settings.distortionMethod())) {
+                // A monitoring round emitted no configs; the new plan still needs this round's distortion config.
+                distortion = ScaleSearch.search(settings.distortionMethod(), sums, Records.plan(state.getPlan()),
+                        engineSettings, key.model(), state.getRound(), state.getRound(), provenance(state, closedBy));
+            }
             CalibrationPlan next = CalibrationPlan.from(nextVersion, sums.statistics(), distorted ? distortion : null);
             dev.qig.schemas.CalibrationPlan planRecord = Records.planRecord(next, key, state.getSettings(),
                     state.getRound(), state.getSamples(), now);
@@ -279,9 +329,109 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             after.setPlanVersion(state.getPlanVersion());
             after.setPlan(state.getPlan());
         }
-        LOG.info("{}: round {} closed by {} with {} samples{}", key, state.getRound(), closedBy, state.getSamples(),
+        LOG.info("{}: round {} closed by {} with {} samples{}{}", key, state.getRound(), closedBy, state.getSamples(),
+                calibrates ? "; configs emitted" : searchRound ? "; monitoring" : "",
                 newPlan ? "; plan " + after.getPlanVersion() + " published" : "");
+        if (check != null) {
+            LOG.info("{}: round {} drift: max {} regret {}, max mu shift {}; {} of {} rounds over (thresholds {}, {})",
+                    key, state.getRound(), check.getMethod(), format(check.getMaxRegret()), format(check.getMaxMuShift()),
+                    driftConfirmed ? settings.drift().consecutiveRounds() : check.getRoundsOver(),
+                    settings.drift().consecutiveRounds(), settings.drift().regret(), settings.drift().muShift());
+        }
         save(after);
+    }
+
+    /**
+     * Per method, the config whose alpha is in force: the promoted active config when it is of that
+     * method, for this round key's settings, and built under the current plan (so its alphas mean
+     * the scales this round's errors were computed with); else the method's last emitted config.
+     * Under on-drift the active config of an older plan is not measured: the re-quantized configs
+     * are awaiting the evaluator's decision, and measuring the old one would re-trigger the drift
+     * that has already been answered.
+     */
+    private Map<Method, QuantConfig> configsInForce(RoundKey key, RoundState state, Set<Method> methods) {
+        Map<Method, QuantConfig> out = new java.util.EnumMap<>(Method.class);
+        ActiveConfig promoted = active.get(key.modelSchemeKey());
+        for (Method m : methods) {
+            dev.qig.schemas.QuantConfig c = configs.get(key.configKey(m));
+            if (promoted != null) {
+                dev.qig.schemas.QuantConfig p = promoted.getConfig();
+                if (Method.parse(p.getMethod()) == m && RoundKey.settingsId(p.getSettings()).equals(key.settings())
+                        && p.getPlanVersion() == state.getPlanVersion()) {
+                    c = p;
+                }
+            }
+            if (c != null) {
+                out.put(m, Records.config(c));
+            }
+        }
+        return out;
+    }
+
+    private DriftCheck driftCheck(RoundState state, DriftMonitor.Measurement m, int roundsOver) {
+        Method method = settings.drift().method();
+        List<GroupDriftCheck> groups = new ArrayList<>();
+        m.muShifts().forEach((k, shift) -> {
+            Double regret = m.regrets(method).get(k);
+            groups.add(new GroupDriftCheck(k.layer(), k.group().id(), nullIfNaN(regret), shift));
+        });
+        Map<String, Double> byMethod = new TreeMap<>();
+        m.regrets().keySet().forEach(x -> {
+            Double r = nullIfNaN(m.maxRegret(x));
+            if (r != null) {
+                byMethod.put(x.id(), r);
+            }
+        });
+        return DriftCheck.newBuilder()
+                .setRound(state.getRound())
+                .setPlanVersion(state.getPlanVersion())
+                .setMethod(method.id())
+                .setMaxRegret(nullIfNaN(m.maxRegret(method)))
+                .setMaxMuShift(m.muShifts().isEmpty() ? 0.0 : m.maxMuShift())
+                .setMaxRegretByMethod(byMethod)
+                .setRoundsOver(roundsOver)
+                .setDriftConfirmed(false)
+                .setGroups(groups)
+                .build();
+    }
+
+    private DriftEvent driftEvent(RoundKey key, RoundState state, DriftMonitor.Measurement m, long newPlanVersion,
+                                  Instant now) {
+        DriftThresholds t = settings.drift();
+        boolean regret = m.regretOver(t);
+        boolean shift = m.muShiftOver(t);
+        List<GroupDrift> groups = new ArrayList<>();
+        m.muShifts().forEach((k, muShift) -> {
+            if (m.over(k, t)) {
+                groups.add(new GroupDrift(k.layer(), k.group().id(), m.regrets(t.method()).getOrDefault(k, Double.NaN),
+                        muShift));
+            }
+        });
+        return DriftEvent.newBuilder()
+                .setModel(key.model())
+                .setScheme(key.scheme().id())
+                .setRound(state.getRound())
+                .setPlanVersion(state.getPlanVersion())
+                .setReason(regret && shift ? "regret+channel-shift" : regret ? "regret" : "channel-shift")
+                .setThreshold(regret ? t.regret() : t.muShift())
+                .setConsecutiveRounds(t.consecutiveRounds())
+                .setGroups(groups)
+                .setDomains(new TreeMap<>(state.getDomains()))
+                .setNewPlanVersion(newPlanVersion)
+                .setRoundKey(key.toString())
+                .setMethod(t.method().id())
+                .setRegretThreshold(t.regret())
+                .setMuShiftThreshold(t.muShift())
+                .setDetectedAt(now)
+                .build();
+    }
+
+    private static Double nullIfNaN(Double v) {
+        return v == null || v.isNaN() ? null : v;
+    }
+
+    private static String format(Double v) {
+        return v == null ? "n/a" : String.format(java.util.Locale.ROOT, "%.4f", v);
     }
 
     private Map<String, String> provenance(RoundState state, String closedBy) {

@@ -86,24 +86,35 @@ public final class ScaleSearch {
         if (method == Method.RTN) {
             return new QuantConfig(model, settings.scheme(), method, version, round, Map.of(), prov);
         }
-        Map<GroupKey, Double> r = flooredRatios(sums.statistics());
         Map<GroupKey, QuantConfig.GroupChoice> groups = new TreeMap<>();
+        lossCurves(method, sums, plan, settings).forEach((key, loss) -> {
+            int best = argmin(loss);
+            groups.put(key, new QuantConfig.GroupChoice(AlphaGrid.alpha(best),
+                    AlphaGrid.scales(plan.mu().get(key), AlphaGrid.alpha(best)), loss[best], loss[0]));
+        });
+        return new QuantConfig(model, settings.scheme(), method, version, round, Collections.unmodifiableMap(groups), prov);
+    }
+
+    /**
+     * The method's loss per alpha for every group the plan searches, in group order: what
+     * {@link #search} takes the argmin of, and what the drift check measures a config in force on.
+     */
+    public static Map<GroupKey, double[]> lossCurves(Method method, CalibrationSums sums, CalibrationPlan plan,
+                                                     CalibrationSettings settings) {
+        Map<GroupKey, Double> r = flooredRatios(sums.statistics());
+        Map<GroupKey, double[]> curves = new TreeMap<>();
         int searchIndex = 0;
         for (Map.Entry<GroupKey, GroupErrors> e : sums.errors().entrySet()) {
             GroupKey key = e.getKey();
-            GroupErrors p = e.getValue();
             if (!plan.searches(key)) {
                 continue;
             }
             boolean counterBug = settings.codeFaithfulCounterBug() && method == Method.QIG
                     && settings.scheme() == QuantScheme.W3A16 && searchIndex < 5;
-            double[] loss = losses(method, p, r.get(key), counterBug);
-            int best = argmin(loss);
-            groups.put(key, new QuantConfig.GroupChoice(AlphaGrid.alpha(best),
-                    AlphaGrid.scales(plan.mu().get(key), AlphaGrid.alpha(best)), loss[best], loss[0]));
+            curves.put(key, losses(method, e.getValue(), r.get(key), counterBug));
             searchIndex++;
         }
-        return new QuantConfig(model, settings.scheme(), method, version, round, Collections.unmodifiableMap(groups), prov);
+        return curves;
     }
 
     private static double median(List<Double> values) {

@@ -57,6 +57,11 @@ public record RoundKey(String model, QuantScheme scheme, String settings) {
         return this + "/" + method.id();
     }
 
+    /** The key of the drift-events and active-configs topics: {@code model/scheme} (a drift or a promotion is not per settings). */
+    public String modelSchemeKey() {
+        return model + "/" + scheme.id();
+    }
+
     @Override
     public String toString() {
         return model + "/" + scheme.id() + "/" + settings;

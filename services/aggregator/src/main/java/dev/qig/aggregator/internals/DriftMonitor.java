@@ -1,0 +1,141 @@
+package dev.qig.aggregator.internals;
+
+import dev.qig.aggregator.AggregatorConfig.DriftThresholds;
+import dev.qig.core.quant.AlphaGrid;
+import dev.qig.core.quant.CalibrationPlan;
+import dev.qig.core.quant.CalibrationSettings;
+import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.GroupKey;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantConfig;
+import dev.qig.core.quant.ScaleSearch;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * How far a closed search round's data is from what is in force: per group, the regret of each
+ * method's config in force on the round's loss curve, and the shift of the round's channel means
+ * against the plan's. Pure arithmetic on the round's sums; the round processor keeps the count of
+ * rounds over a threshold.
+ */
+final class DriftMonitor {
+
+    private DriftMonitor() {}
+
+    /**
+     * The drift statistics of one round.
+     *
+     * @param regrets per method with a config in force, per group its regret (NaN where undefined)
+     * @param muShifts per group the relative shift of the channel means
+     */
+    record Measurement(Map<Method, Map<GroupKey, Double>> regrets, Map<GroupKey, Double> muShifts) {
+
+        /** The method's regret per group, or an empty map when no config of it was in force. */
+        Map<GroupKey, Double> regrets(Method method) {
+            return regrets.getOrDefault(method, Map.of());
+        }
+
+        /** Max over groups of the method's regret; NaN when no config of it was in force. */
+        double maxRegret(Method method) {
+            return max(regrets(method));
+        }
+
+        double maxMuShift() {
+            return max(muShifts);
+        }
+
+        boolean regretOver(DriftThresholds t) {
+            return maxRegret(t.method()) > t.regret();
+        }
+
+        boolean muShiftOver(DriftThresholds t) {
+            return maxMuShift() > t.muShift();
+        }
+
+        /** Whether a group is over either threshold (what a drift event lists). */
+        boolean over(GroupKey key, DriftThresholds t) {
+            Double r = regrets(t.method()).get(key);
+            return (r != null && r > t.regret()) || muShifts.getOrDefault(key, 0.0) > t.muShift();
+        }
+
+        private static double max(Map<GroupKey, Double> values) {
+            double m = Double.NaN;
+            for (double v : values.values()) {
+                if (!Double.isNaN(v) && (Double.isNaN(m) || v > m)) {
+                    m = v;
+                }
+            }
+            return m;
+        }
+    }
+
+    /**
+     * The round's drift statistics.
+     *
+     * @param sums the closed round's sums (errors under {@code plan})
+     * @param plan the plan the round summed under: its mu built the candidate scales and is what the shift is against
+     * @param inForce per method, the config whose alphas are measured (RTN, which has no alpha to regret, is skipped)
+     */
+    static Measurement measure(CalibrationSums sums, CalibrationPlan plan, CalibrationSettings settings,
+                               Map<Method, QuantConfig> inForce) {
+        Map<Method, Map<GroupKey, Double>> regrets = new EnumMap<>(Method.class);
+        inForce.forEach((method, config) -> {
+            if (method == Method.RTN) {
+                return;
+            }
+            Map<GroupKey, Double> perGroup = new TreeMap<>();
+            ScaleSearch.lossCurves(method, sums, plan, settings).forEach((key, loss) -> {
+                // A group the config does not list is quantized without scales: alpha 0.
+                QuantConfig.GroupChoice choice = config.groups().get(key);
+                int alpha = choice == null ? 0 : AlphaGrid.indexOf(choice.alpha());
+                perGroup.put(key, regret(loss, alpha));
+            });
+            regrets.put(method, Collections.unmodifiableMap(perGroup));
+        });
+        Map<GroupKey, Double> shifts = new TreeMap<>();
+        plan.mu().forEach((key, mu) -> {
+            var statistics = sums.statistics().get(key);
+            if (statistics != null) {
+                shifts.put(key, muShift(statistics.channelMeans(), mu));
+            }
+        });
+        return new Measurement(Collections.unmodifiableMap(regrets), Collections.unmodifiableMap(shifts));
+    }
+
+    /**
+     * L(alpha in force) / min over alpha of L - 1: how much the alpha in force loses against the best
+     * alpha of the curve (0 when it is the best). A curve whose minimum is 0 has no relative measure:
+     * 0 if the alpha in force reaches it too, else infinity; a curve with NaN gives NaN.
+     */
+    static double regret(double[] loss, int alphaInForce) {
+        double min = loss[ScaleSearch.argmin(loss)];
+        double at = loss[alphaInForce];
+        if (Double.isNaN(min) || Double.isNaN(at)) {
+            return Double.NaN;
+        }
+        if (min <= 0) {
+            return at <= min ? 0.0 : Double.POSITIVE_INFINITY;
+        }
+        return at / min - 1;
+    }
+
+    /** ||mu_round - mu_plan||_2 / ||mu_plan||_2; a zero plan mu gives 0 if the round's is zero too, else infinity. */
+    static double muShift(float[] round, float[] plan) {
+        if (round.length != plan.length) {
+            throw new IllegalArgumentException("channel counts differ: " + round.length + " vs " + plan.length);
+        }
+        double diff = 0;
+        double norm = 0;
+        for (int c = 0; c < plan.length; c++) {
+            double d = (double) round[c] - plan[c];
+            diff += d * d;
+            norm += (double) plan[c] * plan[c];
+        }
+        if (norm == 0) {
+            return diff == 0 ? 0.0 : Double.POSITIVE_INFINITY;
+        }
+        return Math.sqrt(diff / norm);
+    }
+}

@@ -1,0 +1,49 @@
+package dev.qig.aggregator.internals;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** The drift statistics on hand-made loss curves and channel means. */
+class DriftMonitorTest {
+
+    /** A loss curve over the 20 alphas of the grid with its minimum, 2.0, at index 6. */
+    private static double[] curve() {
+        double[] loss = new double[20];
+        for (int a = 0; a < loss.length; a++) {
+            loss[a] = 2.0 + 0.1 * Math.abs(a - 6);
+        }
+        return loss;
+    }
+
+    @Test
+    void theRegretIsTheLossInForceOverTheBestLossMinusOne() {
+        double[] loss = curve();
+        assertEquals(0.0, DriftMonitor.regret(loss, 6), 0.0, "the best alpha has no regret");
+        assertEquals(2.5 / 2.0 - 1, DriftMonitor.regret(loss, 1), 1e-15);
+        assertEquals(3.3 / 2.0 - 1, DriftMonitor.regret(loss, 19), 1e-15);
+    }
+
+    @Test
+    void aZeroMinimumHasNoRelativeRegret() {
+        double[] loss = curve();
+        loss[3] = 0.0;
+        assertEquals(Double.POSITIVE_INFINITY, DriftMonitor.regret(loss, 6));
+        assertEquals(0.0, DriftMonitor.regret(loss, 3), 0.0);
+        loss[5] = Double.NaN;
+        assertTrue(Double.isNaN(DriftMonitor.regret(loss, 5)));
+    }
+
+    @Test
+    void theMuShiftIsRelativeToThePlansNorm() {
+        float[] plan = {3, 4};
+        assertEquals(0.0, DriftMonitor.muShift(plan, plan), 0.0);
+        assertEquals(1.0 / 5, DriftMonitor.muShift(new float[] {3, 5}, plan), 1e-12);
+        assertEquals(1.0, DriftMonitor.muShift(new float[] {6, 8}, plan), 1e-12);
+        assertEquals(0.0, DriftMonitor.muShift(new float[2], new float[2]), 0.0);
+        assertEquals(Double.POSITIVE_INFINITY, DriftMonitor.muShift(new float[] {1, 0}, new float[2]));
+        assertThrows(IllegalArgumentException.class, () -> DriftMonitor.muShift(new float[3], plan));
+    }
+}
