@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
         description = "Streaming QIG calibration and evaluation of quantized vision-language models.",
         subcommands = {TrainCommand.class, EvalCommand.class, CalibrateCommand.class, BenchCommand.class, AttributionCommand.class,
                 StreamCommand.class, ServiceCommands.IngestCommand.class, ServiceCommands.AttributorCommand.class,
-                ServiceCommands.AggregatorCommand.class, ServiceCommands.ConfigCommand.class})
+                ServiceCommands.AggregatorCommand.class, ServiceCommands.EvaluatorCommand.class,
+                ServiceCommands.ConfigCommand.class})
 public final class QigCommand implements Runnable {
 
     @Override

@@ -5,6 +5,9 @@ import dev.qig.aggregator.AggregatorConfig;
 import dev.qig.attributor.Attributor;
 import dev.qig.attributor.AttributorConfig;
 import dev.qig.attributor.internals.AttributorStats;
+import dev.qig.evaluator.Evaluator;
+import dev.qig.evaluator.EvaluatorConfig;
+import dev.qig.evaluator.internals.EvaluatorStats;
 import dev.qig.ingest.Ingest;
 import dev.qig.ingest.IngestConfig;
 import dev.qig.kafka.config.ConfigDocs;
@@ -125,11 +128,36 @@ final class ServiceCommands {
         }
     }
 
+    @Command(name = "evaluator", mixinStandardHelpOptions = true,
+            description = "Run the evaluator: applies every quantization config to its own model copy, evaluates it against "
+                    + "full precision on held-out questions, writes EvalResults and promotes configs that do not lose "
+                    + "accuracy. Runs until stopped. Settings: `qig config evaluator`.")
+    static final class EvaluatorCommand implements Callable<Integer> {
+        @Mixin
+        ServiceOptions options;
+
+        @Override
+        public Integer call() throws Exception {
+            EvaluatorConfig config = new EvaluatorConfig(options.resolve(EvaluatorConfig.definition()));
+            Evaluator evaluator = new Evaluator(config, SchemaRegistries.create(config.registryProperties()));
+            evaluator.start();
+            System.out.println("evaluator " + config.instanceId() + " serving " + config.models() + ", "
+                    + config.questionsPerDomain() + " questions per domain of " + config.evalDomains());
+            runUntilStopped(evaluator, () -> {
+                EvaluatorStats s = evaluator.stats();
+                System.out.printf(Locale.ROOT, "consumed %d, evaluated %d, promoted %d, refused %d, dead letters %s, "
+                        + "evaluation %.1f s%n", s.consumed(), s.evaluated(), s.promoted(), s.refused(),
+                        s.deadLetteredByReason(), s.evalSeconds());
+            });
+            return 0;
+        }
+    }
+
     @Command(name = "config", mixinStandardHelpOptions = true,
             description = "Print a service's settings (key, environment variable, type, default, valid values, description) "
                     + "as a Markdown table.")
     static final class ConfigCommand implements Callable<Integer> {
-        @Parameters(paramLabel = "SERVICE", description = "ingest, attributor or aggregator")
+        @Parameters(paramLabel = "SERVICE", description = "ingest, attributor, aggregator or evaluator")
         String service;
 
         @Spec
@@ -147,8 +175,9 @@ final class ServiceCommands {
                 case "ingest" -> IngestConfig.definition();
                 case "attributor" -> AttributorConfig.definition();
                 case "aggregator" -> AggregatorConfig.definition();
+                case "evaluator" -> EvaluatorConfig.definition();
                 default -> throw new IllegalArgumentException("unknown service '" + service
-                        + "'; expected ingest, attributor or aggregator");
+                        + "'; expected ingest, attributor, aggregator or evaluator");
             };
         }
     }

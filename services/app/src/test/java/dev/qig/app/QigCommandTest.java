@@ -25,7 +25,7 @@ class QigCommandTest {
         String[] r = run("--help");
         assertEquals("0", r[0]);
         for (String c : new String[] {"train", "eval", "calibrate", "bench", "attribution", "stream", "ingest",
-            "attributor", "aggregator", "config"}) {
+            "attributor", "aggregator", "evaluator", "config"}) {
             assertTrue(r[1].contains(c), c + " missing from\n" + r[1]);
         }
     }
@@ -51,6 +51,12 @@ class QigCommandTest {
             assertTrue(r[1].contains("`" + key + "`"), key + " missing from\n" + r[1]);
         }
         assertTrue(r[1].contains("QIG_BOOTSTRAP_SERVERS"), r[1]);
+        String[] evaluator = run("config", "evaluator");
+        assertEquals("0", evaluator[0]);
+        for (String key : new String[] {"promotion.margin", "promotion.confidence", "promotion.max.loss.vs.fp32",
+            "eval.source", "device", "topic.active.configs"}) {
+            assertTrue(evaluator[1].contains("`" + key + "`"), key + " missing from\n" + evaluator[1]);
+        }
         String[] unknown = run("config", "evaluatorx");
         assertEquals("2", unknown[0]);
         assertTrue(unknown[2].contains("unknown service 'evaluatorx'"), unknown[2]);
@@ -62,6 +68,10 @@ class QigCommandTest {
                 "--set", "round.samples=0");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("round.samples") && r[2].split("\n").length == 1, r[2]);
+        String[] margin = run("evaluator", "--set", "bootstrap.servers=127.0.0.1:1", "--set", "schema.registry.url=mock://t",
+                "--set", "promotion.margin=-0.1");
+        assertEquals("2", margin[0]);
+        assertTrue(margin[2].contains("promotion.margin") && margin[2].split("\n").length == 1, margin[2]);
         String[] missing = run("attributor", "--set", "schema.registry.url=mock://t");
         assertEquals("2", missing[0]);
         assertTrue(missing[2].contains("bootstrap.servers"), missing[2]);

@@ -41,6 +41,11 @@ public enum RejectReason {
     UNKNOWN_PLAN,
     /** A source input (a file of a folder source) that is not the JSON a sample is made of. */
     MALFORMED_INPUT,
+    /**
+     * A quantization config that cannot be applied: an unknown scheme or method, bit widths that
+     * contradict its scheme, scales that are not finite and positive, or groups that do not fit the model.
+     */
+    MALFORMED_CONFIG,
     /** Anything else that went wrong while processing the record. */
     PROCESSING_ERROR;
 

@@ -1,0 +1,323 @@
+package dev.qig.evaluator.internals;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import dev.qig.core.data.VqaSample;
+import dev.qig.core.model.GradientRecording;
+import dev.qig.core.quant.QuantConfig;
+import dev.qig.evaluator.EvaluatorConfig;
+import dev.qig.kafka.dlq.DeadLetters;
+import dev.qig.kafka.dlq.RejectReason;
+import dev.qig.kafka.dlq.RejectedRecordException;
+import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.ActiveConfig;
+import dev.qig.schemas.EvalResult;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The evaluator's consumer loop, one config at a time: decode it (bad ones to the dead-letter
+ * topic), apply it to this process's own copy of its model, evaluate, write one EvalResult per
+ * domain, decide on promotion, write the ActiveConfig when promoted, wait until every record is
+ * acknowledged, and only then commit the config's offset (at least once: results are keyed by
+ * config id, so a redelivery repeats them; an already active config is not promoted again).
+ */
+public final class ConfigWorker implements Runnable {
+
+    public static final String STAGE = "evaluator";
+    private static final Logger LOG = LoggerFactory.getLogger(ConfigWorker.class);
+
+    private final EvaluatorConfig config;
+    private final ConfigDecoder decoder;
+    private final AvroSerializer<SpecificRecord> serializer;
+    private final ActiveConfigs actives;
+    private final List<VqaSample> questions;
+    private final PromotionRule rule;
+    private final EvaluatorStats stats;
+    private final Device device;
+    private final StringSerializer keys = new StringSerializer();
+    private final Map<String, ServedModel> models = new LinkedHashMap<>();
+    private final CountDownLatch ready = new CountDownLatch(1);
+    private volatile boolean running = true;
+    private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private volatile Throwable failure;
+
+    public ConfigWorker(EvaluatorConfig config, ConfigDecoder decoder, AvroSerializer<SpecificRecord> serializer,
+                        ActiveConfigs actives, List<VqaSample> questions, Device device, EvaluatorStats stats) {
+        this.config = config;
+        this.decoder = decoder;
+        this.serializer = serializer;
+        this.actives = actives;
+        this.questions = questions;
+        this.device = device;
+        this.stats = stats;
+        this.rule = new PromotionRule(config.promotionMargin(), config.promotionConfidence(),
+                config.promotionMaxLossVsFullPrecision());
+    }
+
+    /**
+     * Waits until the models are loaded, measured in full precision, and the consumer polls.
+     *
+     * @throws IllegalStateException if the worker failed to start
+     */
+    public boolean awaitReady(long timeout, TimeUnit unit) throws InterruptedException {
+        boolean done = ready.await(timeout, unit);
+        if (failure != null) {
+            throw new IllegalStateException("the evaluator failed to start: " + failure.getMessage(), failure);
+        }
+        return done;
+    }
+
+    public void stop() {
+        running = false;
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+    }
+
+    @Override
+    public void run() {
+        GradientRecording.offInThisThread(); // evaluation only; weights are replaced in place
+        try (NDManager manager = NDManager.newBaseManager(device);
+             KafkaProducer<byte[], byte[]> producer = newProducer()) {
+            for (String location : config.models()) {
+                ServedModel m = ServedModel.load(location, manager, config.batchSize(), questions);
+                models.put(m.id(), m);
+                publishFullPrecision(m, producer);
+                LOG.info("evaluating configs of {} ({}) on {}: {} questions of {}", m.id(), location, device, m.questions(),
+                        m.domains());
+            }
+            consumer = newConsumer();
+            ready.countDown();
+            while (running) {
+                try {
+                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                        process(r, producer);
+                        consumer.commitSync(Map.of(new TopicPartition(r.topic(), r.partition()),
+                                new OffsetAndMetadata(r.offset() + 1)));
+                    }
+                } catch (WakeupException e) {
+                    if (running) {
+                        throw e;
+                    }
+                } catch (RuntimeException | ExecutionException e) {
+                    if (!running) {
+                        break;
+                    }
+                    // Outputs not acknowledged or the offset not committed: rejoin, and the config comes again.
+                    LOG.error("evaluator: a config failed to be reported; rejoining the group to read it again", e);
+                    stats.restarts.incrementAndGet();
+                    consumer.close(Duration.ofSeconds(5));
+                    consumer = newConsumer();
+                }
+            }
+        } catch (IOException | RuntimeException | ExecutionException e) {
+            failure = e;
+            LOG.error("evaluator stopped", e);
+        } finally {
+            ready.countDown();
+            if (consumer != null) {
+                consumer.close(Duration.ofSeconds(5));
+            }
+        }
+    }
+
+    /** The full-precision reference results, once per model and start. */
+    private void publishFullPrecision(ServedModel m, KafkaProducer<byte[], byte[]> producer) throws ExecutionException {
+        String id = m.id() + "/" + EvalResults.FULL_PRECISION;
+        List<EvalResult> results = EvalResults.of(new EvalResults.Subject(id, m.id(), EvalResults.FULL_PRECISION,
+                        EvalResults.FULL_PRECISION, 0, WeightBytes.decoderFullPrecision(m.vqa().model()), null, null),
+                m, m.fullPrecision(), false, rule.confidence(), device.toString(), Instant.now());
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        results.forEach(r -> sent.add(send(producer, Topics.Topic.EVAL_RESULTS, id, r)));
+        await(producer, sent);
+    }
+
+    private void process(ConsumerRecord<byte[], byte[]> r, KafkaProducer<byte[], byte[]> producer)
+            throws ExecutionException {
+        stats.consumed.incrementAndGet();
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        ConfigDecoder.Decoded decoded;
+        try {
+            decoded = decoder.decode(r.topic(), r.value());
+        } catch (RejectedRecordException e) {
+            sent.add(deadLetter(producer, r, e, null));
+            await(producer, sent);
+            return;
+        }
+        QuantConfig candidate = decoded.config();
+        String configId = decoded.record().getConfigId();
+        ServedModel model = models.get(candidate.model());
+        if (model == null) {
+            sent.add(deadLetter(producer, r, new RejectedRecordException(RejectReason.UNKNOWN_MODEL, "config " + configId
+                    + " names model " + candidate.model() + "; this evaluator serves " + models.keySet()),
+                    candidate.model()));
+            await(producer, sent);
+            return;
+        }
+        String scheme = candidate.scheme().id();
+        ActiveConfig active = actives.get(model.id(), scheme);
+        String activeId = active == null ? null : active.getConfig().getConfigId();
+        boolean[] activeOutcomes = activeId == null || activeId.equals(configId) ? null : activeOutcomes(model, active);
+
+        ServedModel.Measured measured;
+        long start = System.nanoTime();
+        try {
+            measured = model.evaluate(configId, candidate);
+        } catch (IllegalArgumentException e) {
+            sent.add(deadLetter(producer, r, new RejectedRecordException(RejectReason.MALFORMED_CONFIG, "config "
+                    + configId + " does not fit model " + model.id() + ": " + e.getMessage(), e), model.id()));
+            await(producer, sent);
+            return;
+        } catch (RuntimeException e) {
+            sent.add(deadLetter(producer, r, new RejectedRecordException(RejectReason.PROCESSING_ERROR, "config "
+                    + configId + ": evaluation failed: " + e.getMessage(), e), model.id()));
+            await(producer, sent);
+            return;
+        } finally {
+            stats.evalNanos.addAndGet(System.nanoTime() - start);
+        }
+        Instant now = Instant.now();
+        List<EvalResult> results = EvalResults.of(new EvalResults.Subject(configId, model.id(), scheme,
+                        candidate.method().id(), candidate.version(), WeightBytes.decoder(model.vqa().model(), candidate.scheme()),
+                        activeOutcomes == null ? null : activeId, activeOutcomes),
+                model, measured, true, rule.confidence(), device.toString(), now);
+        results.forEach(res -> sent.add(send(producer, Topics.Topic.EVAL_RESULTS, configId, res)));
+
+        ActiveConfig promotion = null;
+        String verdict;
+        if (configId.equals(activeId)) {
+            verdict = "already active";
+        } else if (active != null && decoded.record().getRound() < active.getConfig().getRound()) {
+            verdict = "not promoted: round " + decoded.record().getRound() + " is older than the active config's round "
+                    + active.getConfig().getRound();
+        } else {
+            PromotionRule.Decision d = rule.decide(measured.report().correctness(), activeOutcomes,
+                    activeOutcomes == null ? null : activeId, model.fullPrecision().report().correctness());
+            verdict = d.text();
+            if (d.promoted()) {
+                promotion = ActiveConfig.newBuilder()
+                        .setModel(model.id())
+                        .setScheme(scheme)
+                        .setConfig(decoded.record())
+                        .setEvaluations(results)
+                        .setPreviousConfigId(activeId)
+                        .setDecision(d.text())
+                        .setPromotedAt(now)
+                        .build();
+                sent.add(send(producer, Topics.Topic.ACTIVE_CONFIGS, ActiveConfigs.key(model.id(), scheme), promotion));
+            }
+        }
+        await(producer, sent);
+        stats.evaluated.incrementAndGet();
+        if (promotion != null) {
+            actives.put(promotion); // only once the topic has it, so a failed send is decided again on redelivery
+            stats.promoted.incrementAndGet();
+        } else {
+            stats.refused.incrementAndGet();
+        }
+        LOG.info("config {}: mean accuracy {} (fp32 {}); {}", configId, measured.report().meanAccuracy(),
+                model.fullPrecision().report().meanAccuracy(), verdict);
+    }
+
+    /**
+     * The active config's per-question correctness: remembered from its evaluation in this process,
+     * or evaluated again (after a restart, from the config the ActiveConfig record carries). Null when
+     * it no longer applies to the model; the full-precision test then decides alone.
+     */
+    private boolean[] activeOutcomes(ServedModel model, ActiveConfig active) {
+        String id = active.getConfig().getConfigId();
+        boolean[] known = model.outcomes(id);
+        if (known != null) {
+            return known;
+        }
+        long start = System.nanoTime();
+        try {
+            QuantConfig c = ConfigDecoder.config(active.getConfig());
+            LOG.info("evaluating the active config {} again for paired comparisons", id);
+            return model.evaluate(id, c).report().correctness();
+        } catch (RuntimeException e) {
+            LOG.warn("the active config {} cannot be evaluated on model {} ({}); comparing with full precision only", id,
+                    model.id(), e.getMessage());
+            return null;
+        } finally {
+            stats.evalNanos.addAndGet(System.nanoTime() - start);
+        }
+    }
+
+    private Future<RecordMetadata> send(KafkaProducer<byte[], byte[]> producer, Topics.Topic topic, String key,
+                                        SpecificRecord value) {
+        String name = config.topic(topic);
+        return producer.send(new ProducerRecord<>(name, keys.serialize(name, key), serializer.serialize(name, value)));
+    }
+
+    private Future<RecordMetadata> deadLetter(KafkaProducer<byte[], byte[]> producer, ConsumerRecord<byte[], byte[]> r,
+                                              RejectedRecordException e, String model) {
+        stats.deadLettered(e.reason());
+        LOG.warn("dead letter ({}) from {}-{}@{}: {}", e.reason().id(), r.topic(), r.partition(), r.offset(), e.getMessage());
+        return producer.send(DeadLetters.record(config.topic(Topics.Topic.DLQ), r.key(), r.value(), e.reason(), STAGE, model,
+                e, r.topic(), r.partition(), r.offset()));
+    }
+
+    private static void await(KafkaProducer<byte[], byte[]> producer, List<Future<RecordMetadata>> sent)
+            throws ExecutionException {
+        producer.flush();
+        for (Future<RecordMetadata> f : sent) {
+            try {
+                f.get();
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for acknowledgements", ie);
+            }
+        }
+    }
+
+    private KafkaConsumer<byte[], byte[]> newConsumer() {
+        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.getString(EvaluatorConfig.GROUP_ID));
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // One config per poll: an evaluation takes seconds to minutes, and each offset is committed after its results.
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-evaluator-" + config.instanceId());
+        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        c.subscribe(List.of(config.topic(Topics.Topic.CONFIGS)));
+        return c;
+    }
+
+    private KafkaProducer<byte[], byte[]> newProducer() {
+        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+        props.put("acks", "all");
+        props.put("enable.idempotence", true);
+        props.put("client.id", "qig-evaluator-" + config.instanceId());
+        props.putIfAbsent("compression.type", "lz4");
+        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+}

@@ -1,0 +1,122 @@
+package dev.qig.evaluator.internals;
+
+import dev.qig.core.data.Domain;
+import dev.qig.core.data.ImageCodec;
+import dev.qig.core.data.QuestionType;
+import dev.qig.core.data.SyntheticWorld;
+import dev.qig.core.data.VqaSample;
+import dev.qig.evaluator.EvaluatorConfig;
+import dev.qig.kafka.serde.AvroDeserializer;
+import dev.qig.schemas.CalibrationSample;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The labelled questions every config is evaluated on, fixed for the life of the process, grouped
+ * by domain in the configured domain order: the synthetic held-out sets, or the labelled samples of
+ * a topic read from its beginning to its end at start.
+ */
+public final class EvalSet {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EvalSet.class);
+
+    private EvalSet() {}
+
+    public static List<VqaSample> load(EvaluatorConfig config, AvroDeserializer<CalibrationSample> deserializer) {
+        List<VqaSample> out = switch (config.evalSource()) {
+            case SYNTHETIC -> synthetic(config.evalDomains(), config.questionsPerDomain());
+            case TOPIC -> fromTopic(config, deserializer);
+        };
+        if (out.isEmpty()) {
+            throw new IllegalStateException("the evaluation set is empty (source " + config.evalSource() + ", domains "
+                    + config.evalDomains() + ")");
+        }
+        return out;
+    }
+
+    /** The first {@code perDomain} questions of each domain's held-out set. */
+    public static List<VqaSample> synthetic(List<Domain> domains, int perDomain) {
+        SyntheticWorld world = new SyntheticWorld();
+        List<VqaSample> out = new ArrayList<>();
+        for (Domain d : domains) {
+            List<VqaSample> set = world.evalSet(d);
+            out.addAll(set.subList(0, Math.min(perDomain, set.size())));
+        }
+        return out;
+    }
+
+    /**
+     * Labelled samples of the eval topic, read from the beginning to the end offsets at call time;
+     * per domain the first {@code perDomain} in sample id order (a redelivered id counts once).
+     * Samples that do not decode, or whose domain is not one of the evaluated ones, are skipped and logged.
+     */
+    private static List<VqaSample> fromTopic(EvaluatorConfig config, AvroDeserializer<CalibrationSample> deserializer) {
+        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-evaluator-evalset-" + config.instanceId());
+        String topic = config.evalTopic();
+        Map<Domain, TreeMap<String, VqaSample>> byDomain = new EnumMap<>(Domain.class);
+        int skipped = 0;
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (PartitionInfo p : consumer.partitionsFor(topic, Duration.ofSeconds(60))) {
+                partitions.add(new TopicPartition(topic, p.partition()));
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (!end.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    try {
+                        VqaSample s = sample(deserializer.deserialize(r.topic(), r.value()));
+                        if (config.evalDomains().contains(s.domain())) {
+                            byDomain.computeIfAbsent(s.domain(), d -> new TreeMap<>()).put(s.id(), s);
+                        }
+                    } catch (RuntimeException e) {
+                        skipped++;
+                        LOG.warn("eval topic {}-{}@{}: skipped: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+                    }
+                }
+            }
+        }
+        List<VqaSample> out = new ArrayList<>();
+        for (Domain d : config.evalDomains()) {
+            List<VqaSample> set = new ArrayList<>(byDomain.getOrDefault(d, new TreeMap<>()).values());
+            out.addAll(set.subList(0, Math.min(config.questionsPerDomain(), set.size())));
+        }
+        LOG.info("eval set from {}: {} questions, {} records skipped", topic, out.size(), skipped);
+        return out;
+    }
+
+    /**
+     * A labelled sample as a question. CalibrationSample carries no question type and EvalResult
+     * reports per domain only, so the type is a placeholder that nothing reads.
+     */
+    static VqaSample sample(CalibrationSample s) {
+        if (s.getImage() == null) {
+            throw new IllegalArgumentException("sample " + s.getSampleId() + " has no inline image");
+        }
+        ByteBuffer b = s.getImage().duplicate();
+        byte[] bytes = new byte[b.remaining()];
+        b.get(bytes);
+        float[] chw = ImageCodec.decode(bytes, SyntheticWorld.IMAGE_SIZE);
+        return new VqaSample(s.getSampleId(), Domain.parse(s.getDomain()), QuestionType.EXISTS, chw, s.getPrompt(),
+                s.getAnswer());
+    }
+}
