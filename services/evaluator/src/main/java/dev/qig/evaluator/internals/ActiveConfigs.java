@@ -41,10 +41,6 @@ public final class ActiveConfigs {
         active.put(key(config.getModel(), config.getScheme()), config);
     }
 
-    public Map<String, ActiveConfig> all() {
-        return Map.copyOf(active);
-    }
-
     /** Reads the topic from its beginning to the end offsets of now. */
     public void restore(Map<String, Object> clientProperties, String topic, AvroDeserializer<ActiveConfig> deserializer,
                         String instanceId) {

@@ -163,6 +163,11 @@ public final class ConfigWorker implements Runnable {
     private void process(ConsumerRecord<byte[], byte[]> r, KafkaProducer<byte[], byte[]> producer)
             throws ExecutionException {
         stats.consumed.incrementAndGet();
+        if (r.value() == null) {
+            // A tombstone: the configs topic is compacted, and a deleted config is nothing to evaluate.
+            LOG.info("tombstone at {}-{}@{} skipped", r.topic(), r.partition(), r.offset());
+            return;
+        }
         List<Future<RecordMetadata>> sent = new ArrayList<>();
         ConfigDecoder.Decoded decoded;
         try {
