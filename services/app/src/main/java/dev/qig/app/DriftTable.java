@@ -123,7 +123,7 @@ final class DriftTable {
         ArrayNode toNode = root.putArray("to");
         study.to().forEach(d -> toNode.add(d.id()));
         root.put("calibrationSamples", study.samples());
-        root.put("draws", study.repeats());
+        root.put("repeats", study.repeats());
         root.put("seed", study.seed());
         root.put("questionsPerDomain", study.evalLimit());
         root.put("confidence", ResultsTable.CONFIDENCE);
