@@ -4,12 +4,10 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.AppliedQuantization;
 import dev.qig.core.quant.BatchCalibrator;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantConfigApplier;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
@@ -18,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -99,7 +96,7 @@ final class CalibrateCommand implements Callable<Integer> {
                     eval.size());
             VqaEvaluator evaluator = new VqaEvaluator(100);
             List<float[]> reference = evaluator.referenceDistributions(vqa, eval, manager);
-            EvalReport fp32 = evaluate(evaluator, "fp32", vqa, eval, reference, manager);
+            EvalReport fp32 = ConfigRuns.evaluate(evaluator, "fp32", vqa, eval, reference, manager);
             List<Map<Method, EvalReport>> draws = new ArrayList<>();
             List<Map<Method, Double>> drawSeconds = new ArrayList<>();
             StringBuilder tables = new StringBuilder();
@@ -112,22 +109,16 @@ final class CalibrateCommand implements Callable<Integer> {
                 Map<Method, Double> seconds = new LinkedHashMap<>();
                 String draw = repeats == 1 ? "" : String.format(Locale.ROOT, "draw %d/%d (seed %d): ", k + 1, repeats, seed + k);
                 for (Method m : methodList) {
-                    ProgressLine progress = new ProgressLine(System.out);
-                    BatchCalibrator.Result r = calibrator.calibrate(EnumSet.of(m), calibration, manager,
-                            (pass, done) -> progress.show(() -> String.format(Locale.ROOT, "%scalibrating %-4s %-10s %4d/%d",
-                                    draw, m.id(), pass, done, calibration.size())));
+                    BatchCalibrator.Result r = ConfigRuns.calibrate(calibrator, List.of(m), calibration, manager, draw);
                     configs.put(m, r.configs().get(m));
                     seconds.put(m, r.seconds());
-                    progress.done(String.format(Locale.ROOT, "%scalibrated %-4s in %.1f s%s", draw, m.id(), r.seconds(),
-                            alphas(r.configs().get(m))));
                     Files.writeString(out.resolve("config-" + quantScheme.id() + "-" + m.id() + (k == 0 ? "" : "-draw" + (k + 1))
                             + ".json"), r.configs().get(m).toJson(), StandardCharsets.UTF_8);
                 }
                 Map<Method, EvalReport> reports = new LinkedHashMap<>();
                 for (Map.Entry<Method, QuantConfig> e : configs.entrySet()) {
-                    try (AppliedQuantization applied = QuantConfigApplier.apply(vqa.model(), e.getValue())) {
-                        reports.put(e.getKey(), evaluate(evaluator, e.getKey().id(), vqa, eval, reference, manager));
-                    }
+                    reports.put(e.getKey(), ConfigRuns.evaluate(evaluator, e.getKey().id(), vqa, e.getValue(), eval, reference,
+                            manager));
                 }
                 draws.add(reports);
                 drawSeconds.add(seconds);
@@ -145,25 +136,5 @@ final class CalibrateCommand implements Callable<Integer> {
             System.out.println("results written to " + out.toAbsolutePath());
         }
         return 0;
-    }
-
-    private static String alphas(QuantConfig c) {
-        if (c.groups().isEmpty()) {
-            return "";
-        }
-        StringBuilder sb = new StringBuilder("; alphas");
-        c.groups().forEach((k, g) -> sb.append(' ').append(k).append('=').append(String.format(Locale.ROOT, "%.2f", g.alpha())));
-        return sb.toString();
-    }
-
-    private static EvalReport evaluate(VqaEvaluator evaluator, String label, VqaModel vqa, List<VqaSample> eval,
-                                       List<float[]> reference, NDManager manager) {
-        long start = System.nanoTime();
-        ProgressLine progress = new ProgressLine(System.out);
-        EvalReport r = evaluator.evaluate(label, vqa, eval, reference, manager,
-                done -> progress.show(() -> String.format(Locale.ROOT, "evaluating %-5s %5d/%d", label, done, eval.size())));
-        progress.done(String.format(Locale.ROOT, "evaluated %-5s in %.1f s: mean accuracy %.1f%%", label,
-                (System.nanoTime() - start) / 1e9, 100 * r.meanAccuracy()));
-        return r;
     }
 }

@@ -93,10 +93,9 @@ final class ResultsTable {
                 PairedComparison klc = PairedComparison.meanDifference(kl, mbqKl, CONFIDENCE);
                 vsMbq = points(c);
                 p = String.join(", ", ps);
-                klVsMbq = String.format(Locale.ROOT, "%+.2f [%+.2f, %+.2f]", 1000 * klc.difference(), 1000 * klc.lower(),
-                        1000 * klc.upper());
+                klVsMbq = klPoints(klc);
                 verdicts.add(String.format(Locale.ROOT, "- %s against MBQ: %s (%s points, accuracy; KL %s)", m.id().toUpperCase(Locale.ROOT),
-                        verdict(c), points(c), klVsMbq));
+                        Verdict.of(c, true).text(), points(c), klVsMbq));
             }
             double meanKl = 0;
             for (double[] q : kl) {
@@ -109,21 +108,18 @@ final class ResultsTable {
         return sb.toString();
     }
 
-    private static String verdict(PairedComparison c) {
-        if (c.lower() > 0) {
-            return "better";
-        }
-        if (c.upper() < 0) {
-            return "worse";
-        }
-        return "not distinguishable";
-    }
-
-    private static String points(PairedComparison c) {
+    /** An accuracy difference in points with its interval, e.g. "+0.4 [-0.1, +1.0]". */
+    static String points(PairedComparison c) {
         return String.format(Locale.ROOT, "%+.1f [%+.1f, %+.1f]", 100 * c.difference(), 100 * c.lower(), 100 * c.upper());
     }
 
-    private static String pValue(double p) {
+    /** A KL difference in nats per answer token x 1000 with its interval, e.g. "-3.70 [-7.90, +0.21]". */
+    static String klPoints(PairedComparison c) {
+        return String.format(Locale.ROOT, "%+.2f [%+.2f, %+.2f]", 1000 * c.difference(), 1000 * c.lower(), 1000 * c.upper());
+    }
+
+    /** A p-value with three decimals, "<0.001" below that. */
+    static String pValue(double p) {
         return p < 0.001 ? "<0.001" : String.format(Locale.ROOT, "%.3f", p);
     }
 
