@@ -11,6 +11,8 @@ import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
+import dev.qig.evaluator.Evaluator;
+import dev.qig.evaluator.EvaluatorConfig;
 import dev.qig.ingest.Ingest;
 import dev.qig.ingest.IngestConfig;
 import dev.qig.ingest.SampleSource;
@@ -23,6 +25,7 @@ import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationPlan;
 import dev.qig.schemas.QuantConfig;
+import dev.qig.schemas.internal.DriftCheck;
 import dev.qig.schemas.internal.RoundProgress;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -58,6 +61,17 @@ final class LocalPipeline implements AutoCloseable {
         String bootstrapServers;
         String registryUrl;
         Path stateDir;
+        /**
+         * The aggregator's requantize.policy: every-round for round-by-round comparisons ({@code qig stream}
+         * prints every round's configs and checks the last against the batch calibrator), on-drift for the service.
+         */
+        String requantizePolicy = AggregatorConfig.RequantizePolicy.EVERY_ROUND.id();
+        /** drift.consecutive.rounds, when not the default. */
+        Integer driftConsecutiveRounds;
+        /** Run an evaluator too, on these held-out domains and questions per domain. */
+        boolean evaluator;
+        List<String> evalDomains = List.of();
+        int evalQuestions = 100;
     }
 
     private final Options options;
@@ -68,6 +82,7 @@ final class LocalPipeline implements AutoCloseable {
     private final Path stateDir;
     private final boolean ownsStateDir;
     private final Aggregator aggregator;
+    private final Evaluator evaluator;
     private final List<Attributor> attributors = new ArrayList<>();
     private final TopicWatcher watcher;
     private final RoundKey roundKey;
@@ -86,6 +101,16 @@ final class LocalPipeline implements AutoCloseable {
 
         this.aggregator = new Aggregator(new AggregatorConfig(aggregatorProperties()), registry);
         aggregator.start();
+        if (options.evaluator) {
+            Map<String, Object> p = common("evaluator");
+            p.put(EvaluatorConfig.MODELS, options.model);
+            p.put(EvaluatorConfig.EVAL_DOMAINS, String.join(",", options.evalDomains));
+            p.put(EvaluatorConfig.EVAL_QUESTIONS_PER_DOMAIN, options.evalQuestions);
+            this.evaluator = new Evaluator(new EvaluatorConfig(p), registry);
+            evaluator.start();
+        } else {
+            this.evaluator = null;
+        }
         for (int i = 0; i < options.attributors; i++) {
             Map<String, Object> p = common("attributor-" + i);
             p.put(AttributorConfig.MODELS, options.model);
@@ -97,8 +122,9 @@ final class LocalPipeline implements AutoCloseable {
             a.start();
             attributors.add(a);
         }
-        this.watcher = new TopicWatcher(bootstrapServers, registry, Topics.Topic.PLANS.defaultName(),
-                Topics.Topic.CONFIGS.defaultName(), Topics.Topic.DLQ.defaultName());
+        this.watcher = new TopicWatcher(bootstrapServers, registry, Topics.named(List.of(Topics.Topic.PLANS,
+                Topics.Topic.CONFIGS, Topics.Topic.DRIFT_EVENTS, Topics.Topic.EVAL_RESULTS, Topics.Topic.ACTIVE_CONFIGS,
+                Topics.Topic.DLQ), Topics.Topic::defaultName));
     }
 
     static LocalPipeline start(Options options) throws IOException, InterruptedException {
@@ -121,9 +147,11 @@ final class LocalPipeline implements AutoCloseable {
         Map<String, Object> p = common("aggregator");
         p.put(AggregatorConfig.MODELS, modelId);
         p.put(AggregatorConfig.ROUND_SAMPLES, options.roundSamples);
-        // qig stream prints every round's configs and checks the last round against the batch calibrator.
-        p.put(AggregatorConfig.REQUANTIZE_POLICY, AggregatorConfig.RequantizePolicy.EVERY_ROUND.id());
         p.put(AggregatorConfig.PLAN_REFRESH_ROUNDS, options.planRefreshRounds);
+        p.put(AggregatorConfig.REQUANTIZE_POLICY, options.requantizePolicy);
+        if (options.driftConsecutiveRounds != null) {
+            p.put(AggregatorConfig.DRIFT_CONSECUTIVE_ROUNDS, options.driftConsecutiveRounds);
+        }
         p.put(AggregatorConfig.HTTP_PORT, 0);
         p.put(AggregatorConfig.APPLICATION_ID, "qig-aggregator");
         p.put("state.dir", stateDir.toString());
@@ -157,7 +185,13 @@ final class LocalPipeline implements AutoCloseable {
 
     /** Writes the samples to the samples topic through the ingest service; returns when all are acknowledged. */
     Ingest.Summary ingest(List<VqaSample> samples, String source) throws InterruptedException {
+        return ingest(samples, source, 0);
+    }
+
+    /** The same at {@code rate} samples per second (0: as fast as the broker acknowledges). */
+    Ingest.Summary ingest(List<VqaSample> samples, String source, double rate) throws InterruptedException {
         Map<String, Object> p = common("ingest");
+        p.put(IngestConfig.RATE, rate);
         IngestConfig config = new IngestConfig(p);
         try (Ingest ingest = new Ingest(config, registry, SampleSource.of(samples, source))) {
             return ingest.run();
@@ -189,15 +223,36 @@ final class LocalPipeline implements AutoCloseable {
 
     /** Samples summed in the open round (0 while the aggregator restores or before the first). */
     long roundProgress() {
+        RoundProgress p = progress();
+        return p == null ? 0 : p.getSamples();
+    }
+
+    /** The number of the open round of this pipeline's round key (0 before the aggregator runs). */
+    long openRound() {
+        RoundProgress p = progress();
+        return p == null ? 0 : p.getRound();
+    }
+
+    /** The drift statistics of the latest closed search round, or null. */
+    DriftCheck lastDriftCheck() {
+        RoundProgress p = progress();
+        return p == null ? null : p.getLastDriftCheck();
+    }
+
+    private RoundProgress progress() {
         if (!aggregator.isRunning()) {
-            return 0;
+            return null;
         }
         for (RoundProgress s : aggregator.rounds()) {
             if (s.getRoundKey().equals(roundKey.toString())) {
-                return s.getSamples();
+                return s;
             }
         }
-        return 0;
+        return null;
+    }
+
+    TopicWatcher watcher() {
+        return watcher;
     }
 
     long attributed() {
@@ -212,6 +267,9 @@ final class LocalPipeline implements AutoCloseable {
     public void close() {
         watcher.close();
         attributors.forEach(Attributor::close);
+        if (evaluator != null) {
+            evaluator.close();
+        }
         aggregator.close();
         if (kafka != null) {
             kafka.close();

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "qig-stream 0.1.0",
         description = "Streaming QIG calibration and evaluation of quantized vision-language models.",
-        subcommands = {TrainCommand.class, EvalCommand.class, CalibrateCommand.class, DriftStudyCommand.class,
+        subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, CalibrateCommand.class, DriftStudyCommand.class,
                 BenchCommand.class, AttributionCommand.class, StreamCommand.class, ServiceCommands.IngestCommand.class,
                 ServiceCommands.AttributorCommand.class, ServiceCommands.AggregatorCommand.class,
                 ServiceCommands.EvaluatorCommand.class, ServiceCommands.ConfigCommand.class})

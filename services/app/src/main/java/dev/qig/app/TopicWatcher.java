@@ -4,9 +4,15 @@ import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
+import dev.qig.kafka.topics.Topics.Topic;
+import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.CalibrationPlan;
+import dev.qig.schemas.DriftEvent;
+import dev.qig.schemas.EvalResult;
 import dev.qig.schemas.QuantConfig;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -21,35 +27,43 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * Follows the pipeline's outputs from the side, as any consumer of the topics would: every plan and
- * config (read committed: only what the aggregator's transactions committed), and the dead letters by
- * reason. What {@code qig stream}, the stream benchmark and the end-to-end tests wait on.
+ * config (read committed: only what the aggregator's transactions committed), the drift events,
+ * evaluation results and promotions, and the dead letters by reason. What {@code qig stream},
+ * {@code qig demo}, the stream benchmark and the end-to-end tests wait on.
  */
 final class TopicWatcher implements AutoCloseable {
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final AvroDeserializer<CalibrationPlan> plans;
     private final AvroDeserializer<QuantConfig> configs;
-    private final String plansTopic;
-    private final String configsTopic;
-    private final String dlqTopic;
+    private final AvroDeserializer<DriftEvent> driftEvents;
+    private final AvroDeserializer<EvalResult> evalResults;
+    private final AvroDeserializer<ActiveConfig> activeConfigs;
+    private final Map<Topic, String> topics;
     private final Map<String, CalibrationPlan> planByKeyAndVersion = new ConcurrentHashMap<>();
     private final Map<String, QuantConfig> configByKeyAndRound = new ConcurrentHashMap<>();
     private final Map<String, Long> deadLetters = new ConcurrentHashMap<>();
+    private final List<DriftEvent> drifts = Collections.synchronizedList(new ArrayList<>());
+    private final List<EvalResult> evaluations = Collections.synchronizedList(new ArrayList<>());
+    private final List<ActiveConfig> promotions = Collections.synchronizedList(new ArrayList<>());
     private final Thread thread;
     private volatile boolean running = true;
 
-    TopicWatcher(String bootstrapServers, SchemaRegistryClient registry, String plansTopic, String configsTopic,
-                 String dlqTopic) {
+    /** Follows the given topics (any of plans, configs, drift events, eval results, active configs, DLQ) by their names. */
+    TopicWatcher(String bootstrapServers, SchemaRegistryClient registry, Map<Topic, String> topics) {
         this.consumer = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrapServers,
                 "group.id", "qig-watch-" + UUID.randomUUID(), "auto.offset.reset", "earliest",
-                "isolation.level", "read_committed", "enable.auto.commit", false), new StringDeserializer(),
+                "isolation.level", "read_committed", "enable.auto.commit", false,
+                // Topics a service creates after the watcher subscribed are found within a second.
+                "metadata.max.age.ms", 1000), new StringDeserializer(),
                 new ByteArrayDeserializer());
         this.plans = new AvroDeserializer<>(registry, CalibrationPlan.class);
         this.configs = new AvroDeserializer<>(registry, QuantConfig.class);
-        this.plansTopic = plansTopic;
-        this.configsTopic = configsTopic;
-        this.dlqTopic = dlqTopic;
-        this.consumer.subscribe(List.of(plansTopic, configsTopic, dlqTopic));
+        this.driftEvents = new AvroDeserializer<>(registry, DriftEvent.class);
+        this.evalResults = new AvroDeserializer<>(registry, EvalResult.class);
+        this.activeConfigs = new AvroDeserializer<>(registry, ActiveConfig.class);
+        this.topics = Map.copyOf(topics);
+        this.consumer.subscribe(List.copyOf(topics.values()));
         this.thread = new Thread(this::run, "qig-watch");
         this.thread.setDaemon(true);
         this.thread.start();
@@ -59,22 +73,32 @@ final class TopicWatcher implements AutoCloseable {
         try {
             while (running) {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-                    if (r.topic().equals(plansTopic)) {
-                        CalibrationPlan p = plans.deserialize(r.topic(), r.value());
-                        planByKeyAndVersion.put(r.key() + "#" + p.getVersion(), p);
-                    } else if (r.topic().equals(configsTopic)) {
-                        QuantConfig c = configs.deserialize(r.topic(), r.value());
-                        configByKeyAndRound.put(r.key() + "#" + c.getRound(), c);
-                    } else if (r.topic().equals(dlqTopic)) {
-                        String reason = DeadLetters.header(r.headers(), DeadLetters.REASON);
-                        deadLetters.merge(reason == null ? "unknown" : reason, 1L, Long::sum);
-                    }
+                    accept(r);
                 }
             }
         } catch (WakeupException e) {
             // closing
         } finally {
             consumer.close();
+        }
+    }
+
+    private void accept(ConsumerRecord<String, byte[]> r) {
+        if (r.topic().equals(topics.get(Topic.PLANS))) {
+            CalibrationPlan p = plans.deserialize(r.topic(), r.value());
+            planByKeyAndVersion.put(r.key() + "#" + p.getVersion(), p);
+        } else if (r.topic().equals(topics.get(Topic.CONFIGS))) {
+            QuantConfig c = configs.deserialize(r.topic(), r.value());
+            configByKeyAndRound.put(r.key() + "#" + c.getRound(), c);
+        } else if (r.topic().equals(topics.get(Topic.DRIFT_EVENTS))) {
+            drifts.add(driftEvents.deserialize(r.topic(), r.value()));
+        } else if (r.topic().equals(topics.get(Topic.EVAL_RESULTS))) {
+            evaluations.add(evalResults.deserialize(r.topic(), r.value()));
+        } else if (r.topic().equals(topics.get(Topic.ACTIVE_CONFIGS))) {
+            promotions.add(activeConfigs.deserialize(r.topic(), r.value()));
+        } else if (r.topic().equals(topics.get(Topic.DLQ))) {
+            String reason = DeadLetters.header(r.headers(), DeadLetters.REASON);
+            deadLetters.merge(reason == null ? "unknown" : reason, 1L, Long::sum);
         }
     }
 
@@ -95,6 +119,32 @@ final class TopicWatcher implements AutoCloseable {
 
     Map<String, Long> deadLetters() {
         return new TreeMap<>(deadLetters);
+    }
+
+    /** Every config seen, in the order read. */
+    List<QuantConfig> allConfigs() {
+        List<QuantConfig> out = new ArrayList<>(configByKeyAndRound.values());
+        out.sort(java.util.Comparator.comparingLong(QuantConfig::getRound).thenComparing(QuantConfig::getMethod));
+        return out;
+    }
+
+    List<DriftEvent> driftEvents() {
+        synchronized (drifts) {
+            return List.copyOf(drifts);
+        }
+    }
+
+    List<EvalResult> evalResults() {
+        synchronized (evaluations) {
+            return List.copyOf(evaluations);
+        }
+    }
+
+    /** Every promotion, in the order made. */
+    List<ActiveConfig> promotions() {
+        synchronized (promotions) {
+            return List.copyOf(promotions);
+        }
     }
 
     /** Waits for a value (checked every 100 ms), calling {@code tick} about every 500 ms meanwhile. */

@@ -24,7 +24,7 @@ class QigCommandTest {
     void everyCommandIsListedInTheHelp() {
         String[] r = run("--help");
         assertEquals("0", r[0]);
-        for (String c : new String[] {"train", "eval", "calibrate", "drift-study", "bench", "attribution", "stream",
+        for (String c : new String[] {"demo", "train", "eval", "calibrate", "drift-study", "bench", "attribution", "stream",
             "ingest", "attributor", "aggregator", "evaluator", "config"}) {
             assertTrue(r[1].contains(c), c + " missing from\n" + r[1]);
         }

@@ -96,7 +96,9 @@ public final class QueryServer {
                 .put("planVersion", c.getPlanVersion())
                 .put("method", c.getMethod())
                 .put("maxRegret", c.getMaxRegret())
+                .put("medianRegret", c.getMedianRegret())
                 .put("maxMuShift", c.getMaxMuShift())
+                .put("medianMuShift", c.getMedianMuShift())
                 .put("roundsOver", c.getRoundsOver())
                 .put("driftConfirmed", c.getDriftConfirmed());
         n.set("maxRegretByMethod", JSON.valueToTree(new TreeMap<>(c.getMaxRegretByMethod())));

@@ -333,8 +333,9 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 calibrates ? "; configs emitted" : searchRound ? "; monitoring" : "",
                 newPlan ? "; plan " + after.getPlanVersion() + " published" : "");
         if (check != null) {
-            LOG.info("{}: round {} drift: max {} regret {}, max mu shift {}; {} of {} rounds over (thresholds {}, {})",
-                    key, state.getRound(), check.getMethod(), format(check.getMaxRegret()), format(check.getMaxMuShift()),
+            LOG.info("{}: round {} drift: median {} regret {} (max {}), median mu shift {} (max {}); {} of {} rounds over "
+                    + "(thresholds {}, {})", key, state.getRound(), check.getMethod(), format(check.getMedianRegret()),
+                    format(check.getMaxRegret()), format(check.getMedianMuShift()), format(check.getMaxMuShift()),
                     driftConfirmed ? settings.drift().consecutiveRounds() : check.getRoundsOver(),
                     settings.drift().consecutiveRounds(), settings.drift().regret(), settings.drift().muShift());
         }
@@ -388,6 +389,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 .setMethod(method.id())
                 .setMaxRegret(nullIfNaN(m.maxRegret(method)))
                 .setMaxMuShift(m.muShifts().isEmpty() ? 0.0 : m.maxMuShift())
+                .setMedianRegret(nullIfNaN(m.medianRegret(method)))
+                .setMedianMuShift(m.muShifts().isEmpty() ? 0.0 : m.medianMuShift())
                 .setMaxRegretByMethod(byMethod)
                 .setRoundsOver(roundsOver)
                 .setDriftConfirmed(false)

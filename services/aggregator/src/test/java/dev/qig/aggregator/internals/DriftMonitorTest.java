@@ -46,4 +46,25 @@ class DriftMonitorTest {
         assertEquals(Double.POSITIVE_INFINITY, DriftMonitor.muShift(new float[] {1, 0}, new float[2]));
         assertThrows(IllegalArgumentException.class, () -> DriftMonitor.muShift(new float[3], plan));
     }
+
+    @Test
+    void aRoundCountsByTheMedianGroupSoThatOneNoisyGroupIsNoDrift() {
+        java.util.Map<dev.qig.core.quant.GroupKey, Double> shifts = new java.util.TreeMap<>();
+        shifts.put(new dev.qig.core.quant.GroupKey(0, dev.qig.core.quant.EqualizationGroup.QKV), 0.01);
+        shifts.put(new dev.qig.core.quant.GroupKey(0, dev.qig.core.quant.EqualizationGroup.GATE_UP), 0.03);
+        shifts.put(new dev.qig.core.quant.GroupKey(0, dev.qig.core.quant.EqualizationGroup.DOWN), 0.50);
+        var thresholds = new dev.qig.aggregator.AggregatorConfig.DriftThresholds(dev.qig.core.quant.Method.QIG, 0.05, 0.07, 1);
+        DriftMonitor.Measurement noisyDown = new DriftMonitor.Measurement(java.util.Map.of(), shifts);
+        assertEquals(0.50, noisyDown.maxMuShift(), 0.0);
+        assertEquals(0.03, noisyDown.medianMuShift(), 0.0);
+        assertTrue(!noisyDown.muShiftOver(thresholds), "one group over is noise, not a drift");
+        assertTrue(noisyDown.over(new dev.qig.core.quant.GroupKey(0, dev.qig.core.quant.EqualizationGroup.DOWN), thresholds),
+                "the group itself is listed as over");
+
+        shifts.put(new dev.qig.core.quant.GroupKey(1, dev.qig.core.quant.EqualizationGroup.QKV), 0.15);
+        DriftMonitor.Measurement most = new DriftMonitor.Measurement(java.util.Map.of(), shifts);
+        assertEquals((0.03 + 0.15) / 2, most.medianMuShift(), 1e-15, "an even count takes the mean of the middle two");
+        assertTrue(most.muShiftOver(thresholds));
+        assertTrue(Double.isNaN(most.medianRegret(dev.qig.core.quant.Method.QIG)), "no config in force: no regret");
+    }
 }

@@ -214,7 +214,6 @@ public final class ConfigWorker implements Runnable {
                         candidate.method().id(), candidate.version(), WeightBytes.decoder(model.vqa().model(), candidate.scheme()),
                         activeOutcomes == null ? null : activeId, activeOutcomes),
                 model, measured, true, rule.confidence(), device.toString(), now);
-        results.forEach(res -> sent.add(send(producer, Topics.Topic.EVAL_RESULTS, configId, res)));
 
         ActiveConfig promotion = null;
         String verdict;
@@ -239,6 +238,11 @@ public final class ConfigWorker implements Runnable {
                         .build();
                 sent.add(send(producer, Topics.Topic.ACTIVE_CONFIGS, ActiveConfigs.key(model.id(), scheme), promotion));
             }
+        }
+        // Results go out after the decision, which they carry (a refusal is visible only there).
+        for (EvalResult res : results) {
+            res.setDecision(verdict);
+            sent.add(send(producer, Topics.Topic.EVAL_RESULTS, configId, res));
         }
         await(producer, sent);
         stats.evaluated.incrementAndGet();

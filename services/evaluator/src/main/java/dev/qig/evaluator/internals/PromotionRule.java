@@ -5,9 +5,11 @@ import java.util.Locale;
 
 /**
  * When an evaluated config replaces the active one of its (model, scheme). Both tests are paired,
- * on the same questions (every evaluated domain together), and read the lower end of the bootstrap
- * interval of an accuracy difference, so a config is refused only when the data show a loss larger
- * than allowed, not when it merely scores a question or two lower:
+ * on the same questions (every evaluated domain together), and are non-inferiority tests: they read
+ * the lower end of the bootstrap interval of an accuracy difference, so a config is promoted only
+ * when the data show, at the confidence, that it loses no more than allowed. An evaluation too small
+ * to show that (a wide interval) keeps the active config: the safe side for a service that swaps
+ * the model in production.
  * <ul>
  *   <li>against the active config, when there is one: lower end of (config - active) above
  *       {@code -margin};</li>
