@@ -65,6 +65,10 @@ final class BenchCommand implements Callable<Integer> {
             + "and number of points against a 512-point reference, with their cost (samples: --samples, clean).")
     boolean quadrature;
 
+    @Option(names = "--shift", description = "How far the channel means move between rounds of one domain and between "
+            + "domains, per group (rounds of --samples samples): what the drift threshold is chosen from.")
+    boolean shift;
+
     @Option(names = "--threads", description = "Time the same calibration pass in the main thread and in new threads "
             + "(the attributor's workers are such threads).")
     boolean threads;
@@ -82,6 +86,10 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (quadrature) {
             QuadratureBench.run(model, quantScheme, samples);
+            return 0;
+        }
+        if (shift) {
+            ShiftBench.run(model, quantScheme, samples);
             return 0;
         }
         List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);

@@ -5,6 +5,7 @@ import dev.qig.core.quant.AlphaGrid;
 import dev.qig.core.quant.CalibrationPlan;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.ChannelShift;
 import dev.qig.core.quant.GroupKey;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
@@ -76,11 +77,7 @@ final class DriftMonitor {
         }
 
         private static double median(Map<GroupKey, Double> values) {
-            double[] v = values.values().stream().mapToDouble(Double::doubleValue).filter(x -> !Double.isNaN(x)).sorted().toArray();
-            if (v.length == 0) {
-                return Double.NaN;
-            }
-            return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+            return ChannelShift.median(values.values());
         }
 
         private static double max(Map<GroupKey, Double> values) {
@@ -144,21 +141,8 @@ final class DriftMonitor {
         return at / min - 1;
     }
 
-    /** ||mu_round - mu_plan||_2 / ||mu_plan||_2; a zero plan mu gives 0 if the round's is zero too, else infinity. */
+    /** ||mu_round - mu_plan||_2 / ||mu_plan||_2 ({@link ChannelShift#relative}). */
     static double muShift(float[] round, float[] plan) {
-        if (round.length != plan.length) {
-            throw new IllegalArgumentException("channel counts differ: " + round.length + " vs " + plan.length);
-        }
-        double diff = 0;
-        double norm = 0;
-        for (int c = 0; c < plan.length; c++) {
-            double d = (double) round[c] - plan[c];
-            diff += d * d;
-            norm += (double) plan[c] * plan[c];
-        }
-        if (norm == 0) {
-            return diff == 0 ? 0.0 : Double.POSITIVE_INFINITY;
-        }
-        return Math.sqrt(diff / norm);
+        return ChannelShift.relative(round, plan);
     }
 }
