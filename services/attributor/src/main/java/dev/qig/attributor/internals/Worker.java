@@ -20,6 +20,7 @@ import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.clients.ServiceClients;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationSample;
 import dev.qig.schemas.EngineSettings;
@@ -38,7 +39,6 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -47,7 +47,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -177,26 +176,13 @@ public final class Worker implements Runnable {
     }
 
     private KafkaConsumer<byte[], byte[]> newConsumer() {
-        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.getString(AttributorConfig.GROUP_ID));
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-attributor-" + config.instanceId() + "-" + index);
-        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        c.subscribe(List.of(config.topic(Topics.Topic.SAMPLES)));
-        return c;
+        return ServiceClients.recordAtATimeConsumer(config, config.getString(AttributorConfig.GROUP_ID),
+                "qig-attributor-" + config.instanceId() + "-" + index, config.topic(Topics.Topic.SAMPLES));
     }
 
     private KafkaProducer<byte[], byte[]> newProducer() {
-        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
-        props.put("acks", "all");
-        props.put("enable.idempotence", true);
-        props.put("client.id", "qig-attributor-" + config.instanceId() + "-" + index);
-        props.putIfAbsent("linger.ms", 5);
-        props.putIfAbsent("compression.type", "lz4");
-        return new KafkaProducer<>(props, new org.apache.kafka.common.serialization.ByteArraySerializer(),
-                new org.apache.kafka.common.serialization.ByteArraySerializer());
+        return ServiceClients.reliableProducer(config, "qig-attributor-" + config.instanceId() + "-" + index,
+                Map.of("linger.ms", 5));
     }
 
     /**
@@ -256,15 +242,7 @@ public final class Worker implements Runnable {
                 attribute(e.getKey(), scheme, e.getValue(), producer, manager, sent);
             }
         }
-        producer.flush();
-        for (Future<RecordMetadata> f : sent) {
-            try {
-                f.get();
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for acknowledgements", ie);
-            }
-        }
+        ServiceClients.awaitAcknowledged(producer, sent);
     }
 
     /** Runs a model's samples through one scheme's engine under the latest plan, and writes the outputs. */

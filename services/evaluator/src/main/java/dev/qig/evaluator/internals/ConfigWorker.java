@@ -10,6 +10,7 @@ import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.clients.ServiceClients;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.EvalResult;
@@ -17,7 +18,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +26,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -35,8 +34,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -297,36 +294,15 @@ public final class ConfigWorker implements Runnable {
 
     private static void await(KafkaProducer<byte[], byte[]> producer, List<Future<RecordMetadata>> sent)
             throws ExecutionException {
-        producer.flush();
-        for (Future<RecordMetadata> f : sent) {
-            try {
-                f.get();
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for acknowledgements", ie);
-            }
-        }
+        ServiceClients.awaitAcknowledged(producer, sent);
     }
 
     private KafkaConsumer<byte[], byte[]> newConsumer() {
-        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.getString(EvaluatorConfig.GROUP_ID));
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        // One config per poll: an evaluation takes seconds to minutes, and each offset is committed after its results.
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-evaluator-" + config.instanceId());
-        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        c.subscribe(List.of(config.topic(Topics.Topic.CONFIGS)));
-        return c;
+        return ServiceClients.recordAtATimeConsumer(config, config.getString(EvaluatorConfig.GROUP_ID),
+                "qig-evaluator-" + config.instanceId(), config.topic(Topics.Topic.CONFIGS));
     }
 
     private KafkaProducer<byte[], byte[]> newProducer() {
-        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
-        props.put("acks", "all");
-        props.put("enable.idempotence", true);
-        props.put("client.id", "qig-evaluator-" + config.instanceId());
-        props.putIfAbsent("compression.type", "lz4");
-        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        return ServiceClients.reliableProducer(config, "qig-evaluator-" + config.instanceId(), Map.of());
     }
 }
