@@ -110,6 +110,9 @@ class RealRegistryClientTest {
         SchemaRegistryException refused = assertThrows(SchemaRegistryException.class,
                 () -> client.register(subject, newFieldWithoutDefault));
         assertEquals(409, refused.status(), refused.getMessage());
+        // Apicurio sends error_code 0 with its 409: no Confluent code, and none in the message.
+        assertEquals(SchemaRegistryException.NONE, refused.errorCode(), refused.getMessage());
+        assertTrue(refused.getMessage().contains("(HTTP 409: Incompatible artifact"), refused.getMessage());
         assertTrue(refused.getMessage().contains("subject " + subject + ": schema is incompatible with an earlier version"),
                 refused.getMessage());
         // ... or a changed type.
