@@ -256,6 +256,10 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
         }
         int errorCode = json != null && json.path("error_code").canConvertToInt() ? json.get("error_code").intValue()
                 : SchemaRegistryException.NONE;
+        if (errorCode <= 0) {
+            // Apicurio's ccompat API answers a refused (409) schema with error_code 0: no code at all.
+            errorCode = SchemaRegistryException.NONE;
+        }
         String detail = json != null && json.hasNonNull("message") ? json.get("message").asText()
                 : abbreviate(response.body());
         String problem = switch (status) {

@@ -127,6 +127,17 @@ class RestSchemaRegistryClientTest {
     }
 
     @Test
+    void errorCodeZeroAsApicurioSendsItIsNoErrorCode() {
+        fake.failWith(409, 0, "Incompatible artifact: x-value [AVRO], num of incompatible diffs: {1}");
+        SchemaRegistryClient client = client(fake.url());
+        SchemaRegistryException e = assertThrows(SchemaRegistryException.class, () -> client.register("x-value", SCHEMA));
+        assertEquals(409, e.status());
+        assertEquals(SchemaRegistryException.NONE, e.errorCode());
+        assertTrue(e.getMessage().endsWith("(HTTP 409: Incompatible artifact: x-value [AVRO], num of incompatible diffs: {1})"),
+                e.getMessage());
+    }
+
+    @Test
     void basicAuthFromUserInfoIsSent() {
         SchemaRegistryClient client = client(fake.url(),
                 SchemaRegistries.BASIC_AUTH_CREDENTIALS_SOURCE, "USER_INFO",
