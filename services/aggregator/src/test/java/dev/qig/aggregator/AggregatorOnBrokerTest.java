@@ -68,6 +68,7 @@ class AggregatorOnBrokerTest {
         props.put(AggregatorConfig.MODELS, FakeStats.MODEL);
         props.put(AggregatorConfig.ROUND_SAMPLES, 3);
         props.put(AggregatorConfig.HTTP_PORT, 0);
+        props.put(AggregatorConfig.METRICS_PORT, 0);
         props.put(AggregatorConfig.APPLICATION_ID, "agg-" + UUID.randomUUID());
         props.put(AggregatorConfig.TOPICS_PARTITIONS, 2);
         props.put("state.dir", stateDir.toString());
