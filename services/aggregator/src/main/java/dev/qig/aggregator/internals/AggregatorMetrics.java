@@ -34,6 +34,7 @@ public final class AggregatorMetrics {
     private final Counter driftEvents;
     private final Counter configsEmitted;
     private final Counter plansPublished;
+    private final java.util.Set<RoundKey> known = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public AggregatorMetrics(ServiceMetrics metrics) {
         this.metrics = metrics;
@@ -76,6 +77,17 @@ public final class AggregatorMetrics {
 
     void summed(RoundKey key) {
         summed.labelValues(labels(key)).inc();
+        if (known.add(key)) {
+            // The series of a round key's events at 0 from its first sample on, so that rates and dashboards have them.
+            duplicates.initLabelValues(labels(key));
+            plansPublished.initLabelValues(labels(key));
+            for (String by : List.of("count", "time")) {
+                roundsClosed.initLabelValues(key.model(), key.scheme().id(), key.settings(), by);
+            }
+            for (String reason : List.of("regret", "channel-shift", "regret+channel-shift")) {
+                driftEvents.initLabelValues(key.model(), key.scheme().id(), key.settings(), reason);
+            }
+        }
     }
 
     void duplicate(RoundKey key) {

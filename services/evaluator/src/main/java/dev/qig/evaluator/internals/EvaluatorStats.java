@@ -118,6 +118,8 @@ public final class EvaluatorStats {
             paired(labels, "active", r.getVsActive());
         }
         if (promotedNow != null) {
+            promoted.initLabelValues(first.getModel(), first.getScheme(), first.getMethod());
+            refused.initLabelValues(first.getModel(), first.getScheme(), first.getMethod());
             evaluated.labelValues(first.getModel(), first.getScheme(), first.getMethod()).inc();
             (promotedNow ? promoted : refused).labelValues(first.getModel(), first.getScheme(), first.getMethod()).inc();
         }

@@ -36,8 +36,12 @@ public final class KafkaClientMetrics implements MultiCollector {
     /** Consumer lag, fetch and group metrics: the groups a plain consumer is watched by. */
     public static final Predicate<MetricName> CONSUMER = n -> n.group().equals("consumer-fetch-manager-metrics")
             || n.group().equals("consumer-coordinator-metrics");
-    /** Kafka Streams' client, thread, task and store metrics, and its consumers' lag and fetch metrics. */
-    public static final Predicate<MetricName> STREAMS = n -> n.group().startsWith("stream-") || CONSUMER.test(n);
+    /**
+     * Kafka Streams' client, thread and task metrics, and its consumers' lag and fetch metrics (not
+     * the per-store RocksDB and per-node metrics: over a thousand series for little use).
+     */
+    public static final Predicate<MetricName> STREAMS = n -> n.group().equals("stream-metrics")
+            || n.group().equals("stream-thread-metrics") || n.group().equals("stream-task-metrics") || CONSUMER.test(n);
 
     private static final String PREFIX = "qig_kafka_";
 

@@ -57,6 +57,9 @@ public final class ServiceMetrics implements AutoCloseable {
         deadLetters = Counter.builder().name("qig_dead_letters_total")
                 .help("Records this service wrote to the dead-letter topic, by reason (qig.errors.reason).")
                 .labelNames("reason").register(registry);
+        for (dev.qig.kafka.dlq.RejectReason r : dev.qig.kafka.dlq.RejectReason.values()) {
+            deadLetters.initLabelValues(r.id()); // every reason at 0, so that rates and dashboards have a series
+        }
     }
 
     /** A registry for {@code service} with the JVM's metrics; not served until {@link #serve}. */
@@ -82,10 +85,14 @@ public final class ServiceMetrics implements AutoCloseable {
         deadLetters.labelValues(reason).inc();
     }
 
-    /** Dead letters written so far, by reason. */
+    /** Dead letters written so far, by reason (reasons without any left out). */
     public Map<String, Long> deadLettersByReason() {
         Map<String, Long> out = new TreeMap<>();
-        deadLetters.collect().getDataPoints().forEach(p -> out.put(p.getLabels().get("reason"), (long) p.getValue()));
+        deadLetters.collect().getDataPoints().forEach(p -> {
+            if (p.getValue() > 0) {
+                out.put(p.getLabels().get("reason"), (long) p.getValue());
+            }
+        });
         return out;
     }
 

@@ -49,7 +49,10 @@ class ServiceMetricsTest {
             assertEquals(2.0, bucket(text, "+Inf"));
             assertEquals(2.0, text.sum("qig_work_seconds_count"));
             assertEquals(5.5, text.sum("qig_work_seconds_sum"), 1e-9);
-            assertEquals(1.0, text.series("qig_dead_letters_total").get(0).value());
+            assertEquals(1.0, text.sum("qig_dead_letters_total"));
+            assertEquals(1.0, text.series("qig_dead_letters_total", l -> "corrupt-avro".equals(l.get("reason"))).get(0).value());
+            assertEquals(0.0, text.series("qig_dead_letters_total", l -> "missing_image".equals(l.get("reason"))).get(0).value(),
+                    "every reason has a series from the start");
             assertEquals(Map.of("corrupt-avro", 1L), m.deadLettersByReason());
             assertEquals("test", text.series("qig_service_info").get(0).label("service"));
             // The JVM's metrics are there too.
