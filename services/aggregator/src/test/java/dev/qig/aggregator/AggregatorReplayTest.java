@@ -100,6 +100,8 @@ class AggregatorReplayTest {
         props.put(AggregatorConfig.SCHEMA_REGISTRY_URL, "mock://" + scope);
         props.put(AggregatorConfig.MODELS, FakeStats.MODEL);
         props.put(AggregatorConfig.ROUND_SAMPLES, N);
+        // A plan and configs every round: the replay must reproduce a history of several of each.
+        props.put(AggregatorConfig.REQUANTIZE_POLICY, AggregatorConfig.RequantizePolicy.EVERY_ROUND.id());
         props.put(AggregatorConfig.HTTP_PORT, -1);
         props.put(AggregatorConfig.APPLICATION_ID, "agg-replay");
         props.put("state.dir", tmp.resolve("state").toString());

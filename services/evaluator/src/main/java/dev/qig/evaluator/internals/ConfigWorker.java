@@ -235,6 +235,7 @@ public final class ConfigWorker implements Runnable {
             PromotionRule.Decision d = rule.decide(measured.report().correctness(), activeOutcomes,
                     activeOutcomes == null ? null : activeId, model.fullPrecision().report().correctness());
             verdict = d.text();
+            results.forEach(res -> res.setDecision(d.text())); // before the promotion copies them
             if (d.promoted()) {
                 promotion = ActiveConfig.newBuilder()
                         .setModel(model.id())
