@@ -1,9 +1,12 @@
 package dev.qig.aggregator;
 
+import dev.qig.aggregator.internals.AggregatorMetrics;
 import dev.qig.aggregator.internals.DeadLetterHandler;
 import dev.qig.aggregator.internals.QueryServer;
 import dev.qig.aggregator.internals.RoundProcessor;
 import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.metrics.KafkaClientMetrics;
+import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.QuantConfig;
@@ -43,11 +46,25 @@ public final class Aggregator implements AutoCloseable {
 
     private final AggregatorConfig config;
     private final KafkaStreams streams;
+    private final ServiceMetrics metrics;
+    private final AggregatorMetrics aggregatorMetrics;
+    private volatile boolean started;
     private QueryServer http;
 
     public Aggregator(AggregatorConfig config, SchemaRegistryClient registry) {
         this.config = config;
-        this.streams = new KafkaStreams(AggregatorTopology.build(config, registry), streamsProperties(config));
+        this.metrics = ServiceMetrics.create("aggregator");
+        this.aggregatorMetrics = new AggregatorMetrics(metrics);
+        Properties props = streamsProperties(config);
+        props.put(AggregatorMetrics.CONFIG_KEY, aggregatorMetrics);
+        this.streams = new KafkaStreams(AggregatorTopology.build(config, registry, aggregatorMetrics), props);
+        aggregatorMetrics.watch(this::rounds, config);
+        KafkaClientMetrics streamsMetrics = new KafkaClientMetrics(KafkaClientMetrics.STREAMS);
+        streamsMetrics.add("streams", streams::metrics);
+        metrics.registry().register(streamsMetrics);
+        metrics.readiness(this::isRunning);
+        metrics.liveness(() -> !started || (streams.state() != KafkaStreams.State.ERROR
+                && streams.state() != KafkaStreams.State.PENDING_ERROR));
     }
 
     /** Kafka Streams' settings: exactly-once, the dead-letter handlers, internal topics like the service's own. */
@@ -70,12 +87,18 @@ public final class Aggregator implements AutoCloseable {
 
     /** Creates missing topics, starts the stream threads and the HTTP endpoint. */
     public void start() throws InterruptedException {
+        try {
+            metrics.serve(config.metricsPort());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
+        }
         config.ensureTopics(AggregatorConfig.TOPICS);
         streams.setUncaughtExceptionHandler(e -> {
             LOG.error("aggregator stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
         streams.start();
+        started = true;
         if (config.httpPort() >= 0) {
             try {
                 http = QueryServer.start(config.httpPort(), this);
@@ -93,6 +116,11 @@ public final class Aggregator implements AutoCloseable {
 
     public KafkaStreams.State state() {
         return streams.state();
+    }
+
+    /** The metrics and health endpoints of this aggregator. */
+    public ServiceMetrics metrics() {
+        return metrics;
     }
 
     /** Port of the HTTP endpoint, or -1 when it is off. */
@@ -203,6 +231,7 @@ public final class Aggregator implements AutoCloseable {
         if (http != null) {
             http.stop();
         }
+        metrics.close();
         // Leave the group, so that another instance (or this one restarted) takes the tasks at once
         // instead of after the session timeout.
         streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)

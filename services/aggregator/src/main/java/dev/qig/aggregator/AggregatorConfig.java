@@ -88,7 +88,10 @@ public final class AggregatorConfig extends ServiceConfig {
     static final Topics.Topic[] TOPICS = {Topics.Topic.LAYER_STATS, Topics.Topic.PLANS, Topics.Topic.CONFIGS,
             Topics.Topic.DRIFT_EVENTS, Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.DLQ};
 
-    private static final ConfigDef DEFINITION = commonDefinition(TOPICS)
+    /** The default {@value ServiceConfig#METRICS_PORT} of the aggregator (one port per service: 9401-9404). */
+    public static final int DEFAULT_METRICS_PORT = 9403;
+
+    private static final ConfigDef DEFINITION = commonDefinition(DEFAULT_METRICS_PORT, TOPICS)
             .define(APPLICATION_ID, Type.STRING, "qig-aggregator", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Kafka Streams application id: the consumer group and the prefix of the internal topics.")
             .define(MODELS, Type.LIST, List.of(Checkpoint.SHIPPED), NON_EMPTY_LIST, Importance.HIGH,

@@ -1,7 +1,9 @@
 package dev.qig.aggregator;
 
 import dev.qig.aggregator.internals.ActiveConfigs;
+import dev.qig.aggregator.internals.AggregatorMetrics;
 import dev.qig.aggregator.internals.RoundProcessor;
+import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.kafka.serde.AvroSerde;
@@ -36,14 +38,19 @@ public final class AggregatorTopology {
 
     private AggregatorTopology() {}
 
+    /** The topology with metrics counted in a registry of its own (tests with the TopologyTestDriver). */
     public static Topology build(AggregatorConfig config, SchemaRegistryClient registry) {
+        return build(config, registry, new AggregatorMetrics(ServiceMetrics.withoutJvm("aggregator")));
+    }
+
+    public static Topology build(AggregatorConfig config, SchemaRegistryClient registry, AggregatorMetrics metrics) {
         RoundProcessor.Settings settings = new RoundProcessor.Settings(config.modelIds(), config.roundSamples(),
                 config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.planRefreshRounds(),
                 config.distortionMethod(), config.instanceId(), config.requantizePolicy(), config.driftThresholds());
         AvroSerde<LayerStats> statsSerde = new AvroSerde<>(registry, LayerStats.class);
         Topology t = new Topology();
         t.addSource(SOURCE, new StringDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));
-        t.addProcessor(PROCESSOR, () -> new RoundProcessor(settings), SOURCE);
+        t.addProcessor(PROCESSOR, () -> new RoundProcessor(settings, metrics), SOURCE);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.ROUNDS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, RoundState.class)), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.SEEN_STORE),

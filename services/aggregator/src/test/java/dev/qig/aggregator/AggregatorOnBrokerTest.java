@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qig.kafka.dlq.DeadLetters;
+import dev.qig.kafka.metrics.PrometheusText;
+import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;
@@ -68,6 +70,7 @@ class AggregatorOnBrokerTest {
         props.put(AggregatorConfig.MODELS, FakeStats.MODEL);
         props.put(AggregatorConfig.ROUND_SAMPLES, 3);
         props.put(AggregatorConfig.HTTP_PORT, 0);
+        props.put(AggregatorConfig.METRICS_PORT, 0);
         props.put(AggregatorConfig.APPLICATION_ID, "agg-" + UUID.randomUUID());
         props.put(AggregatorConfig.TOPICS_PARTITIONS, 2);
         props.put("state.dir", stateDir.toString());
@@ -129,6 +132,23 @@ class AggregatorOnBrokerTest {
             }
             assertTrue(body.contains("\"drift\":{\"round\":2") && body.contains("\"muShift\""), body);
             assertEquals(4, read(config.topic(Topics.Topic.CONFIGS), 4, r -> true).size());
+
+            // The metrics endpoint tells the same story: dead letters by reason, samples, rounds, configs, the stream.
+            String metricsBase = aggregator.metrics().baseUrl();
+            PrometheusText m = PrometheusText.parse(http.send(HttpRequest.newBuilder(URI.create(metricsBase
+                    + ServiceMetrics.METRICS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).body());
+            assertEquals(1.0, m.series("qig_dead_letters_total", l -> "corrupt_avro".equals(l.get("reason"))).get(0).value());
+            assertEquals(1.0, m.series("qig_dead_letters_total", l -> "not_wire_format".equals(l.get("reason"))).get(0).value());
+            assertEquals(2.0, m.sum("qig_dead_letters_total"));
+            assertEquals(6.0, m.sum("qig_samples_summed_total"));
+            assertEquals(2.0, m.sum("qig_rounds_closed_total"));
+            assertEquals(4.0, m.sum("qig_configs_emitted_total"));
+            assertEquals(3.0, m.sum("qig_round_number"));
+            assertEquals(2.0, m.sum("qig_drift_check_round"));
+            assertEquals(FakeStats.MODEL, m.series("qig_round_number").get(0).label("model"));
+            assertTrue(m.sum("qig_kafka_stream_thread_process_total") >= 6, "Kafka Streams' thread metrics");
+            assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(metricsBase + ServiceMetrics.READY_PATH)).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode(), "ready while RUNNING");
         } finally {
             MockSchemaRegistry.drop(scope);
         }

@@ -96,6 +96,7 @@ class AggregatorReplayTest {
     private AggregatorConfig config(EmbeddedKafka kafka, String scope) {
         Map<String, Object> props = new HashMap<>();
         props.put(AggregatorConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        props.put(AggregatorConfig.METRICS_PORT, -1);
         props.put(AggregatorConfig.SCHEMA_REGISTRY_URL, "mock://" + scope);
         props.put(AggregatorConfig.MODELS, FakeStats.MODEL);
         props.put(AggregatorConfig.ROUND_SAMPLES, N);

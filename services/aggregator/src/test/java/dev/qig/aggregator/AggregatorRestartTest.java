@@ -105,6 +105,7 @@ class AggregatorRestartTest {
     private AggregatorConfig config(EmbeddedKafka kafka, String scope, String name, String outputPrefix) {
         Map<String, Object> props = new HashMap<>();
         props.put(AggregatorConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        props.put(AggregatorConfig.METRICS_PORT, -1);
         props.put(AggregatorConfig.SCHEMA_REGISTRY_URL, "mock://" + scope);
         props.put(AggregatorConfig.MODELS, FakeStats.MODEL);
         props.put(AggregatorConfig.ROUND_SAMPLES, N);

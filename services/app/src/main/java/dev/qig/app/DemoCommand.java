@@ -67,6 +67,11 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of the streamed samples (default: ${DEFAULT-VALUE}).")
     long seed = 2026;
 
+    @Option(names = "--metrics-port", description = "Prometheus metrics and health endpoints: ingest on this port, the "
+            + "attributor, aggregator and evaluator on the next three; 0 = free ports, -1 = none (default: ${DEFAULT-VALUE}, "
+            + "the services' own defaults).")
+    int metricsPort = 9401;
+
     @Option(names = "--timeout-minutes", description = "Give up on a round after this long (default: ${DEFAULT-VALUE}).")
     int timeoutMinutes = 20;
 
@@ -75,6 +80,9 @@ final class DemoCommand implements Callable<Integer> {
                   List<DriftEvent> driftEvents, Map<String, Long> deadLetters, long ingested, long attributed) {}
 
     Result result;
+
+    /** Called with the services' metrics URLs at the end of a run, while they still serve (the end-to-end test scrapes them). */
+    java.util.function.Consumer<Map<String, String>> beforeClose = urls -> { };
 
     @Override
     public Integer call() throws Exception {
@@ -96,6 +104,7 @@ final class DemoCommand implements Callable<Integer> {
         o.evaluator = true;
         o.evalDomains = streamed.stream().distinct().map(Domain::id).toList();
         o.evalQuestions = evalLimit;
+        o.metricsPort = metricsPort;
         int rounds = roundsPerDomain * streamed.size();
         long start = System.nanoTime();
         System.out.printf(Locale.ROOT, "qig demo: %s, %s; %d rounds of %d samples per domain x %d, methods %s, "
@@ -107,6 +116,11 @@ final class DemoCommand implements Callable<Integer> {
                     + "(the evaluator measured full precision)%n", pipeline.bootstrapServers(), pipeline.registryUrl(),
                     pipeline.modelId(), seconds(start));
             System.out.println("round key " + pipeline.roundKey());
+            if (!pipeline.metricsUrls().isEmpty()) {
+                List<String> urls = new ArrayList<>();
+                pipeline.metricsUrls().forEach((service, url) -> urls.add(service + " " + url));
+                System.out.println("metrics (Prometheus; health at /health/live and /health/ready): " + String.join(", ", urls));
+            }
             SyntheticWorld world = new SyntheticWorld();
             List<Row> rows = new ArrayList<>();
             long plan = 0;
@@ -174,6 +188,7 @@ final class DemoCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "done in %.1f s%n", seconds(start));
             result = new Result(rows, all, configResults(pipeline), pipeline.watcher().promotions(),
                     pipeline.watcher().driftEvents(), pipeline.deadLetters(), (long) rounds * samples, pipeline.attributed());
+            beforeClose.accept(pipeline.metricsUrls());
         }
         return 0;
     }

@@ -15,9 +15,11 @@ import dev.qig.evaluator.Evaluator;
 import dev.qig.evaluator.EvaluatorConfig;
 import dev.qig.ingest.Ingest;
 import dev.qig.ingest.IngestConfig;
+import dev.qig.ingest.IngestMetrics;
 import dev.qig.ingest.SampleSource;
 import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.embedded.EmbeddedKafka;
+import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistries;
@@ -72,6 +74,11 @@ final class LocalPipeline implements AutoCloseable {
         boolean evaluator;
         List<String> evalDomains = List.of();
         int evalQuestions = 100;
+        /**
+         * Metrics and health endpoints: -1 none; 0 a free port per service; above 0 the ingest's port,
+         * the first attributor's +1, the aggregator's +2, the evaluator's +3 (further attributors: free ports).
+         */
+        int metricsPort = -1;
     }
 
     private final Options options;
@@ -87,9 +94,12 @@ final class LocalPipeline implements AutoCloseable {
     private final TopicWatcher watcher;
     private final RoundKey roundKey;
     private final String modelId;
+    private final IngestMetrics ingestMetrics;
 
     private LocalPipeline(Options options) throws IOException, InterruptedException {
         this.options = options;
+        this.ingestMetrics = new IngestMetrics(ServiceMetrics.create("ingest"));
+        ingestMetrics.service().serve(port(0));
         this.kafka = options.bootstrapServers == null ? EmbeddedKafka.start() : null;
         this.bootstrapServers = kafka != null ? kafka.bootstrapServers() : options.bootstrapServers;
         this.registryUrl = options.registryUrl != null ? options.registryUrl : "mock://qig-local-" + UUID.randomUUID();
@@ -103,6 +113,7 @@ final class LocalPipeline implements AutoCloseable {
         aggregator.start();
         if (options.evaluator) {
             Map<String, Object> p = common("evaluator");
+            p.put(ServiceConfig.METRICS_PORT, port(3));
             p.put(EvaluatorConfig.MODELS, options.model);
             p.put(EvaluatorConfig.EVAL_DOMAINS, String.join(",", options.evalDomains));
             p.put(EvaluatorConfig.EVAL_QUESTIONS_PER_DOMAIN, options.evalQuestions);
@@ -113,6 +124,7 @@ final class LocalPipeline implements AutoCloseable {
         }
         for (int i = 0; i < options.attributors; i++) {
             Map<String, Object> p = common("attributor-" + i);
+            p.put(ServiceConfig.METRICS_PORT, i == 0 ? port(1) : Math.min(port(1), 0));
             p.put(AttributorConfig.MODELS, options.model);
             p.put(AttributorConfig.SCHEMES, options.scheme.id());
             p.put(AttributorConfig.METHODS, String.join(",", options.methods.stream().map(Method::id).toList()));
@@ -131,8 +143,14 @@ final class LocalPipeline implements AutoCloseable {
         return new LocalPipeline(options);
     }
 
+    /** The metrics port of the service at {@code offset} (0 ingest, 1 attributor, 2 aggregator, 3 evaluator). */
+    private int port(int offset) {
+        return options.metricsPort <= 0 ? options.metricsPort : options.metricsPort + offset;
+    }
+
     private Map<String, Object> common(String instance) {
         Map<String, Object> p = new HashMap<>();
+        p.put(ServiceConfig.METRICS_PORT, -1);
         p.put(ServiceConfig.BOOTSTRAP_SERVERS, bootstrapServers);
         p.put(ServiceConfig.SCHEMA_REGISTRY_URL, registryUrl);
         p.put(ServiceConfig.INSTANCE_ID, instance);
@@ -145,6 +163,7 @@ final class LocalPipeline implements AutoCloseable {
 
     private Map<String, Object> aggregatorProperties() {
         Map<String, Object> p = common("aggregator");
+        p.put(ServiceConfig.METRICS_PORT, port(2));
         p.put(AggregatorConfig.MODELS, modelId);
         p.put(AggregatorConfig.ROUND_SAMPLES, options.roundSamples);
         p.put(AggregatorConfig.PLAN_REFRESH_ROUNDS, options.planRefreshRounds);
@@ -193,7 +212,7 @@ final class LocalPipeline implements AutoCloseable {
         Map<String, Object> p = common("ingest");
         p.put(IngestConfig.RATE, rate);
         IngestConfig config = new IngestConfig(p);
-        try (Ingest ingest = new Ingest(config, registry, SampleSource.of(samples, source))) {
+        try (Ingest ingest = new Ingest(config, registry, SampleSource.of(samples, source), ingestMetrics)) {
             return ingest.run();
         }
     }
@@ -251,6 +270,26 @@ final class LocalPipeline implements AutoCloseable {
         return null;
     }
 
+    /** The metrics URL of every service that serves one: ingest, attributor-N, aggregator, evaluator. */
+    Map<String, String> metricsUrls() {
+        Map<String, String> out = new java.util.LinkedHashMap<>();
+        put(out, "ingest", ingestMetrics.service());
+        for (int i = 0; i < attributors.size(); i++) {
+            put(out, attributors.size() == 1 ? "attributor" : "attributor-" + i, attributors.get(i).metrics());
+        }
+        put(out, "aggregator", aggregator.metrics());
+        if (evaluator != null) {
+            put(out, "evaluator", evaluator.metrics());
+        }
+        return out;
+    }
+
+    private static void put(Map<String, String> out, String name, ServiceMetrics m) {
+        if (m.metricsUrl() != null) {
+            out.put(name, m.metricsUrl());
+        }
+    }
+
     TopicWatcher watcher() {
         return watcher;
     }
@@ -271,6 +310,7 @@ final class LocalPipeline implements AutoCloseable {
             evaluator.close();
         }
         aggregator.close();
+        ingestMetrics.service().close();
         if (kafka != null) {
             kafka.close();
         }

@@ -53,6 +53,11 @@ final class ServiceCommands {
         }
     }
 
+    /** ", metrics at URL" when the service serves metrics. */
+    static String metricsText(dev.qig.kafka.metrics.ServiceMetrics metrics) {
+        return metrics.metricsUrl() == null ? "" : ", metrics at " + metrics.metricsUrl();
+    }
+
     @Command(name = "ingest", mixinStandardHelpOptions = true,
             description = "Write calibration samples to the samples topic: the synthetic world on a schedule, or a folder "
                     + "of image + JSON files. Settings: `qig config ingest`.")
@@ -66,7 +71,8 @@ final class ServiceCommands {
             try (Ingest ingest = new Ingest(config, SchemaRegistries.create(config.registryProperties()))) {
                 Runtime.getRuntime().addShutdownHook(new Thread(ingest::stop, "qig-ingest-stop"));
                 ProgressLine progress = new ProgressLine(System.out);
-                Ingest.Summary s = ingest.run(n -> progress.show(() -> "ingest: " + n + " samples sent"));
+                Ingest.Summary s = ingest.run(n -> progress.show(() -> "ingest: " + n + " samples sent"
+                        + metricsText(ingest.metrics().service())));
                 progress.done(String.format(Locale.ROOT, "ingest: %d samples sent, %d dead letters, %.1f s%s", s.samplesSent(),
                         s.deadLettered(), s.seconds(), s.stopped() ? " (stopped)" : ""));
             }
@@ -86,7 +92,8 @@ final class ServiceCommands {
             AttributorConfig config = new AttributorConfig(options.resolve(AttributorConfig.definition()));
             Attributor attributor = new Attributor(config, SchemaRegistries.create(config.registryProperties()));
             attributor.start();
-            System.out.println("attributor " + config.instanceId() + " serving " + config.models() + " " + config.schemes());
+            System.out.println("attributor " + config.instanceId() + " serving " + config.models() + " " + config.schemes()
+                    + metricsText(attributor.metrics()));
             runUntilStopped(attributor, () -> {
                 AttributorStats s = attributor.stats();
                 System.out.printf(Locale.ROOT, "consumed %d, attributed %d, dead letters %s, engine %.1f s%n", s.consumed(),
@@ -117,7 +124,7 @@ final class ServiceCommands {
             Aggregator aggregator = new Aggregator(config, SchemaRegistries.create(config.registryProperties()));
             aggregator.start();
             System.out.println("aggregator " + config.instanceId() + (aggregator.httpPort() > 0
-                    ? ", rounds at http://localhost:" + aggregator.httpPort() + "/rounds" : ""));
+                    ? ", rounds at http://localhost:" + aggregator.httpPort() + "/rounds" : "") + metricsText(aggregator.metrics()));
             runUntilStopped(aggregator, () -> {
                 if (aggregator.isRunning()) {
                     aggregator.rounds().forEach(r -> System.out.printf(Locale.ROOT, "%s: round %d, plan %d, %d/%d samples%n",
@@ -142,7 +149,8 @@ final class ServiceCommands {
             Evaluator evaluator = new Evaluator(config, SchemaRegistries.create(config.registryProperties()));
             evaluator.start();
             System.out.println("evaluator " + config.instanceId() + " serving " + config.models() + ", "
-                    + config.questionsPerDomain() + " questions per domain of " + config.evalDomains());
+                    + config.questionsPerDomain() + " questions per domain of " + config.evalDomains()
+                    + metricsText(evaluator.metrics()));
             runUntilStopped(evaluator, () -> {
                 EvaluatorStats s = evaluator.stats();
                 System.out.printf(Locale.ROOT, "consumed %d, evaluated %d, promoted %d, refused %d, dead letters %s, "

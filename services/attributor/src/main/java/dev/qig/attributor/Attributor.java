@@ -4,12 +4,16 @@ import dev.qig.attributor.internals.AttributorStats;
 import dev.qig.attributor.internals.PlanCache;
 import dev.qig.attributor.internals.SampleDecoder;
 import dev.qig.attributor.internals.Worker;
+import dev.qig.kafka.metrics.KafkaClientMetrics;
+import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationPlan;
 import dev.qig.schemas.CalibrationSample;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -31,18 +35,28 @@ public final class Attributor implements AutoCloseable {
     private final PlanCache plans;
     private final List<Worker> workers = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
-    private final AttributorStats stats = new AttributorStats();
+    private final ServiceMetrics metrics;
+    private final AttributorStats stats;
+    private final KafkaClientMetrics clientMetrics = new KafkaClientMetrics(KafkaClientMetrics.CONSUMER);
+    private volatile boolean started;
 
     public Attributor(AttributorConfig config, SchemaRegistryClient registry) {
         this.config = config;
+        this.metrics = ServiceMetrics.create("attributor");
+        this.stats = new AttributorStats(metrics);
+        metrics.registry().register(clientMetrics);
         this.plans = new PlanCache(config.kafkaClientProperties(), config.topic(Topics.Topic.PLANS),
                 new AvroDeserializer<>(registry, CalibrationPlan.class), config.instanceId());
         SampleDecoder decoder = new SampleDecoder(new AvroDeserializer<>(registry, CalibrationSample.class),
                 config.promptMaxChars(), config.imageMaxBytes());
         AvroSerializer<SpecificRecord> serializer = new AvroSerializer<>(registry);
         for (int i = 0; i < config.workers(); i++) {
-            workers.add(new Worker(config, i, plans, decoder, serializer, stats));
+            Worker w = new Worker(config, i, plans, decoder, serializer, stats);
+            workers.add(w);
+            clientMetrics.add("worker-" + i, w::consumerMetrics);
         }
+        metrics.readiness(() -> started && workers.stream().allMatch(Worker::isServing));
+        metrics.liveness(() -> !started || threads.stream().allMatch(Thread::isAlive));
     }
 
     /**
@@ -50,6 +64,7 @@ public final class Attributor implements AutoCloseable {
      * group; returns when every worker is polling.
      */
     public void start() throws InterruptedException {
+        serveMetrics();
         config.ensureTopics(Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
                 Topics.Topic.PLANS, Topics.Topic.DLQ);
         plans.start();
@@ -66,8 +81,22 @@ public final class Attributor implements AutoCloseable {
                 throw new IllegalStateException("an attributor worker did not start within 5 minutes");
             }
         }
+        started = true;
         LOG.info("attributor {}: {} worker(s) serving {} for {}", config.instanceId(), workers.size(), config.models(),
                 config.schemes());
+    }
+
+    private void serveMetrics() {
+        try {
+            metrics.serve(config.metricsPort());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
+        }
+    }
+
+    /** The metrics and health endpoints of this attributor. */
+    public ServiceMetrics metrics() {
+        return metrics;
     }
 
     public AttributorStats stats() {
@@ -90,5 +119,6 @@ public final class Attributor implements AutoCloseable {
             }
         }
         plans.close();
+        metrics.close();
     }
 }

@@ -55,7 +55,10 @@ public final class AttributorConfig extends ServiceConfig {
     /** Write TokenAttribution records (QIG token weights per group) besides the partial sums. */
     public static final String ATTRIBUTIONS_ENABLED = "attributions.enabled";
 
-    private static final ConfigDef DEFINITION = commonDefinition(Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
+    /** The default {@value ServiceConfig#METRICS_PORT} of the attributor (one port per service: 9401-9404). */
+    public static final int DEFAULT_METRICS_PORT = 9402;
+
+    private static final ConfigDef DEFINITION = commonDefinition(DEFAULT_METRICS_PORT, Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
             Topics.Topic.PLANS, Topics.Topic.DLQ)
             .define(GROUP_ID, Type.STRING, "qig-attributor", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Consumer group of the attributors. Instances of a group share the samples topic's partitions "

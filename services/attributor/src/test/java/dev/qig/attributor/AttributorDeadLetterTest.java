@@ -29,6 +29,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import dev.qig.kafka.metrics.PrometheusText;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,6 +74,7 @@ class AttributorDeadLetterTest {
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
             Map<String, Object> props = new HashMap<>();
             props.put(AttributorConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+            props.put(AttributorConfig.METRICS_PORT, 0);
             props.put(AttributorConfig.SCHEMA_REGISTRY_URL, "mock://" + scope);
             props.put(AttributorConfig.MODELS, modelDir.toString());
             props.put(AttributorConfig.INSTANCE_ID, "dlq-test");
@@ -167,6 +173,20 @@ class AttributorDeadLetterTest {
                 long sent = goodBytes.size() + bad.size();
                 assertEquals(sent, attributor.stats().consumed());
                 assertEquals(sent, attributor.stats().attributed() + attributor.stats().deadLettered());
+
+                // The same on the metrics endpoint: one dead letter per reason, the samples consumed and attributed.
+                PrometheusText scraped = PrometheusText.parse(HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create(attributor.metrics().metricsUrl())).build(), HttpResponse.BodyHandlers.ofString()).body());
+                Map<String, Double> byReason = new HashMap<>();
+                scraped.series("qig_dead_letters_total").stream().filter(x -> x.value() > 0)
+                        .forEach(x -> byReason.put(x.label("reason"), x.value()));
+                Map<String, Double> expected = new HashMap<>();
+                bad.keySet().forEach(k -> expected.merge(k.replaceAll("#.*", ""), 1.0, Double::sum));
+                assertEquals(expected, byReason);
+                assertEquals(sent, scraped.sum("qig_samples_consumed_total"));
+                assertEquals(goodBytes.size(), scraped.sum("qig_samples_attributed_total"));
+                assertEquals(modelId, scraped.series("qig_samples_attributed_total").get(0).label("model"));
+                assertTrue(scraped.sum("qig_attribution_seconds_count") >= 1, "engine passes timed");
             }
         } finally {
             MockSchemaRegistry.drop(scope);

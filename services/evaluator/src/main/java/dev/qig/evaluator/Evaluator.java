@@ -8,6 +8,8 @@ import dev.qig.evaluator.internals.ConfigWorker;
 import dev.qig.evaluator.internals.DeviceChoice;
 import dev.qig.evaluator.internals.EvalSet;
 import dev.qig.evaluator.internals.EvaluatorStats;
+import dev.qig.kafka.metrics.KafkaClientMetrics;
+import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.kafka.serde.AvroSerializer;
@@ -15,7 +17,10 @@ import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.CalibrationSample;
 import dev.qig.schemas.QuantConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,13 +38,25 @@ public final class Evaluator implements AutoCloseable {
     private final EvaluatorConfig config;
     private final SchemaRegistryClient registry;
     private final ActiveConfigs actives = new ActiveConfigs();
-    private final EvaluatorStats stats = new EvaluatorStats();
-    private ConfigWorker worker;
+    private final ServiceMetrics metrics;
+    private final EvaluatorStats stats;
+    private final KafkaClientMetrics clientMetrics = new KafkaClientMetrics(KafkaClientMetrics.CONSUMER);
+    private volatile ConfigWorker worker;
     private Thread thread;
+    private volatile boolean started;
 
     public Evaluator(EvaluatorConfig config, SchemaRegistryClient registry) {
         this.config = config;
         this.registry = registry;
+        this.metrics = ServiceMetrics.create("evaluator");
+        this.stats = new EvaluatorStats(metrics, actives::all);
+        metrics.registry().register(clientMetrics);
+        clientMetrics.add("evaluator", () -> {
+            ConfigWorker w = worker;
+            return w == null ? Map.of() : w.consumerMetrics();
+        });
+        metrics.readiness(() -> started && worker != null && worker.isServing());
+        metrics.liveness(() -> !started || thread.isAlive());
     }
 
     /**
@@ -47,6 +64,11 @@ public final class Evaluator implements AutoCloseable {
      * measures full precision, and joins the group; returns when configs are being consumed.
      */
     public void start() throws InterruptedException {
+        try {
+            metrics.serve(config.metricsPort());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
+        }
         config.ensureTopics(Topics.Topic.CONFIGS, Topics.Topic.EVAL_RESULTS, Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.DLQ);
         Device device = DeviceChoice.choose(config.device());
         LOG.info("evaluator {}: device {} (setting {})", config.instanceId(), device, config.device());
@@ -60,8 +82,14 @@ public final class Evaluator implements AutoCloseable {
         if (!worker.awaitReady(10, TimeUnit.MINUTES)) {
             throw new IllegalStateException("the evaluator did not start within 10 minutes");
         }
+        started = true;
         LOG.info("evaluator {}: serving {}, {} questions per domain of {}", config.instanceId(), config.models(),
                 config.questionsPerDomain(), config.evalDomains());
+    }
+
+    /** The metrics and health endpoints of this evaluator. */
+    public ServiceMetrics metrics() {
+        return metrics;
     }
 
     public EvaluatorStats stats() {
@@ -75,6 +103,7 @@ public final class Evaluator implements AutoCloseable {
     /** Stops after the current config (its offset is committed only if its results were acknowledged). */
     @Override
     public void close() {
+        metrics.close();
         if (worker == null) {
             return;
         }

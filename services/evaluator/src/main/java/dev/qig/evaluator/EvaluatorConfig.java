@@ -51,7 +51,10 @@ public final class EvaluatorConfig extends ServiceConfig {
     /** Where the model runs. */
     public enum DeviceSetting { AUTO, CPU, GPU }
 
-    private static final ConfigDef DEFINITION = commonDefinition(Topics.Topic.CONFIGS, Topics.Topic.EVAL_RESULTS,
+    /** The default {@value ServiceConfig#METRICS_PORT} of the evaluator (one port per service: 9401-9404). */
+    public static final int DEFAULT_METRICS_PORT = 9404;
+
+    private static final ConfigDef DEFINITION = commonDefinition(DEFAULT_METRICS_PORT, Topics.Topic.CONFIGS, Topics.Topic.EVAL_RESULTS,
             Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.DLQ)
             .define(GROUP_ID, Type.STRING, "qig-evaluator", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Consumer group of the evaluators on the configs topic. Run one instance per (model, scheme): "

@@ -213,6 +213,7 @@ class EvaluatorOnBrokerTest {
     private static Map<String, Object> settings(EmbeddedKafka kafka, String scope) {
         Map<String, Object> props = new HashMap<>();
         props.put(EvaluatorConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        props.put(EvaluatorConfig.METRICS_PORT, -1);
         props.put(EvaluatorConfig.SCHEMA_REGISTRY_URL, "mock://" + scope);
         props.put(EvaluatorConfig.INSTANCE_ID, "evaluator-test");
         props.put(EvaluatorConfig.EVAL_DOMAINS, "clean,cluttered");

@@ -1,6 +1,7 @@
 package dev.qig.ingest;
 
 import dev.qig.kafka.dlq.DeadLetters;
+import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistries;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroSerializer;
@@ -65,6 +66,8 @@ public final class Ingest implements AutoCloseable {
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicLong acknowledged = new AtomicLong();
     private final AtomicReference<KafkaException> failure = new AtomicReference<>();
+    private final IngestMetrics metrics;
+    private final boolean ownsMetrics;
 
     /** The configured source, with a registry client built from the config. */
     public Ingest(IngestConfig config) {
@@ -76,9 +79,22 @@ public final class Ingest implements AutoCloseable {
         this(config, registry, SampleSource.of(config));
     }
 
-    /** Samples from {@code source}; the config gives the cluster, the topics, the rate. Closes the source on {@link #close}. */
+    /**
+     * Samples from {@code source}; the config gives the cluster, the topics, the rate. Closes the source on
+     * {@link #close}. Serves its own metrics on {@value dev.qig.kafka.config.ServiceConfig#METRICS_PORT} while it runs.
+     */
     public Ingest(IngestConfig config, SchemaRegistryClient registry, SampleSource source) {
+        this(config, registry, source, null);
+    }
+
+    /**
+     * The same, counting in {@code metrics} (which the caller serves and keeps across runs) instead of
+     * serving metrics of its own; null: its own.
+     */
+    public Ingest(IngestConfig config, SchemaRegistryClient registry, SampleSource source, IngestMetrics metrics) {
         this.config = Objects.requireNonNull(config, "config");
+        this.ownsMetrics = metrics == null;
+        this.metrics = metrics != null ? metrics : new IngestMetrics(ServiceMetrics.create("ingest"));
         this.source = Objects.requireNonNull(source, "source");
         this.valueSerializer = new AvroSerializer<>(Objects.requireNonNull(registry, "registry"));
         Map<String, Object> props = config.kafkaClientProperties();
@@ -111,6 +127,22 @@ public final class Ingest implements AutoCloseable {
             throw new IllegalStateException("an Ingest runs once; build a new one");
         }
         long start = System.nanoTime();
+        if (ownsMetrics) {
+            try {
+                metrics.service().serve(config.metricsPort());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
+            }
+        }
+        metrics.running(true);
+        try {
+            return send(progress, start);
+        } finally {
+            metrics.running(false);
+        }
+    }
+
+    private Summary send(LongConsumer progress, long start) throws InterruptedException {
         config.ensureTopics(Topics.Topic.SAMPLES, Topics.Topic.DLQ);
         String samplesTopic = config.topic(Topics.Topic.SAMPLES);
         String dlqTopic = config.topic(Topics.Topic.DLQ);
@@ -157,6 +189,11 @@ public final class Ingest implements AutoCloseable {
         return summary;
     }
 
+    /** The metrics this instance counts in. */
+    public IngestMetrics metrics() {
+        return metrics;
+    }
+
     /** Ends {@link #run} after the current record; callable from any thread, any number of times. */
     public void stop() {
         stopSignal.countDown();
@@ -170,6 +207,9 @@ public final class Ingest implements AutoCloseable {
             producer.close(CLOSE_TIMEOUT);
         } finally {
             source.close();
+            if (ownsMetrics) {
+                metrics.service().close();
+            }
         }
     }
 
@@ -179,7 +219,12 @@ public final class Ingest implements AutoCloseable {
         try {
             ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, keySerializer.serialize(topic, id),
                     valueSerializer.serialize(topic, sample));
-            producer.send(record, (metadata, error) -> acknowledge(what, topic, error));
+            producer.send(record, (metadata, error) -> {
+                acknowledge(what, topic, error);
+                if (error == null) {
+                    metrics.acknowledged();
+                }
+            });
         } catch (KafkaException e) {
             throw new KafkaException(what + ": cannot send to " + topic + ": " + e.getMessage(), e);
         }
@@ -188,6 +233,7 @@ public final class Ingest implements AutoCloseable {
     private void sendDeadLetter(String topic, SampleSource.Rejected r) {
         String what = "dead letter " + (r.key() == null ? "(no key)" : new String(r.key(), java.nio.charset.StandardCharsets.UTF_8));
         log.warn("ingest: {} ({}): {}", what, r.reason().id(), r.error().getMessage());
+        metrics.deadLettered(r.reason().id());
         try {
             producer.send(DeadLetters.record(topic, r.key(), r.value(), r.reason(), STAGE, null, r.error(), null, -1, -1),
                     (metadata, error) -> acknowledge(what, topic, error));

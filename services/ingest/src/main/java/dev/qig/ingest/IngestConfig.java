@@ -62,7 +62,10 @@ public final class IngestConfig extends ServiceConfig {
         }
     }
 
-    private static final ConfigDef CONFIG = commonDefinition(Topics.Topic.SAMPLES, Topics.Topic.DLQ)
+    /** The default {@value ServiceConfig#METRICS_PORT} of the ingest (one port per service: 9401-9404). */
+    public static final int DEFAULT_METRICS_PORT = 9401;
+
+    private static final ConfigDef CONFIG = commonDefinition(DEFAULT_METRICS_PORT, Topics.Topic.SAMPLES, Topics.Topic.DLQ)
             .define(SOURCE, Type.STRING, SourceKind.SYNTHETIC.id(),
                     ConfigDef.CaseInsensitiveValidString.in(SourceKind.SYNTHETIC.id(), SourceKind.FOLDER.id()),
                     Importance.HIGH, "Where samples come from: 'synthetic' (the synthetic world, see "

@@ -70,6 +70,7 @@ class IngestTest {
             props.put("schema.registry.url", "mock://ingest-test-" + run);
             props.put("topic.samples", "samples-" + run);
             props.put("topic.dlq", "dlq-" + run);
+            props.put("metrics.port", 0);
             // A record the broker never acknowledges fails the test in seconds rather than the default 2 minutes.
             props.put("delivery.timeout.ms", "15000");
             props.put("request.timeout.ms", "10000");

@@ -28,6 +28,7 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler,
     private static final Logger LOG = LoggerFactory.getLogger(DeadLetterHandler.class);
 
     private String topic;
+    private AggregatorMetrics metrics;
 
     @Override
     public void configure(Map<String, ?> configs) {
@@ -36,6 +37,9 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler,
             throw new IllegalArgumentException(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG + " must be set");
         }
         this.topic = t.toString();
+        if (configs.get(AggregatorMetrics.CONFIG_KEY) instanceof AggregatorMetrics m) {
+            this.metrics = m;
+        }
     }
 
     @Override
@@ -67,6 +71,9 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler,
 
     private ProducerRecord<byte[], byte[]> deadLetter(byte[] key, byte[] value, RejectReason reason, Exception e,
                                                       ErrorHandlerContext context) {
+        if (metrics != null) {
+            metrics.deadLettered(reason.id());
+        }
         return DeadLetters.record(topic, key, value, reason, STAGE, null, e, context.topic(), context.partition(),
                 context.offset());
     }

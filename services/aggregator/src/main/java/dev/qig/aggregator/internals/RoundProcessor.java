@@ -87,8 +87,11 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
 
     private record CachedSums(long round, long planVersion, long samples, CalibrationSums sums) {}
 
-    public RoundProcessor(Settings settings) {
+    private final AggregatorMetrics metrics;
+
+    public RoundProcessor(Settings settings, AggregatorMetrics metrics) {
         this.settings = settings;
+        this.metrics = metrics;
     }
 
     @Override
@@ -140,6 +143,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             // A redelivery, or the same sample id sent twice: it counts once.
             state.setDuplicates(state.getDuplicates() + 1);
             save(state);
+            metrics.duplicate(key);
             LOG.debug("{}: sample {} already summed under plan {}", key, stats.getSampleId(), plan);
             return;
         }
@@ -158,6 +162,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         state.setLastEventTime(Math.max(state.getLastEventTime(), eventTime));
         state.getDomains().merge(stats.getDomain(), 1L, Long::sum);
         seen.put(seenKey, state.getRound());
+        metrics.summed(key);
         if (state.getSamples() >= settings.roundSamples()) {
             close(state, "count", record.timestamp());
         } else {
@@ -285,6 +290,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                             state.getPlanVersion(), state.getSamples(), now);
                     configs.put(key.configKey(m), record);
                     context.forward(new Record<>(key.configKey(m), record, timestamp), CONFIGS_SINK);
+                    metrics.configEmitted(key, m.id());
                     if (m == settings.distortionMethod()) {
                         distortion = config;
                     }
@@ -302,6 +308,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             check.setRoundsOver(0);
             DriftEvent event = driftEvent(key, state, drift, nextVersion, now);
             context.forward(new Record<>(key.modelSchemeKey(), event, timestamp), DRIFT_SINK);
+            metrics.driftEvent(key, event.getReason());
             LOG.info("{}: drift confirmed in round {} ({}); plan {} follows", key, state.getRound(), event.getReason(),
                     nextVersion);
         }
@@ -320,6 +327,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             dev.qig.schemas.CalibrationPlan planRecord = Records.planRecord(next, key, state.getSettings(),
                     state.getRound(), state.getSamples(), now);
             context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
+            metrics.planPublished(key);
             // Records of the old plan are stale from now on: their sample ids need not be remembered.
             forgetSeen(key.toString() + "|" + state.getPlanVersion() + "|");
             after.setPlanVersion(nextVersion);
@@ -340,6 +348,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                     settings.drift().consecutiveRounds(), settings.drift().regret(), settings.drift().muShift());
         }
         save(after);
+        metrics.roundClosed(key, closedBy);
     }
 
     /**

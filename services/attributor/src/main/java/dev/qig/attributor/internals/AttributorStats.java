@@ -1,61 +1,170 @@
 package dev.qig.attributor.internals;
 
+import dev.qig.core.data.TokenModality;
+import dev.qig.core.quant.GroupKey;
 import dev.qig.kafka.dlq.RejectReason;
+import dev.qig.kafka.metrics.ServiceMetrics;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
-/** Counters of one attributor process, shared by its workers. */
+/**
+ * The attributor's counters, shared by its workers, kept in the service's Prometheus registry: the
+ * registry is the one record of what the process did, read by {@code /metrics} and by the accessors
+ * here ({@code qig stream}, {@code qig demo}, tests).
+ */
 public final class AttributorStats {
 
-    final AtomicLong consumed = new AtomicLong();
-    final AtomicLong layerStats = new AtomicLong();
-    final AtomicLong batches = new AtomicLong();
-    final AtomicLong engineNanos = new AtomicLong();
-    final AtomicLong recomputedForNewPlan = new AtomicLong();
-    final AtomicLong restarts = new AtomicLong();
-    private final Map<RejectReason, AtomicLong> deadLettered = new ConcurrentHashMap<>();
+    private final ServiceMetrics metrics;
+    private final Counter consumed;
+    private final Counter attributed;
+    private final Histogram engineSeconds;
+    private final Counter igPoints;
+    private final Gauge igPointsPerSecond;
+    private final Counter recomputed;
+    private final Counter restarts;
+    private final Gauge tokenShare;
+
+    public AttributorStats(ServiceMetrics metrics) {
+        this.metrics = metrics;
+        var registry = metrics.registry();
+        consumed = Counter.builder().name("qig_samples_consumed_total")
+                .help("Records read from the samples topic (good and bad).").register(registry);
+        attributed = Counter.builder().name("qig_samples_attributed_total")
+                .help("Samples attributed: LayerStats records written, one per sample, model and scheme (a batch whose "
+                        + "outputs are not acknowledged is read and counted again).")
+                .labelNames("model", "scheme").register(registry);
+        engineSeconds = Histogram.builder().name("qig_attribution_seconds")
+                .help("Seconds of one engine pass over a batch of samples (statistics, or the partial sums of every method "
+                        + "with QIG's integrated gradients).")
+                .labelNames("model", "scheme").classicOnly()
+                .classicUpperBounds(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500).register(registry);
+        igPoints = Counter.builder().name("qig_ig_points_total")
+                .help("Integrated-gradient points evaluated: per sample, the interpolation points of every group's integral.")
+                .labelNames("model", "scheme").register(registry);
+        igPointsPerSecond = Gauge.builder().name("qig_ig_points_per_second")
+                .help("Integrated-gradient points per second of the latest engine pass (its whole time, the other "
+                        + "methods' sums included).")
+                .labelNames("model", "scheme").register(registry);
+        recomputed = Counter.builder().name("qig_attribution_recomputed_total")
+                .help("Batches computed again because a newer plan arrived while they were computed.").register(registry);
+        restarts = Counter.builder().name("qig_consumer_restarts_total")
+                .help("Times a worker dropped its consumer after an error and rejoined the group (uncommitted records "
+                        + "come again).").register(registry);
+        tokenShare = Gauge.builder().name("qig_token_attribution_share")
+                .help("Share of QIG's token weight (lambda) on the tokens of one modality (vision, prompt, answer, system), "
+                        + "per layer and group, averaged over the samples of the latest batch.")
+                .labelNames("model", "scheme", "layer", "group", "modality").register(registry);
+    }
+
+    ServiceMetrics metrics() {
+        return metrics;
+    }
+
+    void countConsumed() {
+        consumed.inc();
+    }
+
+    void attributed(String model, String scheme) {
+        attributed.labelValues(model, scheme).inc();
+    }
 
     void deadLettered(RejectReason reason) {
-        deadLettered.computeIfAbsent(reason, r -> new AtomicLong()).incrementAndGet();
+        metrics.deadLettered(reason.id());
+    }
+
+    void countRecomputed() {
+        recomputed.inc();
+    }
+
+    void restarted() {
+        restarts.inc();
+    }
+
+    /** One engine pass: its seconds, and the integrated-gradient points it evaluated. */
+    void pass(String model, String scheme, double seconds, long points) {
+        engineSeconds.labelValues(model, scheme).observe(seconds);
+        if (points > 0) {
+            igPoints.labelValues(model, scheme).inc(points);
+            igPointsPerSecond.labelValues(model, scheme).set(seconds > 0 ? points / seconds : 0);
+        }
+    }
+
+    /** The mean share of each modality in each group's token weights over a batch's samples. */
+    void tokenShares(String model, String scheme, List<Map<GroupKey, float[]>> lambdas, List<TokenModality[]> modalities) {
+        Map<GroupKey, double[]> sums = new java.util.TreeMap<>();
+        Map<GroupKey, Integer> counts = new java.util.HashMap<>();
+        for (int s = 0; s < lambdas.size(); s++) {
+            TokenModality[] mod = modalities.get(s);
+            for (Map.Entry<GroupKey, float[]> e : lambdas.get(s).entrySet()) {
+                float[] w = e.getValue();
+                double[] byModality = new double[TokenModality.values().length];
+                double total = 0;
+                for (int t = 0; t < w.length && t < mod.length; t++) {
+                    if (mod[t] != TokenModality.PAD) {
+                        byModality[mod[t].ordinal()] += w[t];
+                        total += w[t];
+                    }
+                }
+                if (total <= 0 || !Double.isFinite(total)) {
+                    continue;
+                }
+                double[] acc = sums.computeIfAbsent(e.getKey(), k -> new double[TokenModality.values().length]);
+                for (int m = 0; m < acc.length; m++) {
+                    acc[m] += byModality[m] / total;
+                }
+                counts.merge(e.getKey(), 1, Integer::sum);
+            }
+        }
+        sums.forEach((k, acc) -> {
+            int n = counts.get(k);
+            for (TokenModality m : TokenModality.values()) {
+                if (m != TokenModality.PAD) {
+                    tokenShare.labelValues(model, scheme, Integer.toString(k.layer()), k.group().id(),
+                            m.name().toLowerCase(Locale.ROOT)).set(acc[m.ordinal()] / n);
+                }
+            }
+        });
     }
 
     public long consumed() {
-        return consumed.get();
+        return (long) consumed.get();
     }
 
     /** LayerStats records written: one per sample, model and scheme. */
     public long attributed() {
-        return layerStats.get();
+        return (long) ServiceMetrics.sum(attributed);
     }
 
+    /** Engine passes run. */
     public long batches() {
-        return batches.get();
+        return engineSeconds.collect().getDataPoints().stream().mapToLong(HistogramSnapshot.HistogramDataPointSnapshot::getCount).sum();
     }
 
     public double engineSeconds() {
-        return engineNanos.get() / 1e9;
+        return engineSeconds.collect().getDataPoints().stream().mapToDouble(HistogramSnapshot.HistogramDataPointSnapshot::getSum).sum();
     }
 
     /** Batches computed again because a newer plan arrived while they were computed. */
     public long recomputedForNewPlan() {
-        return recomputedForNewPlan.get();
+        return (long) recomputed.get();
     }
 
     /** Times a worker dropped its consumer after an error and rejoined the group (uncommitted records come again). */
     public long restarts() {
-        return restarts.get();
+        return (long) restarts.get();
     }
 
     public long deadLettered() {
-        return deadLettered.values().stream().mapToLong(AtomicLong::get).sum();
+        return deadLetteredByReason().values().stream().mapToLong(Long::longValue).sum();
     }
 
     /** Dead letters written, by reason id. */
     public Map<String, Long> deadLetteredByReason() {
-        Map<String, Long> out = new TreeMap<>();
-        deadLettered.forEach((r, n) -> out.put(r.id(), n.get()));
-        return out;
+        return metrics.deadLettersByReason();
     }
 }

@@ -80,6 +80,7 @@ public final class Worker implements Runnable {
     private final AttributorStats stats;
     private final Map<QuantScheme, EngineSettings> settingsRecords = new HashMap<>();
     private final StringSerializer keys = new StringSerializer();
+    private final Map<PartialSumsEngine, Map<GroupKey, Integer>> igPoints = new java.util.IdentityHashMap<>();
     private volatile boolean running = true;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
     private final java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
@@ -136,7 +137,7 @@ public final class Worker implements Runnable {
                     }
                     // Outputs not acknowledged or offsets not committed: rejoin, and the records come again.
                     LOG.error("worker {}: batch failed; rejoining the group to read it again", index, e);
-                    stats.restarts.incrementAndGet();
+                    stats.restarted();
                     consumer.close(Duration.ofSeconds(5));
                     consumer = newConsumer();
                 }
@@ -150,6 +151,17 @@ public final class Worker implements Runnable {
                 consumer.close(Duration.ofSeconds(5));
             }
         }
+    }
+
+    /** The metrics of this worker's current consumer (lag, fetches), empty before it has one. */
+    public Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics() {
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        return c == null ? Map.of() : c.metrics();
+    }
+
+    /** True while the worker has started and has not failed. */
+    public boolean isServing() {
+        return ready.getCount() == 0 && failure == null && consumer != null && running;
     }
 
     public void stop() {
@@ -204,10 +216,11 @@ public final class Worker implements Runnable {
     private void process(List<ConsumerRecord<byte[], byte[]>> records, List<Served> models,
                          KafkaProducer<byte[], byte[]> producer, NDManager manager) throws ExecutionException {
         List<Future<RecordMetadata>> sent = new ArrayList<>();
+        List<Runnable> onAcknowledged = new ArrayList<>();
         Map<Served, List<Item>> perModel = new LinkedHashMap<>();
         models.forEach(m -> perModel.put(m, new ArrayList<>()));
         for (ConsumerRecord<byte[], byte[]> r : records) {
-            stats.consumed.incrementAndGet();
+            stats.countConsumed();
             CalibrationSample sample;
             byte[] image;
             try {
@@ -239,22 +252,23 @@ public final class Worker implements Runnable {
                 continue;
             }
             for (QuantScheme scheme : config.schemes()) {
-                attribute(e.getKey(), scheme, e.getValue(), producer, manager, sent);
+                attribute(e.getKey(), scheme, e.getValue(), producer, manager, sent, onAcknowledged);
             }
         }
         ServiceClients.awaitAcknowledged(producer, sent);
+        onAcknowledged.forEach(Runnable::run);
     }
 
     /** Runs a model's samples through one scheme's engine under the latest plan, and writes the outputs. */
     private void attribute(Served model, QuantScheme scheme, List<Item> items, KafkaProducer<byte[], byte[]> producer,
-                           NDManager manager, List<Future<RecordMetadata>> sent) {
+                           NDManager manager, List<Future<RecordMetadata>> sent, List<Runnable> onAcknowledged) {
         PartialSumsEngine engine = model.engines().get(scheme);
         CalibrationSettings settings = engine.settings();
         Set<Method> methods = config.methods();
         RoundKey key = RoundKey.of(model.id(), settings, methods);
         List<VisualQuestion> questions = items.stream().map(Item::question).toList();
         CalibrationPlan plan = plans.current(key);
-        List<Object> outcomes = run(engine, questions, plan, methods, manager);
+        List<Object> outcomes = run(model, scheme, engine, questions, plan, methods, manager);
         for (int attempt = 0; attempt < MAX_PLAN_RETRIES; attempt++) {
             CalibrationPlan latest = plans.current(key);
             if (latest.version() == plan.version()) {
@@ -262,11 +276,13 @@ public final class Worker implements Runnable {
             }
             // A newer plan arrived meanwhile: these sums would be stale on arrival. (After the last
             // retry the sums go out tagged with the plan they were computed under, whatever came since.)
-            stats.recomputedForNewPlan.incrementAndGet();
+            stats.countRecomputed();
             plan = latest;
-            outcomes = run(engine, questions, plan, methods, manager);
+            outcomes = run(model, scheme, engine, questions, plan, methods, manager);
         }
         String keyString = key.toString();
+        List<Map<GroupKey, float[]>> lambdas = new ArrayList<>();
+        List<TokenModality[]> modalities = new ArrayList<>();
         String topicStats = config.topic(Topics.Topic.LAYER_STATS);
         String topicAttributions = config.topic(Topics.Topic.TOKEN_ATTRIBUTIONS);
         for (int i = 0; i < items.size(); i++) {
@@ -289,25 +305,49 @@ public final class Worker implements Runnable {
                     s.getDomain(), s.getEventTime(), config.instanceId());
             sent.add(producer.send(new ProducerRecord<>(topicStats, null, s.getEventTime().toEpochMilli(),
                     keys.serialize(topicStats, keyString), serializer.serialize(topicStats, partials))));
-            stats.layerStats.incrementAndGet();
+            stats.attributed(model.id(), scheme.id());
+            if (!result.lambda().isEmpty()) {
+                lambdas.add(result.lambda());
+                modalities.add(result.modality());
+            }
             if (config.attributionsEnabled() && !result.lambda().isEmpty()) {
                 TokenAttribution a = attribution(s, model, scheme, plan.version(), item.question(), result, settings);
                 sent.add(producer.send(new ProducerRecord<>(topicAttributions, null, s.getEventTime().toEpochMilli(),
                         keys.serialize(topicAttributions, s.getSampleId()), serializer.serialize(topicAttributions, a))));
             }
         }
+        if (!lambdas.isEmpty()) {
+            onAcknowledged.add(() -> stats.tokenShares(model.id(), scheme.id(), lambdas, modalities));
+        }
     }
 
-    /** {@link #attributeIsolated}, counted in the engine's time and batches. */
-    private List<Object> run(PartialSumsEngine engine, List<VisualQuestion> questions, CalibrationPlan plan,
-                             Set<Method> methods, NDManager manager) {
+    /** {@link #attributeIsolated}, timed, with its integrated-gradient points counted. */
+    private List<Object> run(Served model, QuantScheme scheme, PartialSumsEngine engine, List<VisualQuestion> questions,
+                             CalibrationPlan plan, Set<Method> methods, NDManager manager) {
         long start = System.nanoTime();
+        List<Object> out = null;
         try {
-            return attributeIsolated(engine, questions, plan, methods, manager);
+            out = attributeIsolated(engine, questions, plan, methods, manager);
+            return out;
         } finally {
-            stats.engineNanos.addAndGet(System.nanoTime() - start);
-            stats.batches.incrementAndGet();
+            long points = 0;
+            if (out != null) {
+                for (Object o : out) {
+                    if (o instanceof PartialSumsEngine.SampleResult r) {
+                        for (GroupKey k : r.lambda().keySet()) {
+                            points += igPoints(engine, model, k);
+                        }
+                    }
+                }
+            }
+            stats.pass(model.id(), scheme.id(), (System.nanoTime() - start) / 1e9, points);
         }
+    }
+
+    /** Points of one group's integral for one sample (the engine's rule; one where the target is homogeneous). */
+    private int igPoints(PartialSumsEngine engine, Served model, GroupKey k) {
+        return igPoints.computeIfAbsent(engine, e -> new HashMap<>()).computeIfAbsent(k,
+                g -> engine.igPoints(model.vqa().model().layers().get(g.layer()), g.group()));
     }
 
     /**

@@ -37,6 +37,11 @@ public final class ActiveConfigs {
         return active.get(key(model, scheme));
     }
 
+    /** Every active config (a snapshot). */
+    public List<ActiveConfig> all() {
+        return List.copyOf(active.values());
+    }
+
     public void put(ActiveConfig config) {
         active.put(key(config.getModel(), config.getScheme()), config);
     }

@@ -91,6 +91,17 @@ public final class ConfigWorker implements Runnable {
         return done;
     }
 
+    /** The metrics of the current consumer (lag, fetches), empty before there is one. */
+    public Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics() {
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        return c == null ? Map.of() : c.metrics();
+    }
+
+    /** True once the models are measured and the consumer polls, until the worker fails or stops. */
+    public boolean isServing() {
+        return ready.getCount() == 0 && failure == null && consumer != null && running;
+    }
+
     public void stop() {
         running = false;
         KafkaConsumer<byte[], byte[]> c = consumer;
@@ -130,7 +141,7 @@ public final class ConfigWorker implements Runnable {
                     }
                     // Outputs not acknowledged or the offset not committed: rejoin, and the config comes again.
                     LOG.error("evaluator: a config failed to be reported; rejoining the group to read it again", e);
-                    stats.restarts.incrementAndGet();
+                    stats.restarted();
                     consumer.close(Duration.ofSeconds(5));
                     consumer = newConsumer();
                 }
@@ -155,11 +166,12 @@ public final class ConfigWorker implements Runnable {
         List<Future<RecordMetadata>> sent = new ArrayList<>();
         results.forEach(r -> sent.add(send(producer, Topics.Topic.EVAL_RESULTS, id, r)));
         await(producer, sent);
+        stats.reported(results, 0, null);
     }
 
     private void process(ConsumerRecord<byte[], byte[]> r, KafkaProducer<byte[], byte[]> producer)
             throws ExecutionException {
-        stats.consumed.incrementAndGet();
+        stats.countConsumed();
         if (r.value() == null) {
             // A tombstone: the configs topic is compacted, and a deleted config is nothing to evaluate.
             LOG.info("tombstone at {}-{}@{} skipped", r.topic(), r.partition(), r.offset());
@@ -204,7 +216,7 @@ public final class ConfigWorker implements Runnable {
             await(producer, sent);
             return;
         } finally {
-            stats.evalNanos.addAndGet(System.nanoTime() - start);
+            stats.evaluationSeconds(model.id(), candidate.scheme().id(), (System.nanoTime() - start) / 1e9);
         }
         Instant now = Instant.now();
         List<EvalResult> results = EvalResults.of(new EvalResults.Subject(configId, model.id(), scheme,
@@ -243,13 +255,10 @@ public final class ConfigWorker implements Runnable {
             sent.add(send(producer, Topics.Topic.EVAL_RESULTS, configId, res));
         }
         await(producer, sent);
-        stats.evaluated.incrementAndGet();
         if (promotion != null) {
             actives.put(promotion); // only once the topic has it, so a failed send is decided again on redelivery
-            stats.promoted.incrementAndGet();
-        } else {
-            stats.refused.incrementAndGet();
         }
+        stats.reported(results, decoded.record().getRound(), promotion != null);
         LOG.info("config {}: mean accuracy {} (fp32 {}); {}", configId, measured.report().meanAccuracy(),
                 model.fullPrecision().report().meanAccuracy(), verdict);
     }
@@ -275,7 +284,7 @@ public final class ConfigWorker implements Runnable {
                     model.id(), e.getMessage());
             return null;
         } finally {
-            stats.evalNanos.addAndGet(System.nanoTime() - start);
+            stats.evaluationSeconds(model.id(), active.getScheme(), (System.nanoTime() - start) / 1e9);
         }
     }
 

@@ -31,6 +31,8 @@ public abstract class ServiceConfig extends AbstractConfig {
     public static final String TOPICS_CREATE = "topics.create";
     public static final String TOPICS_PARTITIONS = "topics.partitions";
     public static final String TOPICS_REPLICATION_FACTOR = "topics.replication.factor";
+    /** Port of the service's Prometheus metrics and health endpoints; 0 picks a free port, -1 turns them off. */
+    public static final String METRICS_PORT = "metrics.port";
 
     /** A list with at least one entry. */
     public static final ConfigDef.Validator NON_EMPTY_LIST = new ConfigDef.Validator() {
@@ -49,9 +51,17 @@ public abstract class ServiceConfig extends AbstractConfig {
 
     /**
      * The keys every service has, and the names of the topics it uses, in a fresh definition that
-     * the service extends with its own.
+     * the service extends with its own; the metrics endpoint is off by default.
      */
     protected static ConfigDef commonDefinition(Topics.Topic... topics) {
+        return commonDefinition(-1, topics);
+    }
+
+    /**
+     * The keys every service has, with the service's own default {@value #METRICS_PORT}, and the
+     * names of the topics it uses, in a fresh definition that the service extends with its own.
+     */
+    protected static ConfigDef commonDefinition(int defaultMetricsPort, Topics.Topic... topics) {
         ConfigDef def = new ConfigDef()
                 .define(BOOTSTRAP_SERVERS, Type.LIST, ConfigDef.NO_DEFAULT_VALUE, NON_EMPTY_LIST,
                         Importance.HIGH, "Kafka brokers, host:port[,host:port...].")
@@ -66,7 +76,10 @@ public abstract class ServiceConfig extends AbstractConfig {
                 .define(TOPICS_PARTITIONS, Type.INT, 4, ConfigDef.Range.atLeast(1), Importance.LOW,
                         "Partitions of topics this service creates. Attributors scale up to the samples topic's partitions.")
                 .define(TOPICS_REPLICATION_FACTOR, Type.SHORT, (short) -1, Importance.LOW,
-                        "Replication factor of topics this service creates; -1 takes the broker's default.");
+                        "Replication factor of topics this service creates; -1 takes the broker's default.")
+                .define(METRICS_PORT, Type.INT, defaultMetricsPort, ConfigDef.Range.between(-1, 65535), Importance.MEDIUM,
+                        "Port of the HTTP endpoint with Prometheus metrics (/metrics) and health checks (/health/live, "
+                                + "/health/ready); 0 picks a free port, -1 turns the endpoint off.");
         for (Topics.Topic t : topics) {
             def.define(t.configKey(), Type.STRING, t.defaultName(), new ConfigDef.NonEmptyString(), Importance.MEDIUM,
                     "Topic name: " + t.description());
@@ -86,6 +99,11 @@ public abstract class ServiceConfig extends AbstractConfig {
 
     public String instanceId() {
         return instanceId;
+    }
+
+    /** {@value #METRICS_PORT}: the metrics and health port; 0 = a free port, -1 = off. */
+    public int metricsPort() {
+        return getInt(METRICS_PORT);
     }
 
     /** The name of a topic as configured. */
