@@ -117,7 +117,8 @@ final class ServiceCommands {
 
         @Override
         public Integer call() throws Exception {
-            AggregatorConfig config = new AggregatorConfig(options.resolve(AggregatorConfig.definition()));
+            AggregatorConfig config = new AggregatorConfig(options.resolve(AggregatorConfig.definition(),
+                    AggregatorConfig.streamsKeys()));
             if (fromBeginning) {
                 Aggregator.resetToBeginning(config);
             }
@@ -176,6 +177,15 @@ final class ServiceCommands {
             spec.commandLine().getOut().print(ConfigDocs.markdown(definition(service)));
             spec.commandLine().getOut().flush();
             return 0;
+        }
+
+        /**
+         * Keys a service does not define but hands on, which {@code QIG_*} variables may set besides the
+         * Kafka clients' and the registry client's (see ConfigSources#envKeys): Kafka Streams' for the aggregator.
+         */
+        static java.util.Set<String> passThroughKeys(String service) {
+            definition(service); // the same check of the name
+            return service.equalsIgnoreCase("aggregator") ? AggregatorConfig.streamsKeys() : java.util.Set.of();
         }
 
         static ConfigDef definition(String service) {
