@@ -163,7 +163,7 @@ public final class AggregatorConfig extends ServiceConfig {
      * ({@code QIG_STATE_DIR}; see {@link dev.qig.kafka.config.ConfigSources}).
      */
     public static Set<String> streamsKeys() {
-        return StreamsConfig.configNames();
+        return StreamsConfig.configDef().names();
     }
 
     /** The accepted model ids; checkpoint locations are hashed (not loaded). */
