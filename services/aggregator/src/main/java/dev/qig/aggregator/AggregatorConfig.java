@@ -157,6 +157,15 @@ public final class AggregatorConfig extends ServiceConfig {
         return new ConfigDef(DEFINITION);
     }
 
+    /**
+     * Kafka Streams' own keys ({@code state.dir}, {@code commit.interval.ms}, {@code num.stream.threads},
+     * ...): they pass through to Kafka Streams, and the environment may set them too
+     * ({@code QIG_STATE_DIR}; see {@link dev.qig.kafka.config.ConfigSources}).
+     */
+    public static Set<String> streamsKeys() {
+        return StreamsConfig.configDef().names();
+    }
+
     /** The accepted model ids; checkpoint locations are hashed (not loaded). */
     public Set<String> modelIds() {
         Set<String> ids = new LinkedHashSet<>();

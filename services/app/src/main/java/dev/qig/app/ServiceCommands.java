@@ -117,7 +117,8 @@ final class ServiceCommands {
 
         @Override
         public Integer call() throws Exception {
-            AggregatorConfig config = new AggregatorConfig(options.resolve(AggregatorConfig.definition()));
+            AggregatorConfig config = new AggregatorConfig(options.resolve(AggregatorConfig.definition(),
+                    AggregatorConfig.streamsKeys()));
             if (fromBeginning) {
                 Aggregator.resetToBeginning(config);
             }
@@ -161,11 +162,42 @@ final class ServiceCommands {
         }
     }
 
+    @Command(name = "topics", mixinStandardHelpOptions = true,
+            description = "Create every topic of the design that is missing (compacted where the topic table says so) "
+                    + "with topics.partitions and topics.replication.factor, then list them; for deployments where the "
+                    + "services run with topics.create=false. Settings: `qig config topics`.")
+    static final class TopicsCommand implements Callable<Integer> {
+        @Mixin
+        ServiceOptions options;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            TopicsConfig config = new TopicsConfig(options.resolve(TopicsConfig.definition()));
+            java.util.Map<dev.qig.kafka.topics.Topics.Topic, String> names = dev.qig.kafka.topics.Topics.named(
+                    java.util.List.of(dev.qig.kafka.topics.Topics.Topic.values()), config::topic);
+            try (org.apache.kafka.clients.admin.Admin admin =
+                         org.apache.kafka.clients.admin.Admin.create(config.kafkaClientProperties())) {
+                dev.qig.kafka.topics.Topics.ensure(admin, names, config.getInt(TopicsConfig.TOPICS_PARTITIONS),
+                        config.getShort(TopicsConfig.TOPICS_REPLICATION_FACTOR));
+                java.util.Map<String, org.apache.kafka.clients.admin.TopicDescription> described =
+                        admin.describeTopics(names.values()).allTopicNames().get();
+                java.io.PrintWriter out = spec.commandLine().getOut();
+                new java.util.TreeMap<>(described).forEach((name, d) -> out.printf(Locale.ROOT, "%s: %d partitions%n",
+                        name, d.partitions().size()));
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
     @Command(name = "config", mixinStandardHelpOptions = true,
             description = "Print a service's settings (key, environment variable, type, default, valid values, description) "
                     + "as a Markdown table.")
     static final class ConfigCommand implements Callable<Integer> {
-        @Parameters(paramLabel = "SERVICE", description = "ingest, attributor, aggregator or evaluator")
+        @Parameters(paramLabel = "SERVICE", description = "ingest, attributor, aggregator, evaluator or topics")
         String service;
 
         @Spec
@@ -178,14 +210,24 @@ final class ServiceCommands {
             return 0;
         }
 
+        /**
+         * Keys a service does not define but hands on, which {@code QIG_*} variables may set besides the
+         * Kafka clients' and the registry client's (see ConfigSources#envKeys): Kafka Streams' for the aggregator.
+         */
+        static java.util.Set<String> passThroughKeys(String service) {
+            definition(service); // the same check of the name
+            return service.equalsIgnoreCase("aggregator") ? AggregatorConfig.streamsKeys() : java.util.Set.of();
+        }
+
         static ConfigDef definition(String service) {
             return switch (service.toLowerCase(Locale.ROOT)) {
                 case "ingest" -> IngestConfig.definition();
                 case "attributor" -> AttributorConfig.definition();
                 case "aggregator" -> AggregatorConfig.definition();
                 case "evaluator" -> EvaluatorConfig.definition();
+                case "topics" -> TopicsConfig.definition();
                 default -> throw new IllegalArgumentException("unknown service '" + service
-                        + "'; expected ingest, attributor, aggregator or evaluator");
+                        + "'; expected ingest, attributor, aggregator, evaluator or topics");
             };
         }
     }

@@ -22,6 +22,12 @@ final class ServiceOptions {
 
     /** The merged settings for a service's definition. */
     Map<String, String> resolve(ConfigDef definition) {
-        return ConfigSources.resolve(definition, file, System.getenv(), ConfigSources.parseAssignments(assignments));
+        return resolve(definition, java.util.Set.of());
+    }
+
+    /** The merged settings, where the environment may also set {@code passThroughKeys} (Kafka Streams' keys). */
+    Map<String, String> resolve(ConfigDef definition, java.util.Collection<String> passThroughKeys) {
+        return ConfigSources.resolve(definition, passThroughKeys, file, System.getenv(),
+                ConfigSources.parseAssignments(assignments));
     }
 }

@@ -42,14 +42,24 @@ public final class ConfigSources {
      */
     public static Map<String, String> resolve(ConfigDef definition, Path file, Map<String, String> env,
                                               Map<String, String> overrides) {
+        return resolve(definition, Set.of(), file, env, overrides);
+    }
+
+    /**
+     * The merged settings, where the environment may also set {@code passThroughKeys}: keys of a
+     * library the service hands its settings to (the aggregator: Kafka Streams' {@code state.dir},
+     * {@code commit.interval.ms}, ...), which a file and {@code --set} pass through anyway.
+     */
+    public static Map<String, String> resolve(ConfigDef definition, Collection<String> passThroughKeys, Path file,
+                                              Map<String, String> env, Map<String, String> overrides) {
         Map<String, String> out = new LinkedHashMap<>();
         if (file != null) {
             out.putAll(readProperties(file));
         }
-        Map<String, String> byEnvName = new HashMap<>();
-        for (String key : knownKeys(definition, out.keySet(), overrides.keySet())) {
-            byEnvName.put(envName(key), key);
-        }
+        Set<String> known = new TreeSet<>(passThroughKeys);
+        known.addAll(out.keySet());
+        known.addAll(overrides.keySet());
+        Map<String, String> byEnvName = envKeys(definition, known);
         env.forEach((name, value) -> {
             String key = byEnvName.get(name);
             if (key != null) {
@@ -78,15 +88,24 @@ public final class ConfigSources {
         return out;
     }
 
-    private static Set<String> knownKeys(ConfigDef definition, Collection<String> fromFile, Collection<String> fromCli) {
+    /**
+     * Every environment variable that sets a key, with the key it sets: the service's own keys, the
+     * Kafka clients' (producer, consumer, admin: {@code QIG_SECURITY_PROTOCOL}, {@code QIG_SASL_JAAS_CONFIG},
+     * {@code QIG_SSL_TRUSTSTORE_LOCATION}, ...), the registry client's ({@code QIG_BASIC_AUTH_USER_INFO},
+     * {@code QIG_BEARER_AUTH_TOKEN}, ...) and {@code moreKeys}. Other {@code QIG_*} variables are ignored.
+     */
+    public static Map<String, String> envKeys(ConfigDef definition, Collection<String> moreKeys) {
         Set<String> keys = new TreeSet<>(definition.names());
         keys.addAll(ProducerConfig.configNames());
         keys.addAll(ConsumerConfig.configNames());
         keys.addAll(AdminClientConfig.configNames());
         keys.addAll(SchemaRegistries.CLIENT_KEYS);
-        keys.addAll(fromFile);
-        keys.addAll(fromCli);
-        return keys;
+        keys.addAll(moreKeys);
+        Map<String, String> out = new HashMap<>();
+        for (String key : keys) {
+            out.put(envName(key), key);
+        }
+        return out;
     }
 
     private static Map<String, String> readProperties(Path file) {

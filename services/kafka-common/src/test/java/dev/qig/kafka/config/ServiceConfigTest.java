@@ -55,6 +55,21 @@ class ServiceConfigTest {
     }
 
     @Test
+    void theEnvironmentSetsPassThroughKeysOnlyWhenTheServiceNamesThem() {
+        Map<String, String> env = Map.of("QIG_STATE_DIR", "/var/lib/qig/streams", "QIG_SECURITY_PROTOCOL", "SASL_SSL",
+                "QIG_SCHEMA_REGISTRY_URL", "mock://env", "QIG_BOOTSTRAP_SERVERS", "k:9092");
+        Map<String, String> plain = ConfigSources.resolve(ExampleConfig.DEFINITION, null, env, Map.of());
+        assertFalse(plain.containsKey("state.dir"), "a key nobody names is not taken from the environment");
+        assertEquals("SASL_SSL", plain.get("security.protocol"));
+        Map<String, String> streams = ConfigSources.resolve(ExampleConfig.DEFINITION, List.of("state.dir"), null, env,
+                Map.of());
+        assertEquals("/var/lib/qig/streams", streams.get("state.dir"));
+        assertEquals("/var/lib/qig/streams", new ExampleConfig(streams).kafkaClientProperties().get("state.dir"));
+        assertEquals("state.dir", ConfigSources.envKeys(ExampleConfig.DEFINITION, List.of("state.dir")).get("QIG_STATE_DIR"));
+        assertEquals("sasl.jaas.config", ConfigSources.envKeys(ExampleConfig.DEFINITION, List.of()).get("QIG_SASL_JAAS_CONFIG"));
+    }
+
+    @Test
     void badValuesAreRefusedNamingTheKey() {
         ConfigException e = assertThrows(ConfigException.class, () -> new ExampleConfig(Map.of(
                 "bootstrap.servers", "k:9092", "schema.registry.url", "mock://x", "round.samples", "0")));

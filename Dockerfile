@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1
+#
+# The qig-stream image: one image, four services (and every other qig command).
+#   docker build -t qig-stream:dev .
+#   docker run --rm qig-stream:dev config attributor          # the attributor's settings
+#   docker run --rm -e QIG_BOOTSTRAP_SERVERS=... -e QIG_SCHEMA_REGISTRY_URL=... qig-stream:dev attributor
+# Settings come from QIG_* environment variables (docs/configuration.md); docker-compose.yml and k8s/
+# run it. Built for linux/amd64: the shaded jar carries libtorch for linux-x86_64 only.
+
+# ---- build: the shaded jar, as `./qig` builds it (tests run in CI, not here) ----
+FROM maven:3.9-eclipse-temurin-17 AS build
+WORKDIR /src
+# Poms first, then sources: a change of sources alone reuses the dependency cache mount.
+COPY pom.xml ./
+COPY schemas ./schemas
+COPY services ./services
+RUN --mount=type=cache,target=/root/.m2 \
+    mvn -B -DskipTests package \
+ && cp services/app/target/qig.jar /qig.jar
+
+# ---- runtime: a JRE, the jar, a non-root user ----
+FROM eclipse-temurin:17-jre-jammy
+# curl for the health checks of docker-compose.yml (the base image does not promise one).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends curl \
+ && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 qig \
+ && useradd --system --uid 10001 --gid qig --home-dir /var/lib/qig --shell /usr/sbin/nologin qig \
+ && mkdir -p /opt/qig /var/lib/qig/djl /var/lib/qig/streams /var/lib/qig/tmp \
+ && chown -R qig:qig /var/lib/qig
+COPY --from=build /qig.jar /opt/qig/qig.jar
+
+# As the `qig` launcher sets them: no OpenMP spin-waiting in libtorch, one glibc malloc arena
+# (libtorch in worker threads ran 1.6x slower with per-thread arenas; README, "Running the JVM").
+# DJL unpacks libtorch from the jar into DJL_CACHE_DIR at the first start (writable; offline, nothing is
+# downloaded). QIG_STATE_DIR is the aggregator's Kafka Streams state.dir (the other services ignore it;
+# k8s/ mounts a volume there). The heap follows the container's memory limit, leaving room for
+# libtorch's native memory; JAVA_TOOL_OPTIONS replaces these JVM options.
+ENV OMP_WAIT_POLICY=PASSIVE \
+    MALLOC_ARENA_MAX=1 \
+    DJL_CACHE_DIR=/var/lib/qig/djl \
+    QIG_STATE_DIR=/var/lib/qig/streams \
+    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50 -Djava.io.tmpdir=/var/lib/qig/tmp"
+
+USER 10001:10001
+WORKDIR /var/lib/qig
+VOLUME ["/var/lib/qig/streams"]
+# metrics.port of ingest, attributor, aggregator, evaluator; the aggregator's http.port (/rounds).
+EXPOSE 9401 9402 9403 9404 7071
+ENTRYPOINT ["java", "-jar", "/opt/qig/qig.jar"]
+CMD ["--help"]

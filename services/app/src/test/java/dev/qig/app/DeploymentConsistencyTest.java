@@ -1,0 +1,478 @@
+package dev.qig.app;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.qig.aggregator.AggregatorConfig;
+import dev.qig.kafka.config.ConfigSources;
+import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.topics.Topics;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigException;
+import org.junit.jupiter.api.Test;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * docker-compose.yml, k8s/ and the Prometheus and Dockerfile settings they rely on agree with the
+ * services' typed configurations ({@link ServiceCommands.ConfigCommand#definition}): every container of
+ * the project's image runs a qig service; every {@code QIG_*} variable it gets sets a key of that service
+ * (the mapping of {@link ConfigSources#envKeys}, Kafka client, registry and Kafka Streams keys included)
+ * with a valid value; every required key is set; ports, probes, scrape targets and annotations are the
+ * service's {@code metrics.port} / {@code http.port}; every topic named is a topic of the design; the
+ * aggregator's volume is its state directory; Services and references point at what exists.
+ */
+class DeploymentConsistencyTest {
+
+    private static final Path ROOT = Path.of("../..");
+    private static final String IMAGE = "qig-stream";
+    private static final List<String> SERVICES = List.of("ingest", "attributor", "aggregator", "evaluator");
+    private static final Pattern TOPIC_NAME = Pattern.compile("\\bqig\\.[a-z0-9.-]+\\.v[0-9]+\\b");
+
+    /** One container of the project's image: where it is declared, its qig command and environment. */
+    record QigContainer(String where, String service, Map<String, String> env) {
+
+        ConfigDef definition() {
+            return ServiceCommands.ConfigCommand.definition(service);
+        }
+
+        /** The settings the service would resolve from this environment, validated by its definition. */
+        Map<String, Object> parsed() {
+            Map<String, String> resolved = ConfigSources.resolve(definition(),
+                    ServiceCommands.ConfigCommand.passThroughKeys(service), null, env, Map.of());
+            Map<String, String> own = new TreeMap<>();
+            resolved.forEach((k, v) -> {
+                if (definition().names().contains(k)) {
+                    own.put(k, v);
+                }
+            });
+            try {
+                return definition().parse(own);
+            } catch (ConfigException e) {
+                throw new AssertionError(where + ": " + e.getMessage(), e);
+            }
+        }
+
+        int metricsPort() {
+            return (Integer) parsed().get(ServiceConfig.METRICS_PORT);
+        }
+
+        Integer httpPort() {
+            return (Integer) parsed().get(AggregatorConfig.HTTP_PORT);
+        }
+    }
+
+    // ---- docker-compose.yml ----
+
+    @Test
+    void composeRunsEveryServiceWithKnownValidAndCompleteSettings() throws IOException {
+        Map<String, Object> compose = map(load(ROOT.resolve("docker-compose.yml")).get(0));
+        Map<String, Object> services = map(compose.get("services"));
+        List<QigContainer> qig = new ArrayList<>();
+        services.forEach((name, value) -> {
+            Map<String, Object> s = map(value);
+            if (!String.valueOf(s.get("image")).startsWith(IMAGE + ":")) {
+                return;
+            }
+            List<String> command = strings(s.get("command"));
+            QigContainer c = new QigContainer("docker-compose.yml " + name, command.get(0), composeEnv(s.get("environment")));
+            checkEnvironment(c);
+            qig.add(c);
+
+            int metrics = c.metricsPort();
+            Set<Integer> served = new TreeSet<>(List.of(metrics));
+            if (c.httpPort() != null) {
+                served.add(c.httpPort());
+            }
+            for (String port : strings(s.getOrDefault("ports", List.of()))) {
+                int container = Integer.parseInt(port.substring(port.lastIndexOf(':') + 1).replace("/tcp", ""));
+                assertTrue(served.contains(container), c.where() + " publishes " + port + ", but serves " + served);
+            }
+            if (!"ingest".equals(c.service())) {
+                String test = String.join(" ", strings(map(s.get("healthcheck")).get("test")));
+                assertTrue(test.contains("localhost:" + metrics + "/health/ready"),
+                        c.where() + ": the health check must ask /health/ready on metrics.port " + metrics + ": " + test);
+            }
+        });
+        assertEquals(Set.copyOf(SERVICES), qig.stream().map(QigContainer::service).collect(Collectors.toSet()),
+                "compose runs every service");
+
+        // Prometheus scrapes each compose service on its metrics port.
+        Map<String, Integer> targets = prometheusTargets();
+        for (QigContainer c : qig) {
+            String composeName = c.where().substring("docker-compose.yml ".length());
+            assertEquals(c.metricsPort(), targets.get(composeName), "prometheus.yml target of " + composeName);
+        }
+        // Grafana gets the provisioning and the dashboards where the provider looks for them.
+        List<String> grafanaVolumes = strings(map(services.get("grafana")).get("volumes"));
+        assertTrue(grafanaVolumes.contains("./deploy/grafana/provisioning:/etc/grafana/provisioning:ro"), grafanaVolumes.toString());
+        String provider = Files.readString(ROOT.resolve("deploy/grafana/provisioning/dashboards/qig.yml"));
+        String dashboards = grafanaVolumes.stream().filter(v -> v.startsWith("./deploy/grafana/dashboards:")).findFirst()
+                .orElseThrow().split(":")[1];
+        assertTrue(provider.contains("path: " + dashboards), "dashboards mounted at " + dashboards + ", provider:\n" + provider);
+        assertTrue(strings(map(services.get("prometheus")).get("volumes"))
+                .contains("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"));
+
+        // Every depends_on names a service of the file.
+        services.forEach((name, value) -> {
+            Object deps = map(value).get("depends_on");
+            if (deps != null) {
+                for (String d : map(deps).keySet()) {
+                    assertTrue(services.containsKey(d), name + " depends on unknown " + d);
+                }
+            }
+        });
+        // The attributors can all get a partition of the samples topic.
+        for (QigContainer c : qig) {
+            assertTrue((Integer) c.parsed().get(ServiceConfig.TOPICS_PARTITIONS) >= 1);
+        }
+        checkTopicNames(compose, "docker-compose.yml");
+    }
+
+    // ---- k8s/ ----
+
+    @Test
+    void kubernetesManifestsRunEveryServiceWithKnownValidAndCompleteSettings() throws IOException {
+        Path dir = ROOT.resolve("k8s");
+        Map<String, Object> kustomization = map(load(dir.resolve("kustomization.yaml")).get(0));
+        Set<String> listed = new TreeSet<>(strings(kustomization.get("resources")));
+        Set<String> files;
+        try (Stream<Path> s = Files.list(dir)) {
+            files = s.map(p -> p.getFileName().toString()).filter(f -> f.endsWith(".yaml") && !f.equals("kustomization.yaml"))
+                    .collect(Collectors.toCollection(TreeSet::new));
+        }
+        assertEquals(files, listed, "kustomization.yaml lists every manifest of k8s/");
+
+        List<Map<String, Object>> docs = new ArrayList<>();
+        for (String f : files) {
+            for (Object d : load(dir.resolve(f))) {
+                if (d != null) {
+                    Map<String, Object> doc = map(d);
+                    doc.put("__file", f);
+                    docs.add(doc);
+                }
+            }
+        }
+        try (Stream<Path> s = Files.list(dir.resolve("optional"))) {
+            for (Path p : s.toList()) {
+                load(p).forEach(d -> checkTopicNames(d, "k8s/optional/" + p.getFileName()));
+            }
+        }
+        Map<String, Map<String, Object>> configMaps = new TreeMap<>();
+        Map<String, Map<String, Object>> secrets = new TreeMap<>();
+        for (Map<String, Object> d : docs) {
+            String name = String.valueOf(map(d.get("metadata")).get("name"));
+            if ("ConfigMap".equals(d.get("kind"))) {
+                configMaps.put(name, map(d.get("data")));
+            } else if ("Secret".equals(d.get("kind"))) {
+                Map<String, Object> keys = new LinkedHashMap<>();
+                keys.putAll(map(d.getOrDefault("stringData", Map.of())));
+                keys.putAll(map(d.getOrDefault("data", Map.of())));
+                secrets.put(name, keys);
+            }
+            checkTopicNames(d, "k8s/" + d.get("__file"));
+        }
+
+        List<QigContainer> qig = new ArrayList<>();
+        Map<String, Map<String, Object>> podLabelsToContainer = new LinkedHashMap<>();
+        Map<String, Integer> attributorReplicas = new TreeMap<>();
+        for (Map<String, Object> d : docs) {
+            String kind = String.valueOf(d.get("kind"));
+            if (!Set.of("Deployment", "StatefulSet", "Job").contains(kind)) {
+                continue;
+            }
+            String workload = kind + " " + map(d.get("metadata")).get("name");
+            Map<String, Object> template = map(map(d.get("spec")).get("template"));
+            Map<String, Object> podMeta = map(template.get("metadata"));
+            Map<String, Object> pod = map(template.get("spec"));
+            for (Object o : list(pod.get("containers"))) {
+                Map<String, Object> container = map(o);
+                assertEquals(IMAGE, container.get("image"), workload + " runs the project's image");
+                List<String> args = strings(container.get("args"));
+                String where = "k8s/" + d.get("__file") + " " + workload;
+                QigContainer c = new QigContainer(where, args.get(0), k8sEnv(where, container, configMaps, secrets));
+                checkEnvironment(c);
+                qig.add(c);
+                if ("attributor".equals(c.service())) {
+                    attributorReplicas.put(workload, ((Number) map(d.get("spec")).get("replicas")).intValue());
+                }
+
+                Map<String, Object> resources = map(container.get("resources"));
+                for (String side : List.of("requests", "limits")) {
+                    assertTrue(map(resources.get(side)).keySet().containsAll(List.of("cpu", "memory")),
+                            where + ": cpu and memory " + side);
+                }
+                Map<String, Integer> ports = new TreeMap<>();
+                for (Object p : list(container.getOrDefault("ports", List.of()))) {
+                    ports.put(String.valueOf(map(p).get("name")), ((Number) map(p).get("containerPort")).intValue());
+                }
+                if ("topics".equals(c.service())) {
+                    continue; // a one-off command: no endpoint
+                }
+                assertEquals(c.metricsPort(), ports.get("metrics"), where + ": the metrics port is metrics.port");
+                if (c.httpPort() != null) {
+                    assertEquals(c.httpPort(), ports.get("http"), where + ": the http port is http.port");
+                }
+                assertEquals(String.valueOf(c.metricsPort()), map(podMeta.get("annotations")).get("prometheus.io/port"),
+                        where + ": prometheus.io/port");
+                if (!"Job".equals(kind)) {
+                    checkProbe(where, container, "livenessProbe", "/health/live", ports);
+                    checkProbe(where, container, "readinessProbe", "/health/ready", ports);
+                }
+                if ("aggregator".equals(c.service())) {
+                    String stateDir = c.env().get("QIG_STATE_DIR");
+                    assertNotNull(stateDir, where + ": QIG_STATE_DIR");
+                    assertTrue(list(container.get("volumeMounts")).stream().map(m -> map(m))
+                                    .anyMatch(m -> "state".equals(m.get("name")) && stateDir.equals(m.get("mountPath"))),
+                            where + ": the state volume is mounted at state.dir " + stateDir);
+                }
+                podLabelsToContainer.put(String.valueOf(map(podMeta.get("labels")).get("app.kubernetes.io/name")),
+                        Map.of("ports", ports, "metrics", c.metricsPort()));
+            }
+        }
+        assertEquals(new TreeSet<>(List.of("ingest", "attributor", "aggregator", "evaluator", "topics")),
+                qig.stream().map(QigContainer::service).collect(Collectors.toCollection(TreeSet::new)),
+                "k8s runs every service and the topics Job");
+
+        // The topics Job creates the samples topic with at least as many partitions as there are attributors.
+        QigContainer topics = qig.stream().filter(c -> c.service().equals("topics")).findFirst().orElseThrow();
+        int partitions = (Integer) topics.parsed().get(ServiceConfig.TOPICS_PARTITIONS);
+        attributorReplicas.forEach((w, n) -> assertTrue(n <= partitions, w + ": " + n + " replicas > " + partitions + " partitions"));
+        // The services do not create topics: the Job does.
+        for (QigContainer c : qig) {
+            if (!c.service().equals("topics")) {
+                assertEquals(Boolean.FALSE, c.parsed().get(ServiceConfig.TOPICS_CREATE), c.where() + ": topics.create");
+            }
+        }
+
+        // Services select a workload and expose its ports by name, on the same numbers.
+        for (Map<String, Object> d : docs) {
+            if (!"Service".equals(d.get("kind"))) {
+                continue;
+            }
+            String where = "k8s/" + d.get("__file") + " Service " + map(d.get("metadata")).get("name");
+            Map<String, Object> spec = map(d.get("spec"));
+            Map<String, Object> target = podLabelsToContainer.get(String.valueOf(map(spec.get("selector")).get("app.kubernetes.io/name")));
+            assertNotNull(target, where + " selects no workload");
+            @SuppressWarnings("unchecked")
+            Map<String, Integer> ports = (Map<String, Integer>) target.get("ports");
+            for (Object o : list(spec.get("ports"))) {
+                Map<String, Object> p = map(o);
+                Integer containerPort = ports.get(String.valueOf(p.get("targetPort")));
+                assertNotNull(containerPort, where + ": no container port named " + p.get("targetPort"));
+                assertEquals(containerPort, ((Number) p.get("port")).intValue(), where + ": port " + p.get("name"));
+            }
+            Object annotation = map(map(d.get("metadata")).getOrDefault("annotations", Map.of())).get("prometheus.io/port");
+            if (annotation != null) {
+                assertEquals(String.valueOf(target.get("metrics")), annotation, where + ": prometheus.io/port");
+            }
+        }
+    }
+
+    @Test
+    void theImageExposesEveryServicePort() throws IOException {
+        String dockerfile = Files.readString(ROOT.resolve("Dockerfile"), StandardCharsets.UTF_8);
+        Matcher m = Pattern.compile("(?m)^EXPOSE (.+)$").matcher(dockerfile);
+        assertTrue(m.find(), "EXPOSE in the Dockerfile");
+        Set<Integer> exposed = Stream.of(m.group(1).trim().split("\\s+")).map(Integer::parseInt).collect(Collectors.toSet());
+        for (String service : SERVICES) {
+            ConfigDef def = ServiceCommands.ConfigCommand.definition(service);
+            assertTrue(exposed.contains((Integer) def.configKeys().get(ServiceConfig.METRICS_PORT).defaultValue), service);
+            if (def.names().contains(AggregatorConfig.HTTP_PORT)) {
+                assertTrue(exposed.contains((Integer) def.configKeys().get(AggregatorConfig.HTTP_PORT).defaultValue), service);
+            }
+        }
+        assertTrue(dockerfile.contains("ENTRYPOINT [\"java\", \"-jar\""), "the jar is the entry point");
+        assertTrue(dockerfile.contains("QIG_STATE_DIR="), "the image names the aggregator's state directory");
+    }
+
+    // ---- checks ----
+
+    /** Every QIG_* variable sets a key the service knows; every required key is set; the values are valid. */
+    private static void checkEnvironment(QigContainer c) {
+        assertTrue(List.of("ingest", "attributor", "aggregator", "evaluator", "topics").contains(c.service()),
+                c.where() + ": unknown qig command " + c.service());
+        Map<String, String> known = ConfigSources.envKeys(c.definition(), ServiceCommands.ConfigCommand.passThroughKeys(c.service()));
+        List<String> unknown = c.env().keySet().stream()
+                .filter(n -> n.startsWith(ConfigSources.ENV_PREFIX) && !known.containsKey(n)).sorted().toList();
+        assertTrue(unknown.isEmpty(), c.where() + ": variables that set no setting of " + c.service() + ": " + unknown);
+        for (ConfigDef.ConfigKey key : c.definition().configKeys().values()) {
+            if (!key.hasDefault()) {
+                assertTrue(c.env().containsKey(ConfigSources.envName(key.name)),
+                        c.where() + ": the required " + key.name + " (" + ConfigSources.envName(key.name) + ") is not set");
+            }
+        }
+        c.parsed(); // types and validators
+    }
+
+    private static void checkProbe(String where, Map<String, Object> container, String probe, String path,
+                                   Map<String, Integer> ports) {
+        Map<String, Object> http = map(map(container.get(probe)).get("httpGet"));
+        assertEquals(path, http.get("path"), where + ": " + probe);
+        Object port = http.get("port");
+        assertTrue(port instanceof Number n ? n.intValue() == ports.get("metrics") : "metrics".equals(port),
+                where + ": " + probe + " on the metrics port, not " + port);
+    }
+
+    /** Every topic name written anywhere in a document is a topic of the design. */
+    private static void checkTopicNames(Object node, String where) {
+        Set<String> allowed = new TreeSet<>();
+        for (Topics.Topic t : Topics.Topic.values()) {
+            allowed.add(t.defaultName());
+        }
+        for (String s : List.of("ingest", "attributor", "aggregator", "evaluator", "topics")) {
+            ServiceCommands.ConfigCommand.definition(s).configKeys().values().stream()
+                    .filter(k -> k.name.contains("topic") && k.defaultValue instanceof String)
+                    .forEach(k -> allowed.add((String) k.defaultValue)); // eval.topic
+        }
+        scalars(node).forEach(text -> {
+            Matcher m = TOPIC_NAME.matcher(text);
+            while (m.find()) {
+                assertTrue(allowed.contains(m.group()), where + " names an unknown topic " + m.group());
+            }
+        });
+    }
+
+    // ---- reading ----
+
+    private static Map<String, Integer> prometheusTargets() throws IOException {
+        Map<String, Integer> out = new TreeMap<>();
+        Map<String, Object> prom = map(load(ROOT.resolve("deploy/prometheus/prometheus.yml")).get(0));
+        for (Object job : list(prom.get("scrape_configs"))) {
+            for (Object sc : list(map(job).get("static_configs"))) {
+                for (String target : strings(map(sc).get("targets"))) {
+                    out.put(target.substring(0, target.indexOf(':')), Integer.parseInt(target.substring(target.indexOf(':') + 1)));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static Map<String, String> composeEnv(Object environment) {
+        Map<String, String> env = new LinkedHashMap<>();
+        if (environment instanceof Map<?, ?> m) {
+            m.forEach((k, v) -> env.put(String.valueOf(k), String.valueOf(v)));
+        } else if (environment != null) {
+            for (String e : strings(environment)) {
+                int eq = e.indexOf('=');
+                env.put(eq < 0 ? e : e.substring(0, eq), eq < 0 ? "" : e.substring(eq + 1));
+            }
+        }
+        return env;
+    }
+
+    /** A container's environment: envFrom ConfigMaps and Secrets, then env (valueFrom as a stand-in value). */
+    private static Map<String, String> k8sEnv(String where, Map<String, Object> container, Map<String, Map<String, Object>> configMaps,
+                                              Map<String, Map<String, Object>> secrets) {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (Object o : list(container.getOrDefault("envFrom", List.of()))) {
+            Map<String, Object> from = map(o);
+            for (String kind : List.of("configMapRef", "secretRef")) {
+                if (from.containsKey(kind)) {
+                    String name = String.valueOf(map(from.get(kind)).get("name"));
+                    Map<String, Object> data = (kind.equals("configMapRef") ? configMaps : secrets).get(name);
+                    assertNotNull(data, where + ": envFrom " + kind + " " + name + " is not in k8s/");
+                    data.forEach((k, v) -> env.put(k, String.valueOf(v)));
+                }
+            }
+        }
+        for (Object o : list(container.getOrDefault("env", List.of()))) {
+            Map<String, Object> e = map(o);
+            String name = String.valueOf(e.get("name"));
+            if (e.containsKey("value")) {
+                env.put(name, String.valueOf(e.get("value")));
+            } else {
+                Map<String, Object> from = map(e.get("valueFrom"));
+                if (from.containsKey("secretKeyRef")) {
+                    Map<String, Object> ref = map(from.get("secretKeyRef"));
+                    Map<String, Object> secret = secrets.get(String.valueOf(ref.get("name")));
+                    assertNotNull(secret, where + ": " + name + " refers to the missing Secret " + ref.get("name"));
+                    assertTrue(secret.containsKey(String.valueOf(ref.get("key"))), where + ": " + name + ": no key " + ref.get("key"));
+                } else if (from.containsKey("configMapKeyRef")) {
+                    Map<String, Object> ref = map(from.get("configMapKeyRef"));
+                    assertTrue(configMaps.getOrDefault(String.valueOf(ref.get("name")), Map.of()).containsKey(String.valueOf(ref.get("key"))),
+                            where + ": " + name + " refers to a missing ConfigMap key");
+                }
+                env.put(name, "from-" + from.keySet().iterator().next());
+            }
+        }
+        return env;
+    }
+
+    private static List<Object> load(Path file) throws IOException {
+        Yaml yaml = new Yaml(new SafeConstructor(new LoaderOptions()));
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            List<Object> out = new ArrayList<>();
+            yaml.loadAll(r).forEach(out::add);
+            return out;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(Object o) {
+        if (!(o instanceof Map<?, ?>)) {
+            fail("expected a mapping, got " + o);
+        }
+        return (Map<String, Object>) o;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Object> list(Object o) {
+        if (!(o instanceof List<?>)) {
+            fail("expected a list, got " + o);
+        }
+        return (List<Object>) o;
+    }
+
+    private static List<String> strings(Object o) {
+        return list(o).stream().map(String::valueOf).toList();
+    }
+
+    private static List<String> scalars(Object node) {
+        List<String> out = new ArrayList<>();
+        if (node instanceof Map<?, ?> m) {
+            m.forEach((k, v) -> {
+                out.add(String.valueOf(k));
+                out.addAll(scalars(v));
+            });
+        } else if (node instanceof List<?> l) {
+            l.forEach(v -> out.addAll(scalars(v)));
+        } else if (node != null) {
+            out.add(String.valueOf(node));
+        }
+        return out;
+    }
+
+    @Test
+    void theSecretsHoldOnlyPlaceholders() throws IOException {
+        for (Object d : load(ROOT.resolve("k8s/secret.yaml"))) {
+            Map<String, Object> doc = map(d);
+            assertFalse(doc.containsKey("data"), "no encoded values in the committed Secret");
+            map(doc.get("stringData")).forEach((k, v) -> {
+                String value = String.valueOf(v);
+                boolean secret = k.contains("PASSWORD") || k.contains("JAAS") || k.contains("user-info") || k.contains("TOKEN");
+                assertTrue(!secret || value.contains("CHANGE-ME"), k + " must be a CHANGE-ME placeholder in the repository");
+            });
+        }
+    }
+}
