@@ -23,14 +23,17 @@ import org.apache.avro.specific.SpecificRecord;
 
 import dev.qig.schemas.CalibrationSample;
 
-/** Test data: every generated record class of {@code dev.qig.schemas}, and random instances of them. */
-final class RandomRecords {
+/**
+ * Test data: every generated record class of {@code dev.qig.schemas}, and random instances of them.
+ * Shared with the tests against a real registry through this module's test jar.
+ */
+public final class RandomRecords {
 
     private RandomRecords() {
     }
 
     /** The SpecificRecord classes of the schemas module, found on the class path so new schemas are covered. */
-    static List<Class<? extends SpecificRecord>> recordClasses() throws IOException, URISyntaxException, ClassNotFoundException {
+    public static List<Class<? extends SpecificRecord>> recordClasses() throws IOException, URISyntaxException, ClassNotFoundException {
         File location = new File(CalibrationSample.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         List<String> names = new ArrayList<>();
         if (location.isDirectory()) {
@@ -57,24 +60,39 @@ final class RandomRecords {
     }
 
     /** A random instance of {@code type} with every field set, through the class's own model. */
-    static <T extends SpecificRecord> T of(Class<T> type, Random random) {
+    public static <T extends SpecificRecord> T of(Class<T> type, Random random) {
         SpecificData model = SpecificData.getForClass(type);
-        return type.cast(value(model.getSchema(type), model, random, 0));
+        return type.cast(value(model.getSchema(type), model, random, 0, false));
     }
 
-    private static Object value(Schema schema, SpecificData model, Random random, int depth) {
-        Object raw = raw(schema, model, random, depth);
+    /**
+     * A random instance with nothing left empty: every optional field takes its non-null branch and
+     * every array and map holds one to three items, so that every nested named type is written.
+     */
+    public static <T extends SpecificRecord> T filled(Class<T> type, Random random) {
+        SpecificData model = SpecificData.getForClass(type);
+        return type.cast(value(model.getSchema(type), model, random, 0, true));
+    }
+
+    /** The schema of the generated type {@code fullName}. */
+    public static Schema schemaOf(String fullName) throws ClassNotFoundException {
+        Class<?> type = Class.forName(fullName);
+        return SpecificData.getForClass(type).getSchema(type);
+    }
+
+    private static Object value(Schema schema, SpecificData model, Random random, int depth, boolean filled) {
+        Object raw = raw(schema, model, random, depth, filled);
         Conversion<?> conversion = schema.getLogicalType() == null ? null : model.getConversionFor(schema.getLogicalType());
         return conversion == null ? raw : Conversions.convertToLogicalType(raw, schema, schema.getLogicalType(), conversion);
     }
 
-    private static Object raw(Schema schema, SpecificData model, Random random, int depth) {
-        int size = depth > 3 ? 0 : random.nextInt(4);
+    private static Object raw(Schema schema, SpecificData model, Random random, int depth, boolean filled) {
+        int size = depth > 3 ? 0 : filled ? 1 + random.nextInt(3) : random.nextInt(4);
         switch (schema.getType()) {
             case RECORD: {
                 IndexedRecord record = (IndexedRecord) model.newRecord(null, schema);
                 for (Schema.Field field : schema.getFields()) {
-                    record.put(field.pos(), value(field.schema(), model, random, depth + 1));
+                    record.put(field.pos(), value(field.schema(), model, random, depth + 1, filled));
                 }
                 return record;
             }
@@ -83,20 +101,22 @@ final class RandomRecords {
             case ARRAY: {
                 List<Object> list = new ArrayList<>();
                 for (int i = 0; i < size; i++) {
-                    list.add(value(schema.getElementType(), model, random, depth + 1));
+                    list.add(value(schema.getElementType(), model, random, depth + 1, filled));
                 }
                 return list;
             }
             case MAP: {
                 Map<String, Object> map = new LinkedHashMap<>();
                 for (int i = 0; i < size; i++) {
-                    map.put("k" + random.nextInt(1000), value(schema.getValueType(), model, random, depth + 1));
+                    map.put("k" + random.nextInt(1000), value(schema.getValueType(), model, random, depth + 1, filled));
                 }
                 return map;
             }
             case UNION: {
                 List<Schema> branches = schema.getTypes();
-                return value(branches.get(random.nextInt(branches.size())), model, random, depth);
+                // Filled: the last branch, the non-null one in the schemas' ["null", T] unions.
+                Schema branch = filled ? branches.get(branches.size() - 1) : branches.get(random.nextInt(branches.size()));
+                return value(branch, model, random, depth, filled);
             }
             case FIXED: {
                 byte[] bytes = new byte[schema.getFixedSize()];

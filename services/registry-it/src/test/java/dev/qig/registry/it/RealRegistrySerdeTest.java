@@ -1,5 +1,7 @@
 package dev.qig.registry.it;
 
+import dev.qig.kafka.serde.RandomRecords;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -69,7 +71,7 @@ class RealRegistrySerdeTest {
 
     @Test
     void everyRecordTypeRoundTripsThroughTheServer() throws Exception {
-        List<Class<? extends SpecificRecord>> types = SampleRecords.recordClasses();
+        List<Class<? extends SpecificRecord>> types = RandomRecords.recordClasses();
         assertTrue(types.contains(CalibrationSample.class) && types.contains(LayerStats.class) && types.contains(QuantConfig.class),
                 types.toString());
         AvroSerializer<SpecificRecord> serializer = new AvroSerializer<>(newClient());
@@ -80,14 +82,14 @@ class RealRegistrySerdeTest {
             String topic = topic(type.getSimpleName());
             AvroDeserializer<? extends SpecificRecord> deserializer = new AvroDeserializer<>(readerClient, type);
             for (int i = 0; i < 3; i++) {
-                SpecificRecord record = SampleRecords.of(type, random);
+                SpecificRecord record = RandomRecords.filled(type, random);
                 byte[] bytes = serializer.serialize(topic, record);
                 Object back = deserializer.deserialize(topic, bytes);
                 if (!record.equals(back)) {
                     failures.add(type.getSimpleName() + " #" + i + ": wrote " + record + ", read " + back);
                 }
             }
-            Schema fromServer = newClient().schemaById(schemaId(serializer.serialize(topic, SampleRecords.of(type, random))));
+            Schema fromServer = newClient().schemaById(schemaId(serializer.serialize(topic, RandomRecords.filled(type, random))));
             if (!fromServer.equals(record(type).getSchema())) {
                 failures.add(type.getSimpleName() + ": the server's schema differs from the class's: " + fromServer);
             }
@@ -96,7 +98,7 @@ class RealRegistrySerdeTest {
     }
 
     private static SpecificRecord record(Class<? extends SpecificRecord> type) {
-        return SampleRecords.of(type, new Random(1));
+        return RandomRecords.filled(type, new Random(1));
     }
 
     @Test
@@ -109,7 +111,7 @@ class RealRegistrySerdeTest {
                 QuantConfig.class, List.of("dev.qig.schemas.EngineSettings", "dev.qig.schemas.GroupChoice"));
         for (Map.Entry<Class<? extends SpecificRecord>, List<String>> e : nested.entrySet()) {
             String topic = topic(e.getKey().getSimpleName());
-            SpecificRecord record = SampleRecords.of(e.getKey(), random);
+            SpecificRecord record = RandomRecords.filled(e.getKey(), random);
             int id = schemaId(serializer.serialize(topic, record));
             // One self-contained schema per subject, no references (as Confluent's serializer registers it).
             JsonNode answer = JSON.readTree(server.send("GET", "/schemas/ids/" + id, null));
@@ -119,7 +121,7 @@ class RealRegistrySerdeTest {
             collectNamed(schema, named);
             for (String name : e.getValue()) {
                 assertTrue(named.containsKey(name), name + " in " + named.keySet());
-                assertEquals(SampleRecords.schemaOf(name), named.get(name), name);
+                assertEquals(RandomRecords.schemaOf(name), named.get(name), name);
             }
             assertEquals(record, new AvroDeserializer<>(newClient(), e.getKey()).deserialize(topic, serializer.serialize(topic, record)));
         }
@@ -187,7 +189,7 @@ class RealRegistrySerdeTest {
         try (AvroSerde<QuantConfig> serde = new AvroSerde<>()) {
             serde.configure(Map.of(SchemaRegistries.URL, server.url(),
                     AvroSerdeConfig.SPECIFIC_AVRO_VALUE_TYPE, QuantConfig.class.getName()), false);
-            QuantConfig config = SampleRecords.of(QuantConfig.class, new Random(3));
+            QuantConfig config = RandomRecords.filled(QuantConfig.class, new Random(3));
             assertEquals(config, serde.deserializer().deserialize(topic, serde.serializer().serialize(topic, config)));
         }
     }
