@@ -72,8 +72,7 @@ public final class Evaluator implements AutoCloseable {
         config.ensureTopics(Topics.Topic.CONFIGS, Topics.Topic.EVAL_RESULTS, Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.DLQ);
         Device device = DeviceChoice.choose(config.device());
         LOG.info("evaluator {}: device {} (setting {})", config.instanceId(), device, config.device());
-        actives.restore(config.kafkaClientProperties(), config.topic(Topics.Topic.ACTIVE_CONFIGS),
-                new AvroDeserializer<>(registry, ActiveConfig.class), config.instanceId());
+        actives.restore(config, config.topic(Topics.Topic.ACTIVE_CONFIGS), new AvroDeserializer<>(registry, ActiveConfig.class));
         List<VqaSample> questions = EvalSet.load(config, new AvroDeserializer<>(registry, CalibrationSample.class));
         worker = new ConfigWorker(config, new ConfigDecoder(new AvroDeserializer<>(registry, QuantConfig.class)),
                 new AvroSerializer<>(registry), actives, questions, device, stats);

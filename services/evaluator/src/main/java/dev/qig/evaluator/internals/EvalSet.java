@@ -6,22 +6,15 @@ import dev.qig.core.data.QuestionType;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
 import dev.qig.evaluator.EvaluatorConfig;
+import dev.qig.kafka.clients.ServiceClients;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.schemas.CalibrationSample;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,42 +58,26 @@ public final class EvalSet {
      * Samples that do not decode, or whose domain is not one of the evaluated ones, are skipped and logged.
      */
     private static List<VqaSample> fromTopic(EvaluatorConfig config, AvroDeserializer<CalibrationSample> deserializer) {
-        Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
-        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "qig-evaluator-evalset-" + config.instanceId());
         String topic = config.evalTopic();
         Map<Domain, TreeMap<String, VqaSample>> byDomain = new EnumMap<>(Domain.class);
-        int skipped = 0;
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (PartitionInfo p : consumer.partitionsFor(topic, Duration.ofSeconds(60))) {
-                partitions.add(new TopicPartition(topic, p.partition()));
-            }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            while (!end.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    try {
-                        VqaSample s = sample(deserializer.deserialize(r.topic(), r.value()));
-                        if (config.evalDomains().contains(s.domain())) {
-                            byDomain.computeIfAbsent(s.domain(), d -> new TreeMap<>()).put(s.id(), s);
-                        }
-                    } catch (RuntimeException e) {
-                        skipped++;
-                        LOG.warn("eval topic {}-{}@{}: skipped: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
-                    }
+        int[] skipped = {0};
+        ServiceClients.readToEnd(config, topic, "qig-evaluator-evalset-" + config.instanceId(), r -> {
+            try {
+                VqaSample s = sample(deserializer.deserialize(r.topic(), r.value()));
+                if (config.evalDomains().contains(s.domain())) {
+                    byDomain.computeIfAbsent(s.domain(), d -> new TreeMap<>()).put(s.id(), s);
                 }
+            } catch (RuntimeException e) {
+                skipped[0]++;
+                LOG.warn("eval topic {}-{}@{}: skipped: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
             }
-        }
+        });
         List<VqaSample> out = new ArrayList<>();
         for (Domain d : config.evalDomains()) {
             List<VqaSample> set = new ArrayList<>(byDomain.getOrDefault(d, new TreeMap<>()).values());
             out.addAll(set.subList(0, Math.min(config.questionsPerDomain(), set.size())));
         }
-        LOG.info("eval set from {}: {} questions, {} records skipped", topic, out.size(), skipped);
+        LOG.info("eval set from {}: {} questions, {} records skipped", topic, out.size(), skipped[0]);
         return out;
     }
 
