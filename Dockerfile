@@ -10,12 +10,15 @@
 # ---- build: the shaded jar, as `./qig` builds it (tests run in CI, not here) ----
 FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
-# Poms first, then sources: a change of sources alone reuses the dependency cache mount.
+# The reactor needs every module's pom, the registry server's included (only the tests run it);
+# `-pl services/app -am` then builds the app and what it depends on, as `./qig` does.
 COPY pom.xml ./
+COPY registry-server/pom.xml ./registry-server/
+COPY registry-server/config-index-deployment/pom.xml ./registry-server/config-index-deployment/
 COPY schemas ./schemas
 COPY services ./services
 RUN --mount=type=cache,target=/root/.m2 \
-    mvn -B -DskipTests package \
+    mvn -B -DskipTests -pl services/app -am package \
  && cp services/app/target/qig.jar /qig.jar
 
 # ---- runtime: a JRE, the jar, a non-root user ----

@@ -165,12 +165,29 @@ class DeploymentConsistencyTest {
 
         List<Map<String, Object>> docs = new ArrayList<>();
         for (String f : files) {
-            for (Object d : load(dir.resolve(f))) {
-                if (d != null) {
-                    Map<String, Object> doc = map(d);
-                    doc.put("__file", f);
-                    docs.add(doc);
-                }
+            docs.addAll(documents(dir, f));
+        }
+        // The demo overlay (k8s/demo): the base, its own resources, ConfigMap patches, the base's image.
+        Map<String, Object> demo = map(load(dir.resolve("demo/kustomization.yaml")).get(0));
+        List<String> demoResources = strings(demo.get("resources"));
+        assertTrue(demoResources.contains("../"), "k8s/demo builds on k8s/");
+        assertEquals(kustomization.get("images"), demo.get("images"), "k8s/demo names the image as k8s/ does");
+        Set<String> demoKinds = new TreeSet<>();
+        for (String f : demoResources) {
+            if (!f.equals("../")) {
+                List<Map<String, Object>> added = documents(dir, "demo/" + f);
+                added.forEach(d -> demoKinds.add(d.get("kind") + " " + map(d.get("metadata")).get("name")));
+                docs.addAll(added);
+            }
+        }
+        assertEquals(Set.of("ConfigMap qig-ingest", "Job qig-ingest"), demoKinds, "k8s/demo adds the ingest Job only");
+        for (Object o : list(demo.get("patches"))) {
+            for (Map<String, Object> patch : documents(dir, "demo/" + map(o).get("path"))) {
+                assertEquals("ConfigMap", patch.get("kind"), "k8s/demo patches settings only");
+                Map<String, Object> target = docs.stream().filter(d -> "ConfigMap".equals(d.get("kind"))
+                                && map(d.get("metadata")).get("name").equals(map(patch.get("metadata")).get("name")))
+                        .findFirst().orElseThrow(() -> new AssertionError("k8s/demo patches a ConfigMap k8s/ lacks: " + patch));
+                map(target.get("data")).putAll(map(patch.get("data")));
             }
         }
         try (Stream<Path> s = Files.list(dir.resolve("optional"))) {
@@ -252,7 +269,11 @@ class DeploymentConsistencyTest {
         }
         assertEquals(new TreeSet<>(List.of("ingest", "attributor", "aggregator", "evaluator", "topics")),
                 qig.stream().map(QigContainer::service).collect(Collectors.toCollection(TreeSet::new)),
-                "k8s runs every service and the topics Job");
+                "k8s (with the demo's ingest Job) runs every service and the topics Job");
+        assertEquals(new TreeSet<>(List.of("attributor", "aggregator", "evaluator", "topics")),
+                qig.stream().filter(c -> !c.where().startsWith("k8s/demo/")).map(QigContainer::service)
+                        .collect(Collectors.toCollection(TreeSet::new)),
+                "k8s/ itself runs the services and the topics Job, and writes no samples");
 
         // The topics Job creates the samples topic with at least as many partitions as there are attributors.
         QigContainer topics = qig.stream().filter(c -> c.service().equals("topics")).findFirst().orElseThrow();
@@ -289,6 +310,46 @@ class DeploymentConsistencyTest {
         }
     }
 
+    /**
+     * The build stage copies the pom of every module the reactor lists (Maven loads them all, even
+     * with {@code -pl}), none of it is excluded by .dockerignore, and it builds the app as `./qig` does.
+     * (The image build itself runs only where Docker does: ComposeStackTest.)
+     */
+    @Test
+    void theImageBuildStageHasEveryModuleTheReactorNames() throws IOException {
+        String dockerfile = Files.readString(ROOT.resolve("Dockerfile"), StandardCharsets.UTF_8);
+        String buildStage = dockerfile.substring(0, dockerfile.indexOf("\nFROM ", dockerfile.indexOf("AS build")));
+        List<String> copied = new ArrayList<>();
+        Matcher copy = Pattern.compile("(?m)^COPY (?!--from)(\\S+) (\\S+)$").matcher(buildStage);
+        while (copy.find()) {
+            copied.add(copy.group(1));
+        }
+        assertFalse(copied.isEmpty(), "COPY lines in the build stage");
+        List<String> ignored = Files.readAllLines(ROOT.resolve(".dockerignore"), StandardCharsets.UTF_8).stream()
+                .map(String::trim).filter(l -> !l.isEmpty() && !l.startsWith("#"))
+                .map(l -> l.replaceAll("^/|/$", "")).toList();
+        for (String src : copied) {
+            for (String ignore : ignored) {
+                assertFalse(src.equals(ignore) || src.startsWith(ignore + "/"),
+                        "the Dockerfile copies " + src + ", which .dockerignore leaves out (" + ignore + ")");
+            }
+        }
+        List<String> modules = new ArrayList<>();
+        Matcher module = Pattern.compile("<module>([^<]+)</module>").matcher(
+                Files.readString(ROOT.resolve("pom.xml"), StandardCharsets.UTF_8));
+        while (module.find()) {
+            modules.add(module.group(1));
+        }
+        assertTrue(modules.size() > 5, "the root pom's modules: " + modules);
+        for (String m : modules) {
+            String pom = m + "/pom.xml";
+            assertTrue(Files.exists(ROOT.resolve(pom)), pom);
+            assertTrue(copied.stream().anyMatch(src -> pom.equals(src) || pom.startsWith(src + "/")),
+                    "the build stage does not copy " + pom + ": the reactor would stop at it; COPY lines: " + copied);
+        }
+        assertTrue(buildStage.contains("-pl services/app -am package"), "the build stage builds the app and what it needs");
+    }
+
     @Test
     void theImageExposesEveryServicePort() throws IOException {
         String dockerfile = Files.readString(ROOT.resolve("Dockerfile"), StandardCharsets.UTF_8);
@@ -304,6 +365,19 @@ class DeploymentConsistencyTest {
         }
         assertTrue(dockerfile.contains("ENTRYPOINT [\"java\", \"-jar\""), "the jar is the entry point");
         assertTrue(dockerfile.contains("QIG_STATE_DIR="), "the image names the aggregator's state directory");
+    }
+
+    /** The documents of one manifest file under k8s/, each marked with its file. */
+    private static List<Map<String, Object>> documents(Path k8s, String file) throws IOException {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Object d : load(k8s.resolve(file))) {
+            if (d != null) {
+                Map<String, Object> doc = map(d);
+                doc.put("__file", file);
+                out.add(doc);
+            }
+        }
+        return out;
     }
 
     // ---- checks ----

@@ -20,6 +20,7 @@ import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.clients.AtLeastOnceLoop;
 import dev.qig.kafka.clients.ServiceClients;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationSample;
@@ -38,15 +39,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.function.BooleanSupplier;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,10 +81,7 @@ public final class Worker implements Runnable {
     private final Map<QuantScheme, EngineSettings> settingsRecords = new HashMap<>();
     private final StringSerializer keys = new StringSerializer();
     private final Map<PartialSumsEngine, Map<GroupKey, Integer>> igPoints = new java.util.IdentityHashMap<>();
-    private volatile boolean running = true;
-    private volatile KafkaConsumer<byte[], byte[]> consumer;
-    private final java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
-    private volatile Throwable failure;
+    private final AtLeastOnceLoop loop;
 
     public Worker(AttributorConfig config, int index, PlanCache plans, SampleDecoder decoder,
                   AvroSerializer<SpecificRecord> serializer, AttributorStats stats) {
@@ -97,6 +94,7 @@ public final class Worker implements Runnable {
         for (QuantScheme s : config.schemes()) {
             settingsRecords.put(s, Records.settingsRecord(config.calibrationSettings(s), config.methods()));
         }
+        this.loop = new AtLeastOnceLoop("attributor worker " + index, this::newConsumer, stats::restarted);
     }
 
     /**
@@ -105,11 +103,7 @@ public final class Worker implements Runnable {
      * @throws IllegalStateException if it failed to start (a model that does not load)
      */
     public boolean awaitReady(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException {
-        boolean done = ready.await(timeout, unit);
-        if (failure != null) {
-            throw new IllegalStateException("attributor worker " + index + " failed to start: " + failure.getMessage(), failure);
-        }
-        return done;
+        return loop.awaitReady(timeout, unit);
     }
 
     @Override
@@ -117,59 +111,27 @@ public final class Worker implements Runnable {
         try (NDManager manager = NDManager.newBaseManager();
              KafkaProducer<byte[], byte[]> producer = newProducer()) {
             List<Served> models = load(manager);
-            consumer = newConsumer();
-            ready.countDown();
-            while (running) {
-                try {
-                    List<ConsumerRecord<byte[], byte[]>> records = pollBatch();
-                    if (records.isEmpty()) {
-                        continue;
-                    }
-                    process(records, models, producer, manager);
-                    consumer.commitSync(nextOffsets(records));
-                } catch (WakeupException e) {
-                    if (running) {
-                        throw e;
-                    }
-                } catch (RuntimeException | ExecutionException e) {
-                    if (!running) {
-                        break;
-                    }
-                    // Outputs not acknowledged or offsets not committed: rejoin, and the records come again.
-                    LOG.error("worker {}: batch failed; rejoining the group to read it again", index, e);
-                    stats.restarted();
-                    consumer.close(Duration.ofSeconds(5));
-                    consumer = newConsumer();
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            failure = e;
-            LOG.error("worker {} stopped", index, e);
-        } finally {
-            ready.countDown();
-            if (consumer != null) {
-                consumer.close(Duration.ofSeconds(5));
+            loop.run(this::pollBatch, records -> process(records, models, producer, manager));
+        } catch (Throwable t) {
+            loop.failed(t);
+            if (t instanceof Error e) {
+                throw e;
             }
         }
     }
 
     /** The metrics of this worker's current consumer (lag, fetches), empty before it has one. */
     public Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics() {
-        KafkaConsumer<byte[], byte[]> c = consumer;
-        return c == null ? Map.of() : c.metrics();
+        return loop.consumerMetrics();
     }
 
     /** True while the worker has started and has not failed. */
     public boolean isServing() {
-        return ready.getCount() == 0 && failure == null && consumer != null && running;
+        return loop.isServing();
     }
 
     public void stop() {
-        running = false;
-        KafkaConsumer<byte[], byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
+        loop.stop();
     }
 
     private List<Served> load(NDManager manager) throws IOException {
@@ -202,11 +164,11 @@ public final class Worker implements Runnable {
      * first record is over. Polls return one record each (max.poll.records = 1, served from the
      * consumer's fetch buffer), so a batch is never more than full: full batches use the engine best.
      */
-    private List<ConsumerRecord<byte[], byte[]>> pollBatch() {
-        List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
-        consumer.poll(Duration.ofMillis(500)).forEach(batch::add);
+    private List<ConsumerRecord<byte[], byte[]>> pollBatch(Consumer<byte[], byte[]> consumer, BooleanSupplier running) {
+        List<ConsumerRecord<byte[], byte[]>> batch = AtLeastOnceLoop.pollOnce(consumer, running);
         long deadline = System.nanoTime() + config.batchLingerMs() * 1_000_000;
-        while (!batch.isEmpty() && batch.size() < config.batchSize() && System.nanoTime() < deadline && running) {
+        while (!batch.isEmpty() && batch.size() < config.batchSize() && System.nanoTime() < deadline
+                && running.getAsBoolean()) {
             long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
             consumer.poll(Duration.ofMillis(Math.min(left, 100))).forEach(batch::add);
         }
@@ -419,14 +381,5 @@ public final class Worker implements Runnable {
         LOG.warn("dead letter ({}) from {}-{}@{}: {}", e.reason().id(), r.topic(), r.partition(), r.offset(), e.getMessage());
         return producer.send(DeadLetters.record(config.topic(Topics.Topic.DLQ), r.key(), r.value(), e.reason(), STAGE, model, e,
                 r.topic(), r.partition(), r.offset()));
-    }
-
-    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(List<ConsumerRecord<byte[], byte[]>> records) {
-        Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
-        for (ConsumerRecord<byte[], byte[]> r : records) {
-            out.merge(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1),
-                    (a, b) -> a.offset() >= b.offset() ? a : b);
-        }
-        return out;
     }
 }

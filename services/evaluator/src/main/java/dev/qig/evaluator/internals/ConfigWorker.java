@@ -10,30 +10,25 @@ import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.serde.AvroSerializer;
+import dev.qig.kafka.clients.AtLeastOnceLoop;
 import dev.qig.kafka.clients.ServiceClients;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.EvalResult;
-import java.io.IOException;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,10 +55,7 @@ public final class ConfigWorker implements Runnable {
     private final Device device;
     private final StringSerializer keys = new StringSerializer();
     private final Map<String, ServedModel> models = new LinkedHashMap<>();
-    private final CountDownLatch ready = new CountDownLatch(1);
-    private volatile boolean running = true;
-    private volatile KafkaConsumer<byte[], byte[]> consumer;
-    private volatile Throwable failure;
+    private final AtLeastOnceLoop loop;
 
     public ConfigWorker(EvaluatorConfig config, ConfigDecoder decoder, AvroSerializer<SpecificRecord> serializer,
                         ActiveConfigs actives, List<VqaSample> questions, Device device, EvaluatorStats stats) {
@@ -76,6 +68,7 @@ public final class ConfigWorker implements Runnable {
         this.stats = stats;
         this.rule = new PromotionRule(config.promotionMargin(), config.promotionConfidence(),
                 config.promotionMaxLossVsFullPrecision());
+        this.loop = new AtLeastOnceLoop("evaluator", this::newConsumer, stats::restarted);
     }
 
     /**
@@ -84,30 +77,21 @@ public final class ConfigWorker implements Runnable {
      * @throws IllegalStateException if the worker failed to start
      */
     public boolean awaitReady(long timeout, TimeUnit unit) throws InterruptedException {
-        boolean done = ready.await(timeout, unit);
-        if (failure != null) {
-            throw new IllegalStateException("the evaluator failed to start: " + failure.getMessage(), failure);
-        }
-        return done;
+        return loop.awaitReady(timeout, unit);
     }
 
     /** The metrics of the current consumer (lag, fetches), empty before there is one. */
     public Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics() {
-        KafkaConsumer<byte[], byte[]> c = consumer;
-        return c == null ? Map.of() : c.metrics();
+        return loop.consumerMetrics();
     }
 
     /** True once the models are measured and the consumer polls, until the worker fails or stops. */
     public boolean isServing() {
-        return ready.getCount() == 0 && failure == null && consumer != null && running;
+        return loop.isServing();
     }
 
     public void stop() {
-        running = false;
-        KafkaConsumer<byte[], byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
+        loop.stop();
     }
 
     @Override
@@ -122,37 +106,16 @@ public final class ConfigWorker implements Runnable {
                 LOG.info("evaluating configs of {} ({}) on {}: {} questions of {}", m.id(), location, device, m.questions(),
                         m.domains());
             }
-            consumer = newConsumer();
-            ready.countDown();
-            while (running) {
-                try {
-                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                        process(r, producer);
-                        consumer.commitSync(Map.of(new TopicPartition(r.topic(), r.partition()),
-                                new OffsetAndMetadata(r.offset() + 1)));
-                    }
-                } catch (WakeupException e) {
-                    if (running) {
-                        throw e;
-                    }
-                } catch (RuntimeException | ExecutionException e) {
-                    if (!running) {
-                        break;
-                    }
-                    // Outputs not acknowledged or the offset not committed: rejoin, and the config comes again.
-                    LOG.error("evaluator: a config failed to be reported; rejoining the group to read it again", e);
-                    stats.restarted();
-                    consumer.close(Duration.ofSeconds(5));
-                    consumer = newConsumer();
+            // One config per poll (max.poll.records = 1): its offset is committed once its results are acknowledged.
+            loop.run(AtLeastOnceLoop::pollOnce, records -> {
+                for (ConsumerRecord<byte[], byte[]> r : records) {
+                    process(r, producer);
                 }
-            }
-        } catch (IOException | RuntimeException | ExecutionException e) {
-            failure = e;
-            LOG.error("evaluator stopped", e);
-        } finally {
-            ready.countDown();
-            if (consumer != null) {
-                consumer.close(Duration.ofSeconds(5));
+            });
+        } catch (Throwable t) {
+            loop.failed(t);
+            if (t instanceof Error e) {
+                throw e;
             }
         }
     }
