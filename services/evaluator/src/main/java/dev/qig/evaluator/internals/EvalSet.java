@@ -35,7 +35,10 @@ public final class EvalSet {
             case TOPIC -> fromTopic(config, deserializer);
         };
         if (out.isEmpty()) {
-            throw new IllegalStateException("the evaluation set is empty (source " + config.evalSource() + ", domains "
+            String source = config.evalSource() == EvaluatorConfig.EvalSource.TOPIC
+                    ? "topic " + config.evalTopic() + ": no readable sample with an inline image of these domains"
+                    : "synthetic";
+            throw new IllegalStateException("the evaluation set is empty (source " + source + ", domains "
                     + config.evalDomains() + ")");
         }
         return out;
@@ -61,11 +64,14 @@ public final class EvalSet {
         String topic = config.evalTopic();
         Map<Domain, TreeMap<String, VqaSample>> byDomain = new EnumMap<>(Domain.class);
         int[] skipped = {0};
+        int[] otherDomains = {0};
         ServiceClients.readToEnd(config, topic, "qig-evaluator-evalset-" + config.instanceId(), r -> {
             try {
                 VqaSample s = sample(deserializer.deserialize(r.topic(), r.value()));
                 if (config.evalDomains().contains(s.domain())) {
                     byDomain.computeIfAbsent(s.domain(), d -> new TreeMap<>()).put(s.id(), s);
+                } else {
+                    otherDomains[0]++;
                 }
             } catch (RuntimeException e) {
                 skipped[0]++;
@@ -77,7 +83,8 @@ public final class EvalSet {
             List<VqaSample> set = new ArrayList<>(byDomain.getOrDefault(d, new TreeMap<>()).values());
             out.addAll(set.subList(0, Math.min(config.questionsPerDomain(), set.size())));
         }
-        LOG.info("eval set from {}: {} questions, {} records skipped", topic, out.size(), skipped[0]);
+        LOG.info("eval set from {}: {} questions, {} records skipped, {} samples of other domains skipped", topic,
+                out.size(), skipped[0], otherDomains[0]);
         return out;
     }
 
