@@ -149,6 +149,99 @@ class DeploymentConsistencyTest {
         checkTopicNames(compose, "docker-compose.yml");
     }
 
+    /**
+     * docker-compose.external.yml over docker-compose.yml, with qig-external.env.example as the env file
+     * (both --env-file and env_file), merged as Compose does: every qig service still gets known, valid
+     * and complete settings, now pointing at the example's cluster; none waits for the bundled broker
+     * or registry; the override names only services of the base file.
+     */
+    @Test
+    void theExternalOverrideRunsTheServicesAgainstAnotherClusterWithValidSettings() throws IOException {
+        Map<String, Object> base = map(map(load(ROOT.resolve("docker-compose.yml")).get(0)).get("services"));
+        Map<String, Object> override = map(map(loadCompose(ROOT.resolve("docker-compose.external.yml"))).get("services"));
+        Map<String, String> envFile = dotEnv(ROOT.resolve("qig-external.env.example"));
+        assertTrue(envFile.containsKey("QIG_SECURITY_PROTOCOL"), "the example shows the security settings");
+        assertEquals(new TreeSet<>(SERVICES), new TreeSet<>(override.keySet()), "the override covers the qig services only");
+        for (String name : SERVICES) {
+            Map<String, Object> s = new LinkedHashMap<>(map(base.get(name)));
+            Map<String, Object> o = map(override.get(name));
+            // Compose: env_file values first, then environment (base, then override) wins.
+            assertEquals(List.of("qig-external.env"), strings(o.get("env_file")), name);
+            Map<String, String> env = new LinkedHashMap<>(envFile);
+            env.putAll(composeEnv(s.get("environment")));
+            composeEnv(o.get("environment")).forEach((k, v) -> env.put(k, interpolate(v, envFile)));
+            QigContainer c = new QigContainer("docker-compose.external.yml " + name, strings(s.get("command")).get(0), env);
+            checkEnvironment(c);
+            assertEquals(envFile.get("QIG_BOOTSTRAP_SERVERS"), env.get("QIG_BOOTSTRAP_SERVERS"), name);
+            assertEquals(envFile.get("QIG_SCHEMA_REGISTRY_URL"), env.get("QIG_SCHEMA_REGISTRY_URL"), name);
+            assertEquals(3, ((Number) c.parsed().get(ServiceConfig.TOPICS_REPLICATION_FACTOR)).intValue(), name);
+
+            Object deps = o.get("depends_on");
+            Set<String> after = deps == RESET ? Set.of() : deps instanceof OverrideTag ov ? ov.value().keySet()
+                    : map(s.get("depends_on")).keySet();
+            assertFalse(after.contains("kafka") || after.contains("registry"), name + " still waits for the bundled " + after);
+            assertTrue(SERVICES.containsAll(after), name + " depends on " + after);
+        }
+    }
+
+    /** Compose's merge tags in an override file: {@code !reset} removes a value, {@code !override} replaces it. */
+    private static final Object RESET = new Object();
+
+    private record OverrideTag(Map<String, Object> value) {}
+
+    private static Object loadCompose(Path file) throws IOException {
+        SafeConstructor constructor = new SafeConstructor(new LoaderOptions()) {
+            {
+                yamlConstructors.put(new org.yaml.snakeyaml.nodes.Tag("!reset"), new org.yaml.snakeyaml.constructor.AbstractConstruct() {
+                    @Override
+                    public Object construct(org.yaml.snakeyaml.nodes.Node node) {
+                        return RESET;
+                    }
+                });
+                org.yaml.snakeyaml.constructor.Construct mapping = yamlConstructors.get(org.yaml.snakeyaml.nodes.Tag.MAP);
+                yamlConstructors.put(new org.yaml.snakeyaml.nodes.Tag("!override"), new org.yaml.snakeyaml.constructor.AbstractConstruct() {
+                    @Override
+                    public Object construct(org.yaml.snakeyaml.nodes.Node node) {
+                        return new OverrideTag(map(mapping.construct(node)));
+                    }
+                });
+            }
+        };
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            return new Yaml(constructor).load(r);
+        }
+    }
+
+    /** A dotenv file as Compose reads it: KEY=VALUE lines, # comments. */
+    private static Map<String, String> dotEnv(Path file) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            String l = line.trim();
+            if (!l.isEmpty() && !l.startsWith("#")) {
+                int eq = l.indexOf('=');
+                assertTrue(eq > 0, file + ": not KEY=VALUE: " + line);
+                out.put(l.substring(0, eq), l.substring(eq + 1));
+            }
+        }
+        return out;
+    }
+
+    /** Compose's interpolation of one value: ${VAR}, ${VAR:-default}, ${VAR:?error} (an error when unset). */
+    private static String interpolate(String value, Map<String, String> vars) {
+        Matcher m = Pattern.compile("\\$\\{([A-Z0-9_]+)(?:(:-|:\\?)([^}]*))?}").matcher(value);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String v = vars.get(m.group(1));
+            if (v == null || v.isEmpty()) {
+                assertFalse(":?".equals(m.group(2)), "unset " + m.group(1) + ": " + m.group(3));
+                v = ":-".equals(m.group(2)) ? m.group(3) : "";
+            }
+            m.appendReplacement(out, Matcher.quoteReplacement(v));
+        }
+        m.appendTail(out);
+        return out.toString();
+    }
+
     // ---- k8s/ ----
 
     @Test
