@@ -42,7 +42,7 @@ import picocli.CommandLine;
 
 /**
  * Kafka client secrets ({@code sasl.jaas.config}, {@code ssl.*.password}) and registry credentials
- * ({@code basic.auth.user.info}, {@code bearer.auth.token}) given as {@code QIG_*} variables, as the
+ * ({@code basic.auth.user.info}, {@code bearer.auth.token}, {@code schema.registry.ssl.truststore.password}) given as {@code QIG_*} variables, as the
  * deployment files give them, reach the clients but never the logs (at INFO, where Kafka prints every
  * client's configuration), the standard output, the metrics exposition, the health checks or the
  * aggregator's HTTP endpoint, nor an error message of the command line. Every service runs on the
@@ -54,7 +54,9 @@ class SecretsStayHiddenTest {
     private static final String USER_INFO_SECRET = "userinfo-S3cret-90ad";
     private static final String TOKEN_SECRET = "bearer-S3cret-5c2b";
     private static final String SSL_SECRET = "ssl-S3cret-41d0";
-    private static final List<String> SECRETS = List.of(JAAS_SECRET, USER_INFO_SECRET, TOKEN_SECRET, SSL_SECRET);
+    private static final String REGISTRY_TLS_SECRET = "registry-tls-S3cret-b7c3";
+    private static final List<String> SECRETS = List.of(JAAS_SECRET, USER_INFO_SECRET, TOKEN_SECRET, SSL_SECRET,
+            REGISTRY_TLS_SECRET);
 
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
@@ -74,6 +76,7 @@ class SecretsStayHiddenTest {
         env.put("QIG_BASIC_AUTH_CREDENTIALS_SOURCE", "USER_INFO");
         env.put("QIG_BASIC_AUTH_USER_INFO", "qig:" + USER_INFO_SECRET);
         env.put("QIG_BEARER_AUTH_TOKEN", TOKEN_SECRET);
+        env.put("QIG_SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD", REGISTRY_TLS_SECRET);
         env.put("QIG_METRICS_PORT", "0");
         env.put("QIG_TOPICS_PARTITIONS", "1");
         env.put("QIG_TOPICS_REPLICATION_FACTOR", "1");
@@ -104,6 +107,7 @@ class SecretsStayHiddenTest {
             assertTrue(aggregatorConfig.kafkaClientProperties().get("sasl.jaas.config").toString().contains(JAAS_SECRET));
             assertFalse(aggregatorConfig.kafkaClientProperties().containsKey("basic.auth.user.info"));
             assertEquals("qig:" + USER_INFO_SECRET, aggregatorConfig.registryProperties().get("basic.auth.user.info"));
+            assertEquals(REGISTRY_TLS_SECRET, aggregatorConfig.registryProperties().get("schema.registry.ssl.truststore.password"));
             assertEquals(dir.resolve("streams").toString(), aggregatorConfig.kafkaClientProperties().get("state.dir"));
 
             AttributorConfig attributorConfig = new AttributorConfig(with(ConfigSources.resolve(AttributorConfig.definition(),

@@ -6,9 +6,13 @@ import static dev.qig.kafka.registry.SchemaRegistries.BEARER_AUTH_CREDENTIALS_SO
 import static dev.qig.kafka.registry.SchemaRegistries.BEARER_AUTH_TOKEN;
 import static dev.qig.kafka.registry.SchemaRegistries.HTTP_CONNECT_TIMEOUT_MS;
 import static dev.qig.kafka.registry.SchemaRegistries.HTTP_READ_TIMEOUT_MS;
+import static dev.qig.kafka.registry.SchemaRegistries.SSL_TRUSTSTORE_LOCATION;
+import static dev.qig.kafka.registry.SchemaRegistries.SSL_TRUSTSTORE_PASSWORD;
+import static dev.qig.kafka.registry.SchemaRegistries.SSL_TRUSTSTORE_TYPE;
 import static dev.qig.kafka.registry.SchemaRegistries.URL;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLEncoder;
@@ -16,6 +20,10 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -23,6 +31,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaParseException;
@@ -99,11 +109,39 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
 
         readTimeout = Duration.ofMillis(SchemaRegistries.getLong(configs, HTTP_READ_TIMEOUT_MS, 30_000));
         // No redirects followed (the default): they would carry the Authorization header to another host.
-        http = HttpClient.newBuilder()
+        HttpClient.Builder builder = HttpClient.newBuilder()
                 // Plain HTTP/1.1: an h2c upgrade attempt buys nothing for a few small JSON calls.
                 .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofMillis(SchemaRegistries.getLong(configs, HTTP_CONNECT_TIMEOUT_MS, 10_000)))
-                .build();
+                .connectTimeout(Duration.ofMillis(SchemaRegistries.getLong(configs, HTTP_CONNECT_TIMEOUT_MS, 10_000)));
+        SSLContext tls = tls(configs);
+        if (tls != null) {
+            builder.sslContext(tls);
+        }
+        http = builder.build();
+    }
+
+    /** A TLS context that trusts the configured truststore, or null for the JVM's default trust. */
+    private static SSLContext tls(Map<String, ?> configs) {
+        String location = SchemaRegistries.get(configs, SSL_TRUSTSTORE_LOCATION);
+        if (location == null || location.isBlank()) {
+            return null;
+        }
+        String type = SchemaRegistries.get(configs, SSL_TRUSTSTORE_TYPE);
+        type = type == null || type.isBlank() ? "PKCS12" : type.strip();
+        String password = SchemaRegistries.get(configs, SSL_TRUSTSTORE_PASSWORD);
+        try (InputStream in = Files.newInputStream(Path.of(location.strip()))) {
+            KeyStore store = KeyStore.getInstance(type);
+            store.load(in, password == null ? null : password.toCharArray());
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(store);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return context;
+        } catch (IOException | GeneralSecurityException e) {
+            // The message names the file and the type, never the password.
+            throw new IllegalArgumentException(SSL_TRUSTSTORE_LOCATION + ": cannot load the " + type + " truststore "
+                    + location.strip() + ": " + e.getMessage(), e);
+        }
     }
 
     /** {kind, Authorization header value or null} from the Confluent auth keys. */

@@ -32,11 +32,23 @@ public final class SchemaRegistries {
     public static final String HTTP_READ_TIMEOUT_MS = "http.read.timeout.ms";
 
     /**
-     * Every key above without the {@value #PREFIX} form, so that a service can pick the registry's
+     * A truststore file whose certificates the client trusts for an HTTPS registry (a private CA);
+     * unset, the JVM's default trust store. Only in the {@value #PREFIX} form: {@code ssl.*} keys are
+     * the Kafka clients'.
+     */
+    public static final String SSL_TRUSTSTORE_LOCATION = PREFIX + "ssl.truststore.location";
+    /** The truststore's password (none when unset). */
+    public static final String SSL_TRUSTSTORE_PASSWORD = PREFIX + "ssl.truststore.password";
+    /** The truststore's format, {@code PKCS12} (default) or {@code JKS}. */
+    public static final String SSL_TRUSTSTORE_TYPE = PREFIX + "ssl.truststore.type";
+
+    /**
+     * Every key above without the {@value #PREFIX} form (the URL and TLS keys have only that form), so that a service can pick the registry's
      * keys out of its configuration (prefixed keys are recognised by the prefix).
      */
     public static final Set<String> CLIENT_KEYS = Set.of(URL, BASIC_AUTH_CREDENTIALS_SOURCE, BASIC_AUTH_USER_INFO,
-            BEARER_AUTH_CREDENTIALS_SOURCE, BEARER_AUTH_TOKEN, HTTP_CONNECT_TIMEOUT_MS, HTTP_READ_TIMEOUT_MS);
+            BEARER_AUTH_CREDENTIALS_SOURCE, BEARER_AUTH_TOKEN, HTTP_CONNECT_TIMEOUT_MS, HTTP_READ_TIMEOUT_MS,
+            SSL_TRUSTSTORE_LOCATION, SSL_TRUSTSTORE_PASSWORD, SSL_TRUSTSTORE_TYPE);
 
     private SchemaRegistries() {
     }

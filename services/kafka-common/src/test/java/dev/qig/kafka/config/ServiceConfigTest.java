@@ -36,7 +36,7 @@ class ServiceConfigTest {
         Path file = dir.resolve("service.properties");
         Files.writeString(file, "bootstrap.servers=file:9092\nround.samples=8\nschema.registry.url=mock://file\n");
         Map<String, String> env = Map.of("QIG_ROUND_SAMPLES", "16", "QIG_SASL_MECHANISM", "PLAIN", "PATH", "/bin",
-                "QIG_BASIC_AUTH_USER_INFO", "u:p");
+                "QIG_BASIC_AUTH_USER_INFO", "u:p", "QIG_SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION", "/etc/qig/registry.p12");
         Map<String, String> resolved = ConfigSources.resolve(ExampleConfig.DEFINITION, file, env,
                 ConfigSources.parseAssignments(List.of("schema.registry.url=mock://cli")));
         ExampleConfig config = new ExampleConfig(resolved);
@@ -51,6 +51,8 @@ class ServiceConfigTest {
         assertFalse(client.containsKey("round.samples"), "the service's own keys stay out of the clients");
         assertFalse(client.containsKey("basic.auth.user.info"), "registry credentials stay out of the Kafka clients");
         assertEquals("u:p", config.registryProperties().get("basic.auth.user.info"));
+        assertFalse(client.containsKey("schema.registry.ssl.truststore.location"), "the registry's TLS stays out of the Kafka clients");
+        assertEquals("/etc/qig/registry.p12", config.registryProperties().get("schema.registry.ssl.truststore.location"));
         assertFalse(env.keySet().stream().anyMatch(k -> resolved.containsKey(k)), "unrelated variables are ignored");
     }
 

@@ -39,14 +39,27 @@ final class FakeConfluentRegistryServer implements AutoCloseable {
     private volatile String forcedMessage;
 
     FakeConfluentRegistryServer(String prefix) throws IOException {
+        this(prefix, null);
+    }
+
+    /** Over HTTPS with the server certificate of {@code tls} when it is not null. */
+    FakeConfluentRegistryServer(String prefix, javax.net.ssl.SSLContext tls) throws IOException {
         this.prefix = prefix;
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        if (tls == null) {
+            server = HttpServer.create(address, 0);
+        } else {
+            com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(address, 0);
+            https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls));
+            server = https;
+        }
         server.createContext(prefix.isEmpty() ? "/" : prefix, this::handle);
         server.start();
     }
 
     String url() {
-        return "http://127.0.0.1:" + server.getAddress().getPort() + prefix;
+        String scheme = server instanceof com.sun.net.httpserver.HttpsServer ? "https" : "http";
+        return scheme + "://127.0.0.1:" + server.getAddress().getPort() + prefix;
     }
 
 
