@@ -69,7 +69,11 @@ public final class EvalSet {
             try {
                 VqaSample s = sample(deserializer.deserialize(r.topic(), r.value()));
                 if (config.evalDomains().contains(s.domain())) {
-                    byDomain.computeIfAbsent(s.domain(), d -> new TreeMap<>()).put(s.id(), s);
+                    TreeMap<String, VqaSample> kept = byDomain.computeIfAbsent(s.domain(), d -> new TreeMap<>());
+                    kept.put(s.id(), s);
+                    if (kept.size() > config.questionsPerDomain()) {
+                        kept.pollLastEntry(); // only the first ids are evaluated: memory stays bounded on a long topic
+                    }
                 } else {
                     otherDomains[0]++;
                 }
