@@ -34,7 +34,7 @@ RUN groupadd --system --gid 10001 qig \
 COPY --from=build /qig.jar /opt/qig/qig.jar
 
 # As the `qig` launcher sets them: no OpenMP spin-waiting in libtorch, one glibc malloc arena
-# (libtorch in worker threads ran 1.6x slower with per-thread arenas; README, "Running the JVM").
+# (libtorch in worker threads ran up to 1.8x slower with per-thread arenas; README, "Running the JVM").
 # DJL unpacks libtorch from the jar into DJL_CACHE_DIR at the first start (writable; offline, nothing is
 # downloaded). QIG_STATE_DIR is the aggregator's Kafka Streams state.dir (the other services ignore it;
 # k8s/ mounts a volume there). The heap follows the container's memory limit, leaving room for
