@@ -460,6 +460,94 @@ class DeploymentConsistencyTest {
         assertTrue(dockerfile.contains("QIG_STATE_DIR="), "the image names the aggregator's state directory");
     }
 
+    /**
+     * Every manifest of k8s/ and k8s/demo (patches included) read into Kubernetes' own API types
+     * (fabric8's model of core/v1, apps/v1, batch/v1): the apiVersion fits the kind, no field is
+     * unknown at any depth (a misspelt or misplaced field lands in a type's additional properties),
+     * and every resource quantity parses. What only a cluster can say (admission, scheduling) is
+     * not checked.
+     */
+    @Test
+    void kubernetesManifestsAreValidObjectsOfTheirKinds() throws IOException {
+        Map<String, Map.Entry<String, Class<?>>> kinds = Map.of(
+                "Namespace", Map.entry("v1", io.fabric8.kubernetes.api.model.Namespace.class),
+                "ConfigMap", Map.entry("v1", io.fabric8.kubernetes.api.model.ConfigMap.class),
+                "Secret", Map.entry("v1", io.fabric8.kubernetes.api.model.Secret.class),
+                "Service", Map.entry("v1", io.fabric8.kubernetes.api.model.Service.class),
+                "Deployment", Map.entry("apps/v1", io.fabric8.kubernetes.api.model.apps.Deployment.class),
+                "StatefulSet", Map.entry("apps/v1", io.fabric8.kubernetes.api.model.apps.StatefulSet.class),
+                "Job", Map.entry("batch/v1", io.fabric8.kubernetes.api.model.batch.v1.Job.class));
+        Path dir = ROOT.resolve("k8s");
+        List<String> files = new ArrayList<>(strings(map(load(dir.resolve("kustomization.yaml")).get(0)).get("resources")));
+        Map<String, Object> demo = map(load(dir.resolve("demo/kustomization.yaml")).get(0));
+        strings(demo.get("resources")).stream().filter(f -> !f.equals("../")).forEach(f -> files.add("demo/" + f));
+        list(demo.get("patches")).forEach(o -> files.add("demo/" + map(o).get("path")));
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        int read = 0;
+        for (String f : files) {
+            for (Map<String, Object> doc : documents(dir, f)) {
+                doc.remove("__file");
+                String where = "k8s/" + f + " " + doc.get("kind") + " " + map(doc.get("metadata")).get("name");
+                Map.Entry<String, Class<?>> kind = kinds.get(String.valueOf(doc.get("kind")));
+                assertNotNull(kind, where + ": a kind this test knows");
+                assertEquals(kind.getKey(), doc.get("apiVersion"), where + ": apiVersion");
+                Object typed = json.convertValue(doc, kind.getValue());
+                List<String> problems = new ArrayList<>();
+                unknownFields(typed, where, problems);
+                assertTrue(problems.isEmpty(), String.join("\n", problems));
+                read++;
+            }
+        }
+        assertTrue(read >= 15, "documents read: " + read);
+    }
+
+    /** Walks a fabric8 model object: unknown fields (additional properties) and quantities that do not parse. */
+    private static void unknownFields(Object o, String path, List<String> problems) {
+        if (o == null) {
+            return;
+        }
+        if (o instanceof List<?> l) {
+            for (int i = 0; i < l.size(); i++) {
+                unknownFields(l.get(i), path + "[" + i + "]", problems);
+            }
+            return;
+        }
+        if (o instanceof Map<?, ?> m) {
+            m.forEach((k, v) -> unknownFields(v, path + "." + k, problems));
+            return;
+        }
+        if (o instanceof io.fabric8.kubernetes.api.model.Quantity q) {
+            try {
+                io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(q);
+            } catch (IllegalArgumentException e) {
+                problems.add(path + ": not a quantity: " + q);
+            }
+            return;
+        }
+        if (!o.getClass().getPackageName().startsWith("io.fabric8.kubernetes.api.model")) {
+            return;
+        }
+        for (java.lang.reflect.Method getter : o.getClass().getMethods()) {
+            if (getter.getParameterCount() != 0 || !getter.getName().startsWith("get")
+                    || getter.getDeclaringClass() == Object.class) {
+                continue;
+            }
+            Object value;
+            try {
+                value = getter.invoke(o);
+            } catch (ReflectiveOperationException e) {
+                throw new AssertionError(path + ": " + getter, e);
+            }
+            if (getter.getName().equals("getAdditionalProperties")) {
+                if (value instanceof Map<?, ?> extra && !extra.isEmpty()) {
+                    problems.add(path + ": fields Kubernetes does not know here: " + extra.keySet());
+                }
+            } else {
+                unknownFields(value, path + "." + getter.getName().substring(3), problems);
+            }
+        }
+    }
+
     /** The documents of one manifest file under k8s/, each marked with its file. */
     private static List<Map<String, Object>> documents(Path k8s, String file) throws IOException {
         List<Map<String, Object>> out = new ArrayList<>();

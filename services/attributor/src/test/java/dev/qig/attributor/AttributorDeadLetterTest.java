@@ -14,6 +14,7 @@ import dev.qig.core.data.VqaSample;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.embedded.EmbeddedKafka;
+import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
@@ -194,16 +195,7 @@ class AttributorDeadLetterTest {
     }
 
     private static CalibrationSample.Builder sample(VqaSample s, String id) {
-        return CalibrationSample.newBuilder()
-                .setSampleId(id)
-                .setImage(ByteBuffer.wrap(s.toPng()))
-                .setImageUri(null)
-                .setPrompt(s.question())
-                .setAnswer(s.answer())
-                .setDomain(s.domain().id())
-                .setSource("test")
-                .setEventTime(Instant.parse("2026-11-29T12:00:00Z"))
-                .setModel(null);
+        return Records.calibrationSample(s, id, "test", Instant.parse("2026-11-29T12:00:00Z"));
     }
 
     /** The sample's image as a 64x64 PNG (nearest neighbour), for the resize path. */

@@ -7,6 +7,7 @@ import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
 import dev.qig.kafka.embedded.EmbeddedKafka;
+import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
@@ -14,7 +15,6 @@ import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationSample;
 import dev.qig.schemas.LayerStats;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -153,17 +153,8 @@ class AttributorScaleOutTest {
                              String topic, List<VqaSample> samples) throws Exception {
         for (int i = 0; i < samples.size(); i++) {
             VqaSample s = samples.get(i);
-            CalibrationSample record = CalibrationSample.newBuilder()
-                    .setSampleId(s.id())
-                    .setImage(ByteBuffer.wrap(s.toPng()))
-                    .setImageUri(null)
-                    .setPrompt(s.question())
-                    .setAnswer(s.answer())
-                    .setDomain(s.domain().id())
-                    .setSource("scale-out-test")
-                    .setEventTime(Instant.parse("2026-11-30T06:00:00Z"))
-                    .setModel(null)
-                    .build();
+            CalibrationSample record = Records.calibrationSample(s, s.id(), "scale-out-test",
+                    Instant.parse("2026-11-30T06:00:00Z")).build();
             producer.send(new ProducerRecord<>(topic, i % PARTITIONS, s.id().getBytes(), serializer.serialize(topic, record)));
         }
         producer.flush();

@@ -2,8 +2,8 @@ package dev.qig.ingest;
 
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
+import dev.qig.kafka.records.Records;
 import dev.qig.schemas.CalibrationSample;
-import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
 import java.util.Iterator;
@@ -57,15 +57,8 @@ final class SyntheticSource implements SampleSource {
 
     /** A synthetic sample as a CalibrationSample record (under its own id when {@code id} is null): the image as PNG bytes, event time now. */
     static CalibrationSample record(VqaSample sample, String id, String sourceName, String model, Clock clock) {
-        return CalibrationSample.newBuilder()
-                .setSampleId(id == null ? sample.id() : id)
-                .setImage(ByteBuffer.wrap(sample.toPng()))
-                .setImageUri(null)
-                .setPrompt(sample.question())
-                .setAnswer(sample.answer())
-                .setDomain(sample.domain().id())
-                .setSource(sourceName)
-                .setEventTime(clock.instant().truncatedTo(ChronoUnit.MILLIS))
+        return Records.calibrationSample(sample, id == null ? sample.id() : id, sourceName,
+                        clock.instant().truncatedTo(ChronoUnit.MILLIS))
                 .setModel(model)
                 .build();
     }

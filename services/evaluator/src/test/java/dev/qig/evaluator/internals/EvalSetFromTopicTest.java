@@ -10,12 +10,12 @@ import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
 import dev.qig.evaluator.EvaluatorConfig;
 import dev.qig.kafka.embedded.EmbeddedKafka;
+import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationSample;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -144,17 +144,11 @@ class EvalSetFromTopicTest {
 
     /** As the ingest service writes a synthetic sample (see SyntheticSource), with or without the inline image. */
     private static CalibrationSample record(VqaSample s, boolean withImage) {
-        return CalibrationSample.newBuilder()
-                .setSampleId(s.id())
-                .setImage(withImage ? ByteBuffer.wrap(s.toPng()) : null)
-                .setImageUri(withImage ? null : "file:/nowhere/" + s.id() + ".png")
-                .setPrompt(s.question())
-                .setAnswer(s.answer())
-                .setDomain(s.domain().id())
-                .setSource("synthetic")
-                .setEventTime(Instant.parse("2026-11-29T12:00:00Z"))
-                .setModel(null)
-                .build();
+        CalibrationSample.Builder b = Records.calibrationSample(s, s.id(), "synthetic", Instant.parse("2026-11-29T12:00:00Z"));
+        if (!withImage) {
+            b.setImage(null).setImageUri("file:/nowhere/" + s.id() + ".png");
+        }
+        return b.build();
     }
 
     private static Map<String, Object> settings(EmbeddedKafka kafka, String scope, String topic, String domains) {

@@ -1,5 +1,6 @@
 package dev.qig.kafka.records;
 
+import dev.qig.core.data.VqaSample;
 import dev.qig.core.quant.CalibrationPlan;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.CalibrationSums;
@@ -11,11 +12,13 @@ import dev.qig.core.quant.IgRule;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantScheme;
+import dev.qig.schemas.CalibrationSample;
 import dev.qig.schemas.EngineSettings;
 import dev.qig.schemas.GroupChoice;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.PartialsKind;
 import dev.qig.schemas.PlanGroup;
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -34,6 +37,25 @@ import java.util.TreeMap;
 public final class Records {
 
     private Records() {}
+
+    // --- samples ---
+
+    /**
+     * A labelled sample as the samples topic carries it: the image inline as PNG bytes, no model
+     * named (any served model takes it); callers change what they need on the returned builder.
+     */
+    public static CalibrationSample.Builder calibrationSample(VqaSample sample, String id, String source, Instant eventTime) {
+        return CalibrationSample.newBuilder()
+                .setSampleId(id)
+                .setImage(ByteBuffer.wrap(sample.toPng()))
+                .setImageUri(null)
+                .setPrompt(sample.question())
+                .setAnswer(sample.answer())
+                .setDomain(sample.domain().id())
+                .setSource(source)
+                .setEventTime(eventTime)
+                .setModel(null);
+    }
 
     // --- engine settings ---
 
