@@ -53,9 +53,9 @@ public final class Attributor implements AutoCloseable {
         for (int i = 0; i < config.workers(); i++) {
             Worker w = new Worker(config, i, plans, decoder, serializer, stats);
             workers.add(w);
-            clientMetrics.add("worker-" + i, w::consumerMetrics);
+            clientMetrics.add("worker-" + i, w.loop()::consumerMetrics);
         }
-        metrics.readiness(() -> started && workers.stream().allMatch(Worker::isServing));
+        metrics.readiness(() -> started && workers.stream().allMatch(w -> w.loop().isServing()));
         metrics.liveness(() -> !started || threads.stream().allMatch(Thread::isAlive));
     }
 
@@ -77,7 +77,7 @@ public final class Attributor implements AutoCloseable {
             t.start();
         }
         for (Worker w : workers) {
-            if (!w.awaitReady(5, TimeUnit.MINUTES)) {
+            if (!w.loop().awaitReady(5, TimeUnit.MINUTES)) {
                 throw new IllegalStateException("an attributor worker did not start within 5 minutes");
             }
         }
@@ -110,7 +110,7 @@ public final class Attributor implements AutoCloseable {
     /** Stops the workers after their current batch (its offsets are committed only if its outputs were acknowledged). */
     @Override
     public void close() {
-        workers.forEach(Worker::stop);
+        workers.forEach(w -> w.loop().stop());
         for (Thread t : threads) {
             try {
                 t.join(120_000);

@@ -53,9 +53,9 @@ public final class Evaluator implements AutoCloseable {
         metrics.registry().register(clientMetrics);
         clientMetrics.add("evaluator", () -> {
             ConfigWorker w = worker;
-            return w == null ? Map.of() : w.consumerMetrics();
+            return w == null ? Map.of() : w.loop().consumerMetrics();
         });
-        metrics.readiness(() -> started && worker != null && worker.isServing());
+        metrics.readiness(() -> started && worker != null && worker.loop().isServing());
         metrics.liveness(() -> !started || thread.isAlive());
     }
 
@@ -78,7 +78,7 @@ public final class Evaluator implements AutoCloseable {
                 new AvroSerializer<>(registry), actives, questions, device, stats);
         thread = new Thread(worker, "qig-evaluator");
         thread.start();
-        if (!worker.awaitReady(10, TimeUnit.MINUTES)) {
+        if (!worker.loop().awaitReady(10, TimeUnit.MINUTES)) {
             throw new IllegalStateException("the evaluator did not start within 10 minutes");
         }
         started = true;
@@ -106,7 +106,7 @@ public final class Evaluator implements AutoCloseable {
         if (worker == null) {
             return;
         }
-        worker.stop();
+        worker.loop().stop();
         try {
             thread.join(300_000);
         } catch (InterruptedException e) {

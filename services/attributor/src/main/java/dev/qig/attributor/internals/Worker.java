@@ -98,12 +98,11 @@ public final class Worker implements Runnable {
     }
 
     /**
-     * Waits until the worker has loaded its models and polls.
-     *
-     * @throws IllegalStateException if it failed to start (a model that does not load)
+     * The worker's consumer loop: ready once the models are loaded and it polls ({@code awaitReady}
+     * throws if a model does not load), serving, its consumer's metrics, and {@code stop}.
      */
-    public boolean awaitReady(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException {
-        return loop.awaitReady(timeout, unit);
+    public AtLeastOnceLoop loop() {
+        return loop;
     }
 
     @Override
@@ -118,20 +117,6 @@ public final class Worker implements Runnable {
                 throw e;
             }
         }
-    }
-
-    /** The metrics of this worker's current consumer (lag, fetches), empty before it has one. */
-    public Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics() {
-        return loop.consumerMetrics();
-    }
-
-    /** True while the worker has started and has not failed. */
-    public boolean isServing() {
-        return loop.isServing();
-    }
-
-    public void stop() {
-        loop.stop();
     }
 
     private List<Served> load(NDManager manager) throws IOException {

@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -72,26 +71,11 @@ public final class ConfigWorker implements Runnable {
     }
 
     /**
-     * Waits until the models are loaded, measured in full precision, and the consumer polls.
-     *
-     * @throws IllegalStateException if the worker failed to start
+     * The consumer loop: ready once the models are loaded, full precision is measured and it polls
+     * ({@code awaitReady} throws if that failed), serving, its consumer's metrics, and {@code stop}.
      */
-    public boolean awaitReady(long timeout, TimeUnit unit) throws InterruptedException {
-        return loop.awaitReady(timeout, unit);
-    }
-
-    /** The metrics of the current consumer (lag, fetches), empty before there is one. */
-    public Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics() {
-        return loop.consumerMetrics();
-    }
-
-    /** True once the models are measured and the consumer polls, until the worker fails or stops. */
-    public boolean isServing() {
-        return loop.isServing();
-    }
-
-    public void stop() {
-        loop.stop();
+    public AtLeastOnceLoop loop() {
+        return loop;
     }
 
     @Override
