@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * Qwen2 self-attention: q, k, v (with bias), rotary positions, grouped-query heads (each key/value
- * head serves {@code heads / kvHeads} consecutive query heads), causal mask, o (no bias).
+ * Llama/Qwen2 self-attention: q, k, v (with bias in Qwen2), rotary positions, grouped-query heads (each key/value
+ * head serves {@code heads / kvHeads} consecutive query heads), causal mask, o (bias only under Llama's attention_bias).
  * Input is the normalized hidden state; output is o's output. This is the "module to inspect" of
  * the qkv equalization group.
  */
@@ -32,13 +32,14 @@ public final class DecoderAttention extends ModelBlock {
         this.heads = c.heads();
         this.kvHeads = c.kvHeads();
         this.headDim = c.headDim();
-        this.rope = new RotaryEmbedding(headDim, c.ropeTheta());
+        this.rope = new RotaryEmbedding(headDim, c.ropeTheta(), c.float32Rope());
         int d = c.hidden();
         int kvWidth = kvHeads * headDim;
-        this.q = addChildBlock("q_proj", new QuantizableLinear(registry, child("q_proj"), d, heads * headDim, true));
-        this.k = addChildBlock("k_proj", new QuantizableLinear(registry, child("k_proj"), d, kvWidth, true));
-        this.v = addChildBlock("v_proj", new QuantizableLinear(registry, child("v_proj"), d, kvWidth, true));
-        this.o = addChildBlock("o_proj", new QuantizableLinear(registry, child("o_proj"), heads * headDim, d, false));
+        boolean qkvBias = c.attentionBias();
+        this.q = addChildBlock("q_proj", new QuantizableLinear(registry, child("q_proj"), d, heads * headDim, qkvBias));
+        this.k = addChildBlock("k_proj", new QuantizableLinear(registry, child("k_proj"), d, kvWidth, qkvBias));
+        this.v = addChildBlock("v_proj", new QuantizableLinear(registry, child("v_proj"), d, kvWidth, qkvBias));
+        this.o = addChildBlock("o_proj", new QuantizableLinear(registry, child("o_proj"), heads * headDim, d, c.outputBias()));
     }
 
     @Override

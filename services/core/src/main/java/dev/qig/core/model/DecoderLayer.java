@@ -7,7 +7,7 @@ import ai.djl.util.PairList;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Pre-norm Qwen2 decoder layer: {@code h = x + attn(norm1(x)); out = h + mlp(norm2(h))}. */
+/** Pre-norm Llama/Qwen2 decoder layer: {@code h = x + attn(norm1(x)); out = h + mlp(norm2(h))}. */
 public final class DecoderLayer extends ModelBlock {
 
     private final int index;
@@ -23,7 +23,7 @@ public final class DecoderLayer extends ModelBlock {
         this.attention = addChildBlock("self_attn", new DecoderAttention(registry, child("self_attn"), c));
         this.postAttentionNorm = addChildBlock(
                 "post_attention_layernorm", new RmsNorm(registry, child("post_attention_layernorm"), c.hidden(), c.rmsNormEps()));
-        this.mlp = addChildBlock("mlp", new SwiGluMlp(registry, child("mlp"), c.hidden(), c.intermediate()));
+        this.mlp = addChildBlock("mlp", new SwiGluMlp(registry, child("mlp"), c.hidden(), c.intermediate(), c.mlpBias()));
     }
 
     @Override

@@ -38,7 +38,7 @@ public abstract class ModelBlock extends AbstractBlock {
     protected final Parameter param(String name, Init init, long... shape) {
         String fullName = prefix.isEmpty() ? name : prefix + "." + name;
         Initializer initializer;
-        switch (init) {
+        switch (registry.startsAtZero() ? Init.ZEROS : init) {
             case ONES:
                 initializer = SeededInitializer.ones();
                 break;

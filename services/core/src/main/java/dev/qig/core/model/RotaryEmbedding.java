@@ -8,17 +8,24 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * Rotary position embedding in the Hugging Face "rotate half" layout used by Qwen2: channel i is
- * paired with channel i + d/2 and the pair is rotated by {@code pos * theta^(-2i/d)}.
+ * Rotary position embedding in the Hugging Face "rotate half" layout used by Llama and Qwen2: channel
+ * i is paired with channel i + d/2 and the pair is rotated by {@code pos * theta^(-2i/d)}.
+ *
+ * <p>The tables are computed in float64 for the test-bed model, or, for Hugging Face checkpoints, in
+ * float32 step by step as transformers' default rotary embedding does ({@code inv_freq}, then
+ * {@code position * inv_freq}): at position 800 the two differ by up to 3e-5 rad, enough to leave a
+ * transformers-exact forward pass.
  */
 public final class RotaryEmbedding {
 
     private final int headDim;
     private final double theta;
+    private final boolean float32;
 
-    public RotaryEmbedding(int headDim, double theta) {
+    public RotaryEmbedding(int headDim, double theta, boolean float32) {
         this.headDim = headDim;
         this.theta = theta;
+        this.float32 = float32;
     }
 
     /** cos and sin tables for positions {@code 0..length-1}, each of shape (length, headDim). */
@@ -26,9 +33,14 @@ public final class RotaryEmbedding {
         int half = headDim / 2;
         float[] cos = new float[length * headDim];
         float[] sin = new float[length * headDim];
+        float[] invFreq = new float[half];
+        for (int i = 0; i < half; i++) {
+            // transformers: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), every step in float32
+            invFreq[i] = 1.0f / (float) Math.pow((float) theta, (float) (2 * i) / (float) headDim);
+        }
         for (int pos = 0; pos < length; pos++) {
             for (int i = 0; i < half; i++) {
-                double angle = pos * Math.pow(theta, -2.0 * i / headDim);
+                double angle = float32 ? (double) ((float) pos * invFreq[i]) : pos * Math.pow(theta, -2.0 * i / headDim);
                 float c = (float) Math.cos(angle);
                 float s = (float) Math.sin(angle);
                 cos[pos * headDim + i] = c;

@@ -27,6 +27,12 @@ public final class Scalars {
         }
     }
 
+    public static NDArray add(NDArray x, float value) {
+        try (NDArray c = of(x, value)) {
+            return x.add(c);
+        }
+    }
+
     public static NDArray maximum(NDArray x, float value) {
         try (NDArray c = of(x, value)) {
             return x.maximum(c);

@@ -6,18 +6,18 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.List;
 
-/** Qwen2 MLP: {@code down(silu(gate(x)) * up(x))}, no biases. The module inspected for gate_up. */
+/** Llama/Qwen2 MLP: {@code down(silu(gate(x)) * up(x))}, biases only where Llama's mlp_bias says. The module inspected for gate_up. */
 public final class SwiGluMlp extends ModelBlock {
 
     private final QuantizableLinear gate;
     private final QuantizableLinear up;
     private final QuantizableLinear down;
 
-    public SwiGluMlp(WeightRegistry registry, String prefix, int hidden, int intermediate) {
+    public SwiGluMlp(WeightRegistry registry, String prefix, int hidden, int intermediate, boolean bias) {
         super(registry, prefix);
-        this.gate = addChildBlock("gate_proj", new QuantizableLinear(registry, child("gate_proj"), hidden, intermediate, false));
-        this.up = addChildBlock("up_proj", new QuantizableLinear(registry, child("up_proj"), hidden, intermediate, false));
-        this.down = addChildBlock("down_proj", new QuantizableLinear(registry, child("down_proj"), intermediate, hidden, false));
+        this.gate = addChildBlock("gate_proj", new QuantizableLinear(registry, child("gate_proj"), hidden, intermediate, bias));
+        this.up = addChildBlock("up_proj", new QuantizableLinear(registry, child("up_proj"), hidden, intermediate, bias));
+        this.down = addChildBlock("down_proj", new QuantizableLinear(registry, child("down_proj"), intermediate, hidden, bias));
     }
 
     @Override

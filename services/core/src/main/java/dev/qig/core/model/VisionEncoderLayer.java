@@ -2,18 +2,18 @@ package dev.qig.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.nn.Activation;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
 /**
- * Pre-norm ViT block with SigLIP names: {@code x + attn(layer_norm1(x))}, then
- * {@code x + fc2(gelu(fc1(layer_norm2(x))))}. Full (bidirectional) attention over the patches.
+ * Pre-norm ViT block with CLIP's and SigLIP's names: {@code x + attn(layer_norm1(x))}, then
+ * {@code x + fc2(act(fc1(layer_norm2(x))))}. Full (bidirectional) attention over the patches.
  */
 public final class VisionEncoderLayer extends ModelBlock {
 
     private final int heads;
     private final int headDim;
+    private final HiddenAct act;
     private final LayerNorm norm1;
     private final LayerNorm norm2;
     private final QuantizableLinear q;
@@ -28,6 +28,7 @@ public final class VisionEncoderLayer extends ModelBlock {
         int d = c.visionHidden();
         this.heads = c.visionHeads();
         this.headDim = c.visionHeadDim();
+        this.act = c.visionAct();
         this.norm1 = addChildBlock("layer_norm1", new LayerNorm(registry, child("layer_norm1"), d, c.layerNormEps()));
         this.q = addChildBlock("q_proj", new QuantizableLinear(registry, child("self_attn.q_proj"), d, d, true));
         this.k = addChildBlock("k_proj", new QuantizableLinear(registry, child("self_attn.k_proj"), d, d, true));
@@ -51,7 +52,7 @@ public final class VisionEncoderLayer extends ModelBlock {
                 .transpose(0, 2, 1, 3)
                 .reshape(b, t, (long) heads * headDim);
         x = x.add(out.forward1(ps, context, training));
-        NDArray mlp = fc2.forward1(ps, Activation.gelu(fc1.forward1(ps, norm2.forward1(ps, x, training), training)), training);
+        NDArray mlp = fc2.forward1(ps, act.apply(fc1.forward1(ps, norm2.forward1(ps, x, training), training)), training);
         return new NDList(x.add(mlp));
     }
 }

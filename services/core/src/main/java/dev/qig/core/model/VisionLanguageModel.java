@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
@@ -14,18 +15,22 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * LLaVA-style vision-language model: {@link VisionTower} -> {@link Projector} -> Qwen2-style decoder
- * ({@code model.embed_tokens}, {@code model.layers.N}, {@code model.norm}) -> {@code lm_head}.
+ * LLaVA-style vision-language model: {@link VisionTower} -> {@link Projector} -> Llama/Qwen2 decoder
+ * ({@code model.embed_tokens}, {@code model.layers.N}, {@code model.norm}) -> {@code lm_head}. The
+ * same blocks run the test-bed model and Hugging Face {@code LlavaForConditionalGeneration}
+ * checkpoints; {@link LvlmConfig} says which variant.
  *
- * <p>Forward input: {@code NDList(pixels (B,3,H,W) in [-1,1], tokenIds (B,T))}; each row holds one
- * contiguous run of {@link #IMAGE_TOKEN} ids (anywhere in the row), which the row's projected vision
- * tokens replace. Output: {@code NDList(logits (B,T,V), final normalized hidden states (B,T,D),
- * residual stream after decoder layer 0, ..., after the last layer (each (B,T,D)))}; the per-layer
- * states cost nothing extra and let training losses probe intermediate layers.
+ * <p>Forward input: {@code NDList(pixels (I,3,H,W), tokenIds (B,T))}, or {@code NDList(tokenIds)}
+ * for text alone. Every position holding the config's image token id takes one projected vision
+ * token, images and their tokens in order over the whole batch, as transformers' masked_scatter
+ * does; the test-bed model further asks for one contiguous run per row and one image per row.
+ * Output: {@code NDList(logits (B,T,V), final normalized hidden states (B,T,D), residual stream
+ * after decoder layer 0, ..., after the last layer (each (B,T,D)))}; the per-layer states cost
+ * nothing extra and let training losses probe intermediate layers.
  */
 public final class VisionLanguageModel extends ModelBlock {
 
-    /** Id of the image placeholder token (Hugging Face's {@code image_token_index}). */
+    /** Id of the test-bed model's image placeholder token (a Hugging Face config names its own: {@link LvlmConfig#imageTokenId}). */
     public static final int IMAGE_TOKEN = 3;
 
     /**
@@ -54,9 +59,10 @@ public final class VisionLanguageModel extends ModelBlock {
         super(registry, "");
         this.config = c;
         this.vision = addChildBlock("vision_tower", new VisionTower(registry, "vision_tower.vision_model", c));
-        this.projector = addChildBlock("projector", new Projector(registry, "multi_modal_projector", c.visionHidden(), c.hidden()));
+        this.projector = addChildBlock("projector",
+                new Projector(registry, "multi_modal_projector", c.visionHidden(), c.hidden(), c.projectorAct()));
         this.embedTokens = param("model.embed_tokens.weight", Init.NORMAL, c.vocabSize(), c.hidden());
-        this.patchPositions = param(PATCH_POSITION_EMBEDDING, Init.ZEROS, c.visionTokens(), c.hidden());
+        this.patchPositions = c.patchPositionEmbedding() ? param(PATCH_POSITION_EMBEDDING, Init.ZEROS, c.visionTokens(), c.hidden()) : null;
         for (int i = 0; i < c.layers(); i++) {
             layers.add(addChildBlock("layer" + i, new DecoderLayer(registry, "model.layers." + i, i, c)));
         }
@@ -71,10 +77,25 @@ public final class VisionLanguageModel extends ModelBlock {
         return model;
     }
 
+    /** A model whose weights are all zero, for a loader to overwrite (see {@link WeightRegistry#forLoading()}). */
+    public static VisionLanguageModel allocate(LvlmConfig config, NDManager manager) {
+        VisionLanguageModel model = new VisionLanguageModel(WeightRegistry.forLoading(), config);
+        model.initialize(manager, DataType.FLOAT32);
+        return model;
+    }
+
+    /** Every parameter's name and shape for a config, with nothing allocated (a loader checks a checkpoint against it). */
+    public static java.util.Map<String, long[]> parameterShapes(LvlmConfig config) {
+        java.util.Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        new VisionLanguageModel(WeightRegistry.forLoading(), config).weights().parameters()
+                .forEach((name, p) -> shapes.put(name, p.getShape().getShape()));
+        return shapes;
+    }
+
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        NDArray pixels = inputs.get(0);
-        NDArray ids = inputs.get(1);
+        NDArray pixels = inputs.size() > 1 ? inputs.get(0) : null;
+        NDArray ids = inputs.get(inputs.size() - 1);
         NDArray h = inputEmbeddings(ps, pixels, ids, training);
         NDList perLayer = new NDList(layers.size());
         for (DecoderLayer layer : layers) {
@@ -88,67 +109,69 @@ public final class VisionLanguageModel extends ModelBlock {
     }
 
     /**
-     * Token embeddings with each row's image placeholder run replaced by that row's projected vision
-     * tokens: (B,T,D). The run may sit at a different position in every row.
+     * Token embeddings with the image token positions filled by the projected vision tokens, in
+     * order over the batch: (B,T,D). {@code pixels} may be null when no row holds an image token.
      */
     public NDArray inputEmbeddings(ParameterStore ps, NDArray pixels, NDArray ids, boolean training) {
-        int[] starts = imageStarts(ids);
-        int n = config.visionTokens();
         long rows = ids.getShape().get(0);
         int t = Math.toIntExact(ids.getShape().get(1));
-        NDArray text = ids.getNDArrayInternal()
-                .embedding(ids.toType(DataType.INT64, false), value(ps, embedTokens, pixels, training), SparseFormat.DENSE)
-                .head();
-        NDArray visual = projector.forward1(ps, vision.forward1(ps, pixels, training), training)
-                .add(value(ps, patchPositions, pixels, training));
-        // Gather from [text | visual] along the sequence: position p of row r takes visual token
-        // p - start[r] inside the run, its own text embedding elsewhere.
-        long[] index = new long[Math.toIntExact(rows) * t];
-        for (int r = 0; r < rows; r++) {
-            for (int p = 0; p < t; p++) {
-                int v = p - starts[r];
-                index[r * t + p] = v >= 0 && v < n ? t + v : p;
+        int d = config.hidden();
+        int[] flat = ids.toType(DataType.INT32, false).toIntArray();
+        int[] imagePositions = imagePositions(flat, Math.toIntExact(rows), t, pixels == null ? 0 : pixels.getShape().get(0));
+        NDArray lookupIds = ids.toType(DataType.INT64, false);
+        if (config.imageTokenId() >= config.vocabSize() && imagePositions.length > 0) {
+            // A checkpoint may give <image> an id past its embedding matrix; those rows are replaced below anyway.
+            long[] clamped = new long[flat.length];
+            for (int p = 0; p < flat.length; p++) {
+                clamped[p] = flat[p] == config.imageTokenId() ? 0 : flat[p];
             }
+            lookupIds = ids.getManager().create(clamped, ids.getShape());
         }
-        NDArray idx = ids.getManager().create(index, new ai.djl.ndarray.types.Shape(rows, t, 1))
-                .broadcast(new ai.djl.ndarray.types.Shape(rows, t, config.hidden()));
-        return NDArrays.concat(new NDList(text, visual), 1).gather(idx, 1);
+        NDArray text = ids.getNDArrayInternal()
+                .embedding(lookupIds, value(ps, embedTokens, ids, training), SparseFormat.DENSE)
+                .head();
+        if (imagePositions.length == 0) {
+            return text;
+        }
+        NDArray visual = imageFeatures(ps, pixels, training);
+        // Gather from [text | visual], both flattened over the batch: position p takes the next vision
+        // token if it holds the image token, its own text embedding otherwise.
+        int total = Math.toIntExact(rows) * t;
+        long[] index = new long[total];
+        for (int p = 0, v = 0; p < total; p++) {
+            index[p] = v < imagePositions.length && imagePositions[v] == p ? total + v++ : p;
+        }
+        NDArray idx = ids.getManager().create(index, new Shape(1, total, 1)).broadcast(new Shape(1, total, d));
+        NDArray all = NDArrays.concat(new NDList(text.reshape(1, total, d), visual.reshape(1, -1, d)), 1);
+        return all.gather(idx, 1).reshape(rows, t, d);
     }
 
-    /** Position of each row's image placeholder run, checked to be one whole run. */
-    private int[] imageStarts(NDArray ids) {
-        long[] shape = ids.getShape().getShape();
-        int rows = Math.toIntExact(shape[0]);
-        int t = Math.toIntExact(shape[1]);
-        int[] flat = ids.toType(DataType.INT32, false).toIntArray();
-        int[] starts = new int[rows];
-        for (int r = 0; r < rows; r++) {
-            int first = -1;
-            int count = 0;
-            for (int i = 0; i < t; i++) {
-                if (flat[r * t + i] == IMAGE_TOKEN) {
-                    if (first < 0) {
-                        first = i;
-                    }
-                    count++;
+    /** Projected vision tokens of a batch of images: (I, visionTokens, D). */
+    public NDArray imageFeatures(ParameterStore ps, NDArray pixels, boolean training) {
+        NDArray visual = projector.forward1(ps, vision.forward1(ps, pixels, training), training);
+        return patchPositions == null ? visual : visual.add(value(ps, patchPositions, pixels, training));
+    }
+
+    /** Flat positions (row * T + p) of the image tokens, checked against the number of images. */
+    private int[] imagePositions(int[] flat, int rows, int t, long images) {
+        int n = config.visionTokens();
+        int image = config.imageTokenId();
+        int[] positions = java.util.stream.IntStream.range(0, flat.length).filter(p -> flat[p] == image).toArray();
+        if (positions.length != images * n) {
+            throw new IllegalArgumentException("the token ids hold " + positions.length + " image tokens, but " + images
+                    + " image(s) of " + n + " vision tokens give " + images * n);
+        }
+        if (config.vision() == LvlmConfig.VisionKind.TEST_BED) {
+            // The test bed's patch position embedding belongs to one whole image per row.
+            for (int r = 0; r < rows; r++) {
+                int first = r * n;
+                if (images != rows || positions[first + n - 1] - positions[first] != n - 1 || positions[first] / t != r
+                        || positions[first + n - 1] / t != r) {
+                    throw new IllegalArgumentException("row " + r + " must hold one run of " + n + " image tokens");
                 }
             }
-            if (count != config.visionTokens() || !contiguous(flat, r * t + first, count)) {
-                throw new IllegalArgumentException("row " + r + " must hold one run of " + config.visionTokens()
-                        + " image tokens, found " + count);
-            }
-            starts[r] = first;
         }
-        return starts;
-    }
-
-    private static boolean contiguous(int[] flat, int from, int count) {
-        for (int i = from; i < from + count; i++) {
-            if (flat[i] != IMAGE_TOKEN) {
-                return false;
-            }
-        }
-        return true;
+        return positions;
     }
 
     public LvlmConfig config() {

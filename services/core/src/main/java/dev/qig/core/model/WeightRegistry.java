@@ -12,10 +12,28 @@ import java.util.Map;
 public final class WeightRegistry {
 
     private final long seed;
+    private final boolean zeros;
     private final Map<String, Parameter> byName = new LinkedHashMap<>();
 
     public WeightRegistry(long seed) {
+        this(seed, false);
+    }
+
+    private WeightRegistry(long seed, boolean zeros) {
         this.seed = seed;
+        this.zeros = zeros;
+    }
+
+    /**
+     * A registry whose parameters start at zero: for a model a loader overwrites at once, where
+     * drawing a billion seeded normals in Java would cost seconds and a heap copy of every tensor.
+     */
+    static WeightRegistry forLoading() {
+        return new WeightRegistry(0, true);
+    }
+
+    boolean startsAtZero() {
+        return zeros;
     }
 
     void register(String name, Parameter parameter) {

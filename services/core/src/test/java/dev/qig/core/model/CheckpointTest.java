@@ -154,9 +154,7 @@ class CheckpointTest {
         LvlmConfig c = TinyModel.config();
         try (NDManager m = NDManager.newBaseManager()) {
             Checkpoint.save(VisionLanguageModel.create(c, m, 1), vocab(c.vocabSize()), Map.of(), dir);
-            LvlmConfig deeper = new LvlmConfig(c.imageSize(), c.patchSize(), c.visionHidden(), c.visionLayers(),
-                    c.visionHeads(), c.visionIntermediate(), c.hidden(), c.intermediate(), c.layers() + 1, c.heads(),
-                    c.kvHeads(), c.vocabSize(), c.maxPositions(), c.ropeTheta(), c.rmsNormEps(), c.layerNormEps());
+            LvlmConfig deeper = c.withDecoderLayers(c.layers() + 1);
             Files.writeString(dir.resolve(Checkpoint.CONFIG), deeper.toJson());
             IOException e = assertThrows(IOException.class, () -> Checkpoint.load(dir, m));
             assertTrue(e.getMessage().contains("model.layers.2."), e.getMessage());

@@ -91,7 +91,7 @@ class DecoderAttentionTest {
     @Test
     void ropeIsARotationThatDependsOnlyOnRelativePosition() {
         int hd = 16;
-        RotaryEmbedding rope = new RotaryEmbedding(hd, 10_000.0);
+        RotaryEmbedding rope = new RotaryEmbedding(hd, 10_000.0, false);
         try (NDManager m = NDManager.newBaseManager()) {
             int t = 24;
             m.getEngine().setRandomSeed(3);

@@ -22,7 +22,7 @@ class QuantizableLinearTest {
 
     @Test
     void fakeQuantizeAndRestoreLeavesEveryWeightBitIdentical() {
-        LvlmConfig c = new LvlmConfig(24, 8, 16, 1, 2, 32, 256, 384, 2, 4, 2, 20, 64, 10_000.0, 1e-6, 1e-6);
+        LvlmConfig c = LvlmConfig.builder().imageSize(24).patchSize(8).visionHidden(16).visionLayers(1).visionHeads(2).visionIntermediate(32).hidden(256).intermediate(384).layers(2).heads(4).kvHeads(2).vocabSize(20).maxPositions(64).ropeTheta(10_000.0).rmsNormEps(1e-6).layerNormEps(1e-6).build();
         try (NDManager m = NDManager.newBaseManager()) {
             VisionLanguageModel model = VisionLanguageModel.create(c, m, 2);
             Map<String, int[]> before = bits(model);

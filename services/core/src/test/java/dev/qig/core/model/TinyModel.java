@@ -11,7 +11,7 @@ final class TinyModel {
 
     /** 24x24 images in 8x8 patches (9 vision tokens), decoder hidden 32 with 4 query / 2 kv heads. */
     static LvlmConfig config() {
-        return new LvlmConfig(24, 8, 16, 1, 2, 32, 32, 64, 2, 4, 2, 20, 64, 10_000.0, 1e-6, 1e-6);
+        return LvlmConfig.builder().imageSize(24).patchSize(8).visionHidden(16).visionLayers(1).visionHeads(2).visionIntermediate(32).hidden(32).intermediate(64).layers(2).heads(4).kvHeads(2).vocabSize(20).maxPositions(64).ropeTheta(10_000.0).rmsNormEps(1e-6).layerNormEps(1e-6).build();
     }
 
     /** Token ids: bos, 2 text tokens, the image run, then {@code textAfter} text tokens. */

@@ -21,12 +21,12 @@ final class EngineFixture {
 
     /** Decoder hidden 64 with 4 query / 2 kv heads (GQA: no O group). */
     static LvlmConfig gqa() {
-        return new LvlmConfig(48, 12, 16, 1, 2, 32, 64, 128, 2, 4, 2, Vocabulary.standard().size(), 64, 10_000.0, 1e-6, 1e-6);
+        return LvlmConfig.builder().imageSize(48).patchSize(12).visionHidden(16).visionLayers(1).visionHeads(2).visionIntermediate(32).hidden(64).intermediate(128).layers(2).heads(4).kvHeads(2).vocabSize(Vocabulary.standard().size()).maxPositions(64).ropeTheta(10_000.0).rmsNormEps(1e-6).layerNormEps(1e-6).build();
     }
 
     /** Full multi-head attention: v and o have the same shape, so the O group exists. */
     static LvlmConfig mha() {
-        return new LvlmConfig(48, 12, 16, 1, 2, 32, 64, 128, 2, 4, 4, Vocabulary.standard().size(), 64, 10_000.0, 1e-6, 1e-6);
+        return LvlmConfig.builder().imageSize(48).patchSize(12).visionHidden(16).visionLayers(1).visionHeads(2).visionIntermediate(32).hidden(64).intermediate(128).layers(2).heads(4).kvHeads(4).vocabSize(Vocabulary.standard().size()).maxPositions(64).ropeTheta(10_000.0).rmsNormEps(1e-6).layerNormEps(1e-6).build();
     }
 
     static VqaModel model(NDManager m, LvlmConfig c, long seed) {

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 class VqaTrainerTest {
 
     private static LvlmConfig narrow() {
-        return new LvlmConfig(48, 12, 16, 1, 2, 32, 64, 128, 2, 4, 2, Vocabulary.standard().size(), 64, 10_000.0, 1e-6, 1e-6);
+        return LvlmConfig.builder().imageSize(48).patchSize(12).visionHidden(16).visionLayers(1).visionHeads(2).visionIntermediate(32).hidden(64).intermediate(128).layers(2).heads(4).kvHeads(2).vocabSize(Vocabulary.standard().size()).maxPositions(64).ropeTheta(10_000.0).rmsNormEps(1e-6).layerNormEps(1e-6).build();
     }
 
     @Test
@@ -251,8 +251,7 @@ class VqaTrainerTest {
     /** Runs stage 1 on a narrow tower and returns one figure of every progress line. */
     private static double[] visionPretrainingLog(int steps, boolean positions, String before, String after) {
         try (NDManager m = NDManager.newBaseManager()) {
-            LvlmConfig wider = new LvlmConfig(48, 12, 64, 1, 2, 128, 64, 128, 1, 4, 2, Vocabulary.standard().size(), 64,
-                    10_000.0, 1e-6, 1e-6);
+            LvlmConfig wider = LvlmConfig.builder().imageSize(48).patchSize(12).visionHidden(64).visionLayers(1).visionHeads(2).visionIntermediate(128).hidden(64).intermediate(128).layers(1).heads(4).kvHeads(2).vocabSize(Vocabulary.standard().size()).maxPositions(64).ropeTheta(10_000.0).rmsNormEps(1e-6).layerNormEps(1e-6).build();
             VisionLanguageModel model = VisionLanguageModel.create(wider, m, 4);
             ByteArrayOutputStream log = new ByteArrayOutputStream();
             new VisionPretraining(steps, 16, 3e-3f, 4, positions, new PrintStream(log, true, StandardCharsets.UTF_8))

@@ -17,8 +17,7 @@ import org.junit.jupiter.api.Test;
 class VqaModelTest {
 
     private static VqaModel model(NDManager m) {
-        LvlmConfig c = new LvlmConfig(48, 12, 16, 1, 2, 32, 64, 128, 2, 4, 2, Vocabulary.standard().size(), 64,
-                10_000.0, 1e-6, 1e-6);
+        LvlmConfig c = LvlmConfig.builder().imageSize(48).patchSize(12).visionHidden(16).visionLayers(1).visionHeads(2).visionIntermediate(32).hidden(64).intermediate(128).layers(2).heads(4).kvHeads(2).vocabSize(Vocabulary.standard().size()).maxPositions(64).ropeTheta(10_000.0).rmsNormEps(1e-6).layerNormEps(1e-6).build();
         return new VqaModel(VisionLanguageModel.create(c, m, 8), Vocabulary.standard());
     }
 
