@@ -92,7 +92,7 @@ final class AttributionCommand implements Callable<Integer> {
             for (int t = 0; t < weights.length; t++) {
                 weights[t] /= used;
             }
-            EncodedPrompt prompt = vqa.template().encode(sample.question(), sample.answer(),
+            EncodedPrompt prompt = vqa.processor().encode(sample.question(), sample.answer(),
                     vqa.model().config().visionTokens());
             String where = (layer < 0 ? "all layers" : "layer " + layer) + ", " + ("all".equalsIgnoreCase(group) ? "all groups" : group);
             String title = String.format(Locale.ROOT, "Q: %s A: %s  [%s] QIG weights, %s, %s (mean of %d)",

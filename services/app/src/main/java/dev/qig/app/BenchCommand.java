@@ -231,7 +231,7 @@ final class BenchCommand implements Callable<Integer> {
     static double igFlops(PartialSumsEngine engine, VqaModel vqa, List<VqaSample> samples, CalibrationSettings settings) {
         long tokens = 0;
         for (VqaSample s : samples) {
-            tokens += vqa.template().encode(s.question(), s.answer(), vqa.model().config().visionTokens()).length();
+            tokens += vqa.processor().encode(s.question(), s.answer(), vqa.model().config().visionTokens()).length();
         }
         int branchesWithGradient = settings.scheme().quantizesActivations() ? 1 : 2;
         double total = 0;

@@ -221,10 +221,10 @@ final class LocalPipeline implements AutoCloseable {
      * Samples as the stream sees them: their images through PNG and back (what ingest sends and an
      * attributor decodes), for a batch run that is to compare with the stream.
      */
-    static List<VisualQuestion> asStreamed(List<VqaSample> samples, int imageSize) {
+    static List<VisualQuestion> asStreamed(List<VqaSample> samples, dev.qig.core.vqa.VqaProcessor processor) {
         List<VisualQuestion> out = new ArrayList<>(samples.size());
         for (VqaSample s : samples) {
-            out.add(VisualQuestion.of(s.id(), ImageCodec.decode(s.toPng(), imageSize), s.question(), s.answer()));
+            out.add(VisualQuestion.of(s.id(), processor.readImage(s.toPng()), s.question(), s.answer()));
         }
         return out;
     }

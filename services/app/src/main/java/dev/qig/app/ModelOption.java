@@ -20,6 +20,6 @@ final class ModelOption {
     VqaModel load(NDManager manager) throws IOException {
         Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
         id = loaded.modelId();
-        return new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+        return loaded.vqa();
     }
 }

@@ -52,7 +52,7 @@ final class StreamBench {
             for (int round = 2; round <= 2 + repeats; round++) {
                 CalibrationPlan plan = pipeline.awaitPlan(round - 1, timeout, () -> { });
                 List<VqaSample> roundSamples = world.trainingMix(samples, round);
-                List<VisualQuestion> questions = LocalPipeline.asStreamed(roundSamples, vqa.model().config().imageSize());
+                List<VisualQuestion> questions = LocalPipeline.asStreamed(roundSamples, vqa.processor());
                 ProgressLine progress = new ProgressLine(System.out);
                 boolean streamFirst = round % 2 == 0;
                 double batchSeconds = streamFirst ? 0 : batch(calibrator, questions, plan, manager, progress, round);

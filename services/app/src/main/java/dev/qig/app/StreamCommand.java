@@ -149,7 +149,7 @@ final class StreamCommand implements Callable<Integer> {
             VqaModel vqa = model.load(manager);
             CalibrationSettings settings = CalibrationSettings.defaults(scheme.scheme()).withBatchSize(batch);
             BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, pipeline.modelId());
-            List<VisualQuestion> questions = LocalPipeline.asStreamed(samplesOfRound, vqa.model().config().imageSize());
+            List<VisualQuestion> questions = LocalPipeline.asStreamed(samplesOfRound, vqa.processor());
             ProgressLine progress = new ProgressLine(System.out);
             BatchCalibrator.Result r = calibrator.calibrate(EnumSet.allOf(Method.class), questions, Records.plan(plan),
                     manager, (pass, n) -> progress.show(() -> "batch check: " + n + "/" + questions.size()));

@@ -66,9 +66,9 @@ class StreamBatchAgreementTest {
 
         try (NDManager manager = NDManager.newBaseManager()) {
             Checkpoint.Loaded loaded = Checkpoint.load(Checkpoint.SHIPPED, manager);
-            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            VqaModel vqa = loaded.vqa();
             assertEquals(modelId, loaded.modelId());
-            List<VisualQuestion> questions = LocalPipeline.asStreamed(samples, loaded.model().config().imageSize());
+            List<VisualQuestion> questions = LocalPipeline.asStreamed(samples, loaded.processor());
             BatchCalibrator batch = new BatchCalibrator(vqa, CalibrationSettings.defaults(QuantScheme.W3A16), modelId);
             BatchCalibrator.Result result = batch.calibrate(EnumSet.allOf(Method.class), questions, manager, (p, n) -> { });
 

@@ -103,7 +103,7 @@ public final class SampleDecoder {
         }
         // Text first: it is cheap, and an image that does not matter for a refused sample is not decoded.
         try {
-            model.template().encode(prompt, answer, model.model().config().visionTokens());
+            model.processor().encode(prompt, answer, model.model().config().visionTokens());
         } catch (InvalidPromptException e) {
             RejectReason reason = switch (e.problem()) {
                 case BLANK -> e.part() == InvalidPromptException.Part.ANSWER ? RejectReason.EMPTY_ANSWER : RejectReason.EMPTY_PROMPT;
@@ -115,7 +115,7 @@ public final class SampleDecoder {
         }
         float[] chw;
         try {
-            chw = ImageCodec.decode(image, model.model().config().imageSize());
+            chw = model.processor().readImage(image);
         } catch (InvalidImageException e) {
             throw new RejectedRecordException(RejectReason.CORRUPT_IMAGE, "sample " + s.getSampleId() + ": " + e.getMessage(), e);
         }

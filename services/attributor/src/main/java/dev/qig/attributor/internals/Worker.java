@@ -123,7 +123,7 @@ public final class Worker implements Runnable {
         List<Served> out = new ArrayList<>();
         for (String location : config.models()) {
             Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
-            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            VqaModel vqa = loaded.vqa();
             Map<QuantScheme, PartialSumsEngine> engines = new LinkedHashMap<>();
             for (QuantScheme s : config.schemes()) {
                 engines.put(s, new PartialSumsEngine(vqa, config.calibrationSettings(s), loaded.modelId()));
@@ -325,10 +325,10 @@ public final class Worker implements Runnable {
                                          VisualQuestion q, PartialSumsEngine.SampleResult result,
                                          CalibrationSettings settings) {
         VqaModel vqa = model.vqa();
-        int[] ids = vqa.template().encode(q.question(), q.answer(), vqa.model().config().visionTokens()).tokenIds();
+        int[] ids = vqa.processor().encode(q.question(), q.answer(), vqa.model().config().visionTokens()).tokenIds();
         List<String> tokens = new ArrayList<>(ids.length);
         for (int id : ids) {
-            tokens.add(vqa.vocabulary().word(id));
+            tokens.add(vqa.processor().token(id));
         }
         List<String> modalities = new ArrayList<>();
         for (TokenModality m : result.modality()) {

@@ -32,6 +32,15 @@ public final class ImageCodec {
      */
     public static float[] decode(byte[] bytes, int size) {
         requirePositive(size);
+        return fromImage(read(bytes), size);
+    }
+
+    /**
+     * Decodes PNG or JPEG bytes as they are, for an image processor that resizes them its own way.
+     *
+     * @throws InvalidImageException if the bytes are empty, corrupt, not PNG/JPEG or larger than {@link #MAX_PIXELS}
+     */
+    public static BufferedImage read(byte[] bytes) {
         if (bytes == null || bytes.length == 0) {
             throw new InvalidImageException("no image bytes");
         }
@@ -64,7 +73,7 @@ public final class ImageCodec {
             // ImageIO readers signal corrupt data with assorted runtime exceptions as well as IIOException.
             throw new InvalidImageException("corrupt or truncated image (" + bytes.length + " bytes): " + e.getMessage(), e);
         }
-        return fromImage(image, size);
+        return image;
     }
 
     /** Encodes a CHW float image as PNG; values are clamped to [0, 1] and rounded to 8 bits. */

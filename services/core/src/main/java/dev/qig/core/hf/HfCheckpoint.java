@@ -6,6 +6,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import dev.qig.core.io.ContentDigest;
 import dev.qig.core.io.DType;
 import dev.qig.core.io.TensorData;
 import dev.qig.core.model.GradientRecording;
@@ -16,7 +17,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -57,6 +60,31 @@ public final class HfCheckpoint {
             }
             return model;
         }
+    }
+
+    /** Files beside the weights that change what the model computes from a user's text and images. */
+    private static final List<String> PROCESSOR_FILES = List.of("preprocessor_config.json", "processor_config.json",
+            "tokenizer.json", "tokenizer_config.json", "chat_template.json", "chat_template.jinja", "special_tokens_map.json");
+
+    /**
+     * The model id of a checkpoint folder: a content hash over config.json, the processor files
+     * present and every tensor (name, dtype, shape, bytes) in name order, so the same weights
+     * sharded differently keep their id.
+     */
+    public static String modelId(Path dir) throws IOException {
+        ContentDigest digest = new ContentDigest();
+        digest.file(HfLlavaConfig.FILE, Files.readAllBytes(dir.resolve(HfLlavaConfig.FILE)));
+        for (String file : PROCESSOR_FILES) {
+            if (Files.isRegularFile(dir.resolve(file))) {
+                digest.file(file, Files.readAllBytes(dir.resolve(file)));
+            }
+        }
+        try (HfWeights weights = HfWeights.open(dir)) {
+            for (String name : weights.names()) {
+                digest.tensor(weights.tensor(name));
+            }
+        }
+        return digest.id();
     }
 
     /**

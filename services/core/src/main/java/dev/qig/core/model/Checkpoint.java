@@ -9,6 +9,14 @@ import ai.djl.nn.Parameter;
 import dev.qig.core.io.SafetensorsReader;
 import dev.qig.core.io.SafetensorsWriter;
 import dev.qig.core.io.TensorData;
+import dev.qig.core.io.ContentDigest;
+import dev.qig.core.hf.HfCheckpoint;
+import dev.qig.core.hf.HfLlavaConfig;
+import dev.qig.core.hf.HfProcessor;
+import dev.qig.core.data.Vocabulary;
+import dev.qig.core.vqa.TestBedProcessor;
+import dev.qig.core.vqa.VqaModel;
+import dev.qig.core.vqa.VqaProcessor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -26,9 +34,11 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * A model on disk, laid out like a Hugging Face repository: {@code config.json},
- * {@code model.safetensors} (float32, Hugging Face tensor names) and {@code vocab.txt} (one word
- * per line, line number = token id). A location is a directory or {@code classpath:<folder>}.
+ * A model on disk. Either the test-bed model, laid out like a Hugging Face repository:
+ * {@code config.json}, {@code model.safetensors} (float32, Hugging Face tensor names) and
+ * {@code vocab.txt} (one word per line, line number = token id); or a Hugging Face
+ * {@code LlavaForConditionalGeneration} checkpoint folder (see {@link HfCheckpoint}). A location is a
+ * directory or {@code classpath:<folder>}.
  */
 public final class Checkpoint {
 
@@ -44,7 +54,13 @@ public final class Checkpoint {
      * (see {@link #modelId(Path)}).
      */
     public record Loaded(VisionLanguageModel model, List<String> vocabulary, Map<String, String> metadata,
-                         String modelId) {}
+                         String modelId, VqaProcessor processor) {
+
+        /** The model with its processor, ready for the VQA task. */
+        public VqaModel vqa() {
+            return new VqaModel(model, processor);
+        }
+    }
 
     private Checkpoint() {}
 
@@ -71,7 +87,12 @@ public final class Checkpoint {
     public static Loaded load(Path dir, NDManager manager) throws IOException {
         GradientRecording.offInThisThread(); // weights are written in place below
         if (!Files.isDirectory(dir)) {
-            throw new IOException("no model at " + dir + " (expected a directory with " + CONFIG + ", " + WEIGHTS + ", " + VOCAB + ")");
+            throw new IOException("no model at " + dir + " (expected a directory with " + CONFIG + ", " + WEIGHTS + ", " + VOCAB
+                    + ", or a Hugging Face LLaVA checkpoint)");
+        }
+        if (HfLlavaConfig.isCheckpoint(dir)) {
+            VisionLanguageModel model = HfCheckpoint.loadModel(dir, manager);
+            return new Loaded(model, List.of(), Map.of(), modelId(dir), HfProcessor.fromFolder(dir, model.config()));
         }
         LvlmConfig config = LvlmConfig.fromJson(Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8));
         List<String> vocab = Files.readAllLines(dir.resolve(VOCAB), StandardCharsets.UTF_8);
@@ -81,7 +102,8 @@ public final class Checkpoint {
         VisionLanguageModel model = VisionLanguageModel.create(config, manager, 0);
         try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
             copyWeights(reader, model, dir);
-            return new Loaded(model, List.copyOf(vocab), reader.metadata(), modelId(dir));
+            return new Loaded(model, List.copyOf(vocab), reader.metadata(), modelId(dir),
+                    new TestBedProcessor(Vocabulary.of(vocab), config.maxPositions(), config.imageSize()));
         }
     }
 
@@ -101,32 +123,24 @@ public final class Checkpoint {
     }
 
     public static String modelId(Path dir) throws IOException {
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM lacks SHA-256", e);
+        if (HfLlavaConfig.isCheckpoint(dir)) {
+            return HfCheckpoint.modelId(dir);
         }
         for (String file : List.of(CONFIG, VOCAB, WEIGHTS)) {
             if (!Files.isRegularFile(dir.resolve(file))) {
                 throw new IOException("no model at " + dir + " (" + file + " is missing)");
             }
         }
-        // Every part is preceded by its name and length, so that no two models hash alike by moving bytes.
+        ContentDigest digest = new ContentDigest();
         for (String file : List.of(CONFIG, VOCAB)) {
-            byte[] bytes = Files.readAllBytes(dir.resolve(file));
-            sha.update((file + "\n" + bytes.length + "\n").getBytes(StandardCharsets.UTF_8));
-            sha.update(bytes);
+            digest.file(file, Files.readAllBytes(dir.resolve(file)));
         }
         try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
             for (String name : new TreeSet<>(reader.names())) {
-                TensorData t = reader.tensor(name);
-                sha.update((name + "\n" + t.dtype() + "\n" + Arrays.toString(t.shape()) + "\n" + t.byteSize() + "\n")
-                        .getBytes(StandardCharsets.UTF_8));
-                sha.update(t.data().duplicate());
+                digest.tensor(reader.tensor(name));
             }
         }
-        return "sha256-" + HexFormat.of().formatHex(sha.digest(), 0, 8);
+        return digest.id();
     }
 
     /** Overwrites every parameter with the tensor of the same name; every name must match both ways, except that {@link VisionLanguageModel#ADDED_WEIGHTS} may be absent. */

@@ -4,13 +4,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.EncodedPrompt;
-import dev.qig.core.data.PromptTemplate;
 import dev.qig.core.data.TokenModality;
 import dev.qig.core.data.VisualQuestion;
 import java.util.List;
 
 /**
- * A batch of VQA samples as the model reads them: pixels scaled to [-1, 1], chat-template token ids
+ * A batch of VQA samples as the model reads them: pixel values as the model's processor normalizes them, chat-template token ids
  * right-padded with {@code <pad>} (right padding never changes earlier positions under a causal
  * mask), and per position the modality and, for teacher forcing, the next-token target.
  */
@@ -26,7 +25,8 @@ public final class VqaBatch {
     private final TokenModality[][] modality;
     private final int imageSize;
 
-    private VqaBatch(List<? extends VisualQuestion> samples, EncodedPrompt[] prompts, int length, int imageSize) {
+    private VqaBatch(List<? extends VisualQuestion> samples, EncodedPrompt[] prompts, int length, VqaProcessor processor) {
+        int imageSize = processor.imageSide();
         this.rows = samples.size();
         this.length = length;
         this.imageSize = imageSize;
@@ -38,14 +38,13 @@ public final class VqaBatch {
         this.imageStarts = new int[rows];
         this.modality = new TokenModality[rows][];
         for (int r = 0; r < rows; r++) {
-            float[] image = samples.get(r).image();
-            if (image.length != pixelCount) {
-                throw new IllegalArgumentException(
-                        "sample " + samples.get(r).id() + ": image has " + image.length + " values, expected " + pixelCount);
+            float[] values;
+            try {
+                values = processor.pixelValues(samples.get(r).image());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("sample " + samples.get(r).id() + ": " + e.getMessage(), e);
             }
-            for (int i = 0; i < pixelCount; i++) {
-                pixels[r * pixelCount + i] = image[i] * 2f - 1f;
-            }
+            System.arraycopy(values, 0, pixels, r * pixelCount, pixelCount);
             EncodedPrompt padded = prompts[r].padTo(length);
             System.arraycopy(padded.tokenIds(), 0, ids, r * length, length);
             lengths[r] = prompts[r].length();
@@ -59,7 +58,7 @@ public final class VqaBatch {
      * Encodes samples with their answers (teacher forcing) or without (generation). Generation
      * batches leave {@code extraPositions} pad slots after the longest prompt for new tokens.
      */
-    public static VqaBatch encode(List<? extends VisualQuestion> samples, PromptTemplate template, int visionTokens, int imageSize,
+    public static VqaBatch encode(List<? extends VisualQuestion> samples, VqaProcessor processor, int visionTokens,
                                   boolean withAnswers, int extraPositions) {
         if (samples.isEmpty()) {
             throw new IllegalArgumentException("empty batch");
@@ -68,10 +67,10 @@ public final class VqaBatch {
         int longest = 0;
         for (int r = 0; r < prompts.length; r++) {
             VisualQuestion s = samples.get(r);
-            prompts[r] = template.encode(s.question(), withAnswers ? s.answer() : null, visionTokens);
+            prompts[r] = processor.encode(s.question(), withAnswers ? s.answer() : null, visionTokens);
             longest = Math.max(longest, prompts[r].length());
         }
-        return new VqaBatch(samples, prompts, longest + extraPositions, imageSize);
+        return new VqaBatch(samples, prompts, longest + extraPositions, processor);
     }
 
     public NDArray pixels(NDManager manager) {

@@ -5,10 +5,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
-import dev.qig.core.data.PromptTemplate;
+import dev.qig.core.data.EncodedPrompt;
 import dev.qig.core.data.Vocabulary;
 import dev.qig.core.data.VisualQuestion;
-import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,38 +19,50 @@ import java.util.List;
  */
 public final class VqaModel {
 
-    /** Longest answer generated: two words and {@code <eos>}. */
-    public static final int MAX_NEW_TOKENS = 3;
-
     private final VisionLanguageModel model;
-    private final PromptTemplate template;
-    private final Vocabulary vocabulary;
+    private final VqaProcessor processor;
 
+    /** The test-bed model with its word vocabulary. */
     public VqaModel(VisionLanguageModel model, Vocabulary vocabulary) {
+        this(model, testBedProcessor(model, vocabulary));
+    }
+
+    public VqaModel(VisionLanguageModel model, VqaProcessor processor) {
+        this.model = model;
+        this.processor = processor;
+    }
+
+    private static TestBedProcessor testBedProcessor(VisionLanguageModel model, Vocabulary vocabulary) {
         if (vocabulary.size() != model.config().vocabSize()) {
             throw new IllegalArgumentException("vocabulary has " + vocabulary.size() + " words but the model expects "
                     + model.config().vocabSize());
         }
-        this.model = model;
-        this.vocabulary = vocabulary;
-        this.template = new PromptTemplate(vocabulary, model.config().maxPositions());
+        return new TestBedProcessor(vocabulary, model.config().maxPositions(), model.config().imageSize());
     }
 
     public VisionLanguageModel model() {
         return model;
     }
 
-    public Vocabulary vocabulary() {
-        return vocabulary;
+    public VqaProcessor processor() {
+        return processor;
     }
 
-    public PromptTemplate template() {
-        return template;
+    /** The test-bed model's vocabulary (its training and plots are written for it). */
+    public Vocabulary vocabulary() {
+        if (processor instanceof TestBedProcessor testBed) {
+            return testBed.vocabulary();
+        }
+        throw new UnsupportedOperationException("a Hugging Face checkpoint has a tokenizer, not the test bed's vocabulary");
+    }
+
+    /** The tokens of one sample as this model reads them. */
+    public EncodedPrompt encode(String question, String answer) {
+        return processor.encode(question, answer, model.config().visionTokens());
     }
 
     public VqaBatch teacherForced(List<? extends VisualQuestion> samples) {
-        LvlmConfig c = model.config();
-        return VqaBatch.encode(samples, template, c.visionTokens(), c.imageSize(), true, 0);
+        return VqaBatch.encode(samples, processor, model.config().visionTokens(), true, 0);
     }
 
     public NDArray logits(ParameterStore ps, VqaBatch batch, NDManager manager, boolean training) {
@@ -122,18 +133,18 @@ public final class VqaModel {
     }
 
     /**
-     * Greedy answers, one string per sample (words up to {@code <eos>}). Re-runs the whole prefix at
-     * every step: answers are at most three tokens, so a KV cache would not pay for itself here.
+     * Greedy answers, one string per sample (tokens up to a stop token). Re-runs the whole prefix at
+     * every step: answers are a few tokens, so a KV cache would not pay for itself here.
      */
     public List<String> generate(List<? extends VisualQuestion> samples, NDManager parent) {
-        LvlmConfig c = model.config();
-        VqaBatch batch = VqaBatch.encode(samples, template, c.visionTokens(), c.imageSize(), false, MAX_NEW_TOKENS);
+        int maxNew = processor.maxNewTokens();
+        VqaBatch batch = VqaBatch.encode(samples, processor, model.config().visionTokens(), false, maxNew);
         int rows = batch.rows();
         int t = batch.length();
         int[] ids = batch.ids();
         int[] cursor = new int[rows];
         boolean[] done = new boolean[rows];
-        List<List<String>> words = new ArrayList<>();
+        List<List<Integer>> words = new ArrayList<>();
         for (int r = 0; r < rows; r++) {
             cursor[r] = batch.length(r);
             words.add(new ArrayList<>());
@@ -141,7 +152,7 @@ public final class VqaModel {
         try (NDManager m = parent.newSubManager()) {
             NDArray pixels = batch.pixels(m);
             ParameterStore ps = new ParameterStore(m, false);
-            for (int step = 0; step < MAX_NEW_TOKENS; step++) {
+            for (int step = 0; step < maxNew; step++) {
                 try (NDManager s = m.newSubManager()) {
                     NDArray tokens = s.create(ids, new ai.djl.ndarray.types.Shape(rows, t));
                     int[] next = model.forward(ps, new NDList(pixels, tokens), false).head()
@@ -152,13 +163,13 @@ public final class VqaModel {
                             continue;
                         }
                         int token = next[r * t + cursor[r] - 1];
-                        if (token == Vocabulary.EOS) {
+                        if (processor.isStop(token)) {
                             done[r] = true;
                         } else {
-                            words.get(r).add(vocabulary.word(token));
+                            words.get(r).add(token);
                             ids[r * t + cursor[r]] = token;
                             cursor[r]++;
-                            done[r] = step == MAX_NEW_TOKENS - 1;
+                            done[r] = step == maxNew - 1;
                         }
                         allDone &= done[r];
                     }
@@ -169,8 +180,8 @@ public final class VqaModel {
             }
         }
         List<String> answers = new ArrayList<>(rows);
-        for (List<String> w : words) {
-            answers.add(String.join(" ", w));
+        for (List<Integer> w : words) {
+            answers.add(processor.answerText(w.stream().mapToInt(Integer::intValue).toArray()));
         }
         return answers;
     }

@@ -119,7 +119,7 @@ class MethodReferenceTest {
     }
 
     private static EncodedPrompt prompt(VqaSample s) {
-        return vqa.template().encode(s.question(), s.answer(), vqa.model().config().visionTokens());
+        return vqa.processor().encode(s.question(), s.answer(), vqa.model().config().visionTokens());
     }
 
     // --- the tests ---

@@ -26,7 +26,7 @@ class ShippedModelTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Checkpoint.Loaded loaded = Checkpoint.load(Checkpoint.SHIPPED, m);
             assertEquals(Vocabulary.standard().words(), loaded.vocabulary(), "the checkpoint's vocabulary is this build's");
-            VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+            VqaModel vqa = loaded.vqa();
             EvalReport r = new VqaEvaluator(100).evaluate("shipped", vqa, subset, m, n -> { });
             // The full held-out sets measure 97.4% mean (MODEL_CARD.md, README); the answer prior is
             // about 30%. 200 questions leave a few points of noise.

@@ -39,7 +39,7 @@ class VqaModelTest {
                 assertEquals(answerTokens * v, lp[i].length);
                 assertEquals(0.0, VqaModel.meanKl(lp[i], lp[i], v), 1e-9);
                 // The teacher-forced log-likelihood is the sum of the picked log-probabilities.
-                int[] ids = vqa.template().encode(samples.get(i).question(), samples.get(i).answer(), 16).tokenIds();
+                int[] ids = vqa.processor().encode(samples.get(i).question(), samples.get(i).answer(), 16).tokenIds();
                 double sum = 0;
                 for (int k = 0; k < answerTokens; k++) {
                     sum += lp[i][k * v + ids[ids.length - answerTokens + k]];
@@ -58,7 +58,7 @@ class VqaModelTest {
             List<String> b = vqa.generate(samples, m);
             assertEquals(a, b);
             for (String answer : a) {
-                assertTrue(answer.isEmpty() || answer.split(" ").length <= VqaModel.MAX_NEW_TOKENS, answer);
+                assertTrue(answer.isEmpty() || answer.split(" ").length <= dev.qig.core.vqa.TestBedProcessor.MAX_NEW_TOKENS, answer);
             }
             // One sample alone gets the same answer as in the batch.
             assertEquals(a.get(3), vqa.generate(samples.subList(3, 4), m).get(0));

@@ -68,7 +68,7 @@ public final class ServedModel {
             VqaSample q = this.questions.get(i);
             byDomain.computeIfAbsent(q.domain(), d -> new ArrayList<>()).add(q);
             idx.computeIfAbsent(q.domain(), d -> new ArrayList<>()).add(i);
-            tokens.merge(q.domain(), (long) vqa.template().encode(q.question(), q.answer(), visionTokens).length(), Long::sum);
+            tokens.merge(q.domain(), (long) vqa.processor().encode(q.question(), q.answer(), visionTokens).length(), Long::sum);
         }
         idx.forEach((d, list) -> indices.put(d, list.stream().mapToInt(Integer::intValue).toArray()));
         long start = System.nanoTime();
@@ -85,11 +85,11 @@ public final class ServedModel {
     public static ServedModel load(String location, NDManager manager, int batchSize, List<VqaSample> questions)
             throws IOException {
         Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
-        VqaModel vqa = new VqaModel(loaded.model(), Vocabulary.of(loaded.vocabulary()));
+        VqaModel vqa = loaded.vqa();
         List<VqaSample> usable = new ArrayList<>();
         for (VqaSample q : questions) {
             try {
-                vqa.template().encode(q.question(), q.answer(), vqa.model().config().visionTokens());
+                vqa.processor().encode(q.question(), q.answer(), vqa.model().config().visionTokens());
                 usable.add(q);
             } catch (InvalidPromptException e) {
                 LOG.warn("model {}: question {} left out of the evaluation: {}", loaded.modelId(), q.id(), e.getMessage());
