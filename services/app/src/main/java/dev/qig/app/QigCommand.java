@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
                 BenchCommand.class, AttributionCommand.class, StreamCommand.class, ServiceCommands.IngestCommand.class,
                 ServiceCommands.AttributorCommand.class, ServiceCommands.AggregatorCommand.class,
                 ServiceCommands.EvaluatorCommand.class, ServiceCommands.TopicsCommand.class,
-                ServiceCommands.ConfigCommand.class})
+                ServiceCommands.ConfigCommand.class, CheckpointCommand.class})
 public final class QigCommand implements Runnable {
 
     @Override

@@ -25,7 +25,7 @@ class QigCommandTest {
         String[] r = run("--help");
         assertEquals("0", r[0]);
         for (String c : new String[] {"demo", "train", "eval", "calibrate", "drift-study", "bench", "attribution", "stream",
-            "ingest", "attributor", "aggregator", "evaluator", "config"}) {
+            "ingest", "attributor", "aggregator", "evaluator", "config", "checkpoint"}) {
             assertTrue(r[1].contains(c), c + " missing from\n" + r[1]);
         }
     }

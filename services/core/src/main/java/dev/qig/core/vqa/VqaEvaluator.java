@@ -50,10 +50,25 @@ public final class VqaEvaluator {
             for (int i = 0; i < chunk.size(); i++) {
                 VqaSample s = chunk.get(i);
                 double kl = lp == null ? Double.NaN : VqaModel.meanKl(reference.get(from + i), lp[i], vocab);
-                report.add(s.id(), s.domain(), s.type(), answers.get(i).equals(s.answer()), ll[i], kl);
+                report.add(s.id(), s.domain(), s.type(), exactMatch(answers.get(i), s.answer()), ll[i], kl);
             }
             progress.accept(from + chunk.size());
         }
         return report;
+    }
+
+    /**
+     * Whether a generated answer is the expected one after the usual VQA normalization: case,
+     * punctuation, the articles a/an/the and runs of white space do not count.
+     */
+    public static boolean exactMatch(String generated, String expected) {
+        return normalize(generated).equals(normalize(expected));
+    }
+
+    static String normalize(String answer) {
+        String text = answer.toLowerCase(java.util.Locale.ROOT).replaceAll("[\\p{Punct}&&[^']]", " ");
+        return java.util.Arrays.stream(text.strip().split("\\s+"))
+                .filter(w -> !w.equals("a") && !w.equals("an") && !w.equals("the"))
+                .collect(java.util.stream.Collectors.joining(" "));
     }
 }
