@@ -123,7 +123,7 @@ public final class HfLlavaConfig {
                     .visionHeads(vision.integer("num_attention_heads", 12))
                     .visionIntermediate(vision.integer("intermediate_size", 3072))
                     .layerNormEps(vision.number("layer_norm_eps", clip ? 1e-5 : 1e-6))
-                    .visionAct(act(vision, clip ? "quick_gelu" : "gelu_pytorch_tanh", file))
+                    .visionAct(act(vision, clip ? "quick_gelu" : "gelu_pytorch_tanh", "hidden_act", file))
                     .projectorAct(act(top, "gelu", "projector_hidden_act", file))
                     .featureLayer(top.integer("vision_feature_layer", -2))
                     .selectStrategy(strategy.equals("full") ? LvlmConfig.SelectStrategy.FULL : LvlmConfig.SelectStrategy.DEFAULT)
@@ -155,10 +155,6 @@ public final class HfLlavaConfig {
         return JSON.createObjectNode().put("model_type", "clip_vision_model").put("intermediate_size", 4096)
                 .put("hidden_size", 1024).put("patch_size", 14).put("image_size", 336).put("num_hidden_layers", 24)
                 .put("num_attention_heads", 16);
-    }
-
-    private static HiddenAct act(Keys keys, String fallback, Path file) throws CheckpointException {
-        return act(keys, fallback, "hidden_act", file);
     }
 
     private static HiddenAct act(Keys keys, String fallback, String key, Path file) throws CheckpointException {
