@@ -59,8 +59,8 @@ final class ServiceCommands {
     }
 
     @Command(name = "ingest", mixinStandardHelpOptions = true,
-            description = "Write calibration samples to the samples topic: the synthetic world on a schedule, or a folder "
-                    + "of image + JSON files. Settings: `qig config ingest`.")
+            description = "Write calibration samples to the samples topic: the synthetic world on a schedule, a folder "
+                    + "of image + JSON files, or a JSON-lines file. Settings: `qig config ingest`.")
     static final class IngestCommand implements Callable<Integer> {
         @Mixin
         ServiceOptions options;

@@ -21,7 +21,7 @@ import org.apache.kafka.common.config.ConfigException;
  */
 public final class IngestConfig extends ServiceConfig {
 
-    /** {@code source}: where samples come from, {@code synthetic} (default) or {@code folder}. */
+    /** {@code source}: where samples come from, {@code synthetic} (default), {@code folder} or {@code jsonl}. */
     public static final String SOURCE = "source";
     /**
      * {@code synthetic.schedule}: the synthetic stream as comma-separated {@code domain:count}
@@ -32,6 +32,11 @@ public final class IngestConfig extends ServiceConfig {
     public static final String SYNTHETIC_SEED = "synthetic.seed";
     /** {@code folder.path}: the folder of {@code *.json} sample files; required when the source is {@code folder}. */
     public static final String FOLDER_PATH = "folder.path";
+    /**
+     * {@code jsonl.path}: the JSON-lines file (one sample per line, as VQA benchmarks ship); required when
+     * the source is {@code jsonl}.
+     */
+    public static final String JSONL_PATH = "jsonl.path";
     /** {@code rate}: samples per second; 0 sends as fast as the broker takes them. */
     public static final String RATE = "rate";
     /** {@code source.name}: written to every sample's {@code source} field and the prefix of synthetic ids. */
@@ -47,7 +52,9 @@ public final class IngestConfig extends ServiceConfig {
         /** The project's synthetic world, following {@value #SYNTHETIC_SCHEDULE}. */
         SYNTHETIC,
         /** A folder of JSON sample files naming image files. */
-        FOLDER;
+        FOLDER,
+        /** A JSON-lines file, one sample per line, naming image files. */
+        JSONL;
 
         public String id() {
             return name().toLowerCase(Locale.ROOT);
@@ -67,9 +74,11 @@ public final class IngestConfig extends ServiceConfig {
 
     private static final ConfigDef CONFIG = commonDefinition(DEFAULT_METRICS_PORT, Topics.Topic.SAMPLES, Topics.Topic.DLQ)
             .define(SOURCE, Type.STRING, SourceKind.SYNTHETIC.id(),
-                    ConfigDef.CaseInsensitiveValidString.in(SourceKind.SYNTHETIC.id(), SourceKind.FOLDER.id()),
+                    ConfigDef.CaseInsensitiveValidString.in(SourceKind.SYNTHETIC.id(), SourceKind.FOLDER.id(),
+                            SourceKind.JSONL.id()),
                     Importance.HIGH, "Where samples come from: 'synthetic' (the synthetic world, see "
-                            + SYNTHETIC_SCHEDULE + ") or 'folder' (the *.json files in " + FOLDER_PATH + ").")
+                            + SYNTHETIC_SCHEDULE + "), 'folder' (the *.json files in " + FOLDER_PATH + ") or 'jsonl' "
+                            + "(the lines of the file " + JSONL_PATH + ").")
             .define(SYNTHETIC_SCHEDULE, Type.STRING, DEFAULT_SCHEDULE, new ScheduleValidator(), Importance.MEDIUM,
                     "Synthetic stream: comma-separated domain:count segments sent in order (domains: clean, "
                             + "cluttered, lowlight, qmix; count at least 1). A change of domain between segments "
@@ -81,6 +90,14 @@ public final class IngestConfig extends ServiceConfig {
                     "Folder of sample files when source=folder: every *.json file (in name order) is one sample "
                             + "{\"image\": path, \"prompt\", \"answer\", \"domain\", \"id\" (optional)}; image paths "
                             + "are relative to this folder unless absolute.")
+            .define(JSONL_PATH, Type.STRING, "", Importance.MEDIUM,
+                    "JSON-lines file when source=jsonl (a labelled set as VQA benchmarks ship it), read line by "
+                            + "line: every non-blank line is one sample {\"image\": path, \"prompt\" (or \"question\", "
+                            + "\"text\"), \"answer\" (a string, or an array of strings: the first is taken), \"domain\" "
+                            + "(or \"category\"), \"id\" (or \"question_id\": a string or an integer; default "
+                            + "<file name without extension>-<line number>)}. A line that cannot be a sample (not JSON, "
+                            + "two names of one field, no prompt or answer, ...) goes to the dead-letter topic keyed "
+                            + "<file name>:<line number>. Image paths are relative to the file's folder unless absolute.")
             .define(RATE, Type.DOUBLE, 0.0, new RateValidator(), Importance.MEDIUM,
                     "Samples per second; 0 sends as fast as the broker acknowledges.")
             .define(SOURCE_NAME, Type.STRING, "qig-ingest", new ConfigDef.NonEmptyString(), Importance.LOW,
@@ -93,7 +110,8 @@ public final class IngestConfig extends ServiceConfig {
     private final List<Segment> schedule;
 
     /**
-     * @throws ConfigException when a value is invalid or {@value #FOLDER_PATH} is missing for the folder source
+     * @throws ConfigException when a value is invalid, {@value #FOLDER_PATH} is missing for the folder source or
+     *                         {@value #JSONL_PATH} for the jsonl source
      */
     public IngestConfig(Map<?, ?> props) {
         super(CONFIG, props);
@@ -102,6 +120,9 @@ public final class IngestConfig extends ServiceConfig {
         // A dependency between keys, which a ConfigDef validator (one key at a time) cannot express.
         if (source == SourceKind.FOLDER && getString(FOLDER_PATH).isBlank()) {
             throw new ConfigException(FOLDER_PATH, getString(FOLDER_PATH), "required when " + SOURCE + "=folder");
+        }
+        if (source == SourceKind.JSONL && getString(JSONL_PATH).isBlank()) {
+            throw new ConfigException(JSONL_PATH, getString(JSONL_PATH), "required when " + SOURCE + "=jsonl");
         }
     }
 
@@ -127,6 +148,11 @@ public final class IngestConfig extends ServiceConfig {
     /** The sample folder; only meaningful when {@link #source()} is {@link SourceKind#FOLDER}. */
     public Path folder() {
         return Path.of(getString(FOLDER_PATH).strip());
+    }
+
+    /** The JSON-lines file; only meaningful when {@link #source()} is {@link SourceKind#JSONL}. */
+    public Path jsonlPath() {
+        return Path.of(getString(JSONL_PATH).strip());
     }
 
     /** Samples per second, 0 for no limit. */

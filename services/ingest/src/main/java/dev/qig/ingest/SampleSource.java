@@ -59,12 +59,14 @@ public interface SampleSource extends AutoCloseable {
                 : Optional.empty();
     }
 
-    /** The source {@code config} describes: synthetic (its schedule) or folder (its JSON files). */
+    /** The source {@code config} describes: synthetic (its schedule), folder (its JSON files) or jsonl (the lines of its file). */
     static SampleSource of(IngestConfig config) {
         return switch (config.source()) {
             case SYNTHETIC -> new SyntheticSource(config.schedule(), config.seed(), config.sourceName(), config.model(),
                     java.time.Clock.systemUTC());
             case FOLDER -> new FolderSource(config.folder(), config.sourceName(), config.model(), java.time.Clock.systemUTC());
+            case JSONL -> new JsonLinesSource(config.jsonlPath(), config.sourceName(), config.model(),
+                    java.time.Clock.systemUTC());
         };
     }
 }

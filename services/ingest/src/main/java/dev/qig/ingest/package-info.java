@@ -1,6 +1,6 @@
 /**
  * The ingest service: writes calibration samples to the samples topic of qig-stream, from the
- * synthetic world or from a folder of JSON + image files, and dead-letters inputs that cannot be
+ * synthetic world, a folder of JSON + image files or a JSON-lines file, and dead-letters inputs that cannot be
  * samples. Entry points: {@link dev.qig.ingest.IngestConfig}, {@link dev.qig.ingest.Ingest} and,
  * for other sources, {@link dev.qig.ingest.SampleSource}.
  */

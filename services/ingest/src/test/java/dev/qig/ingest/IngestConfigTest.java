@@ -73,6 +73,40 @@ class IngestConfigTest {
     }
 
     @Test
+    void jsonlSourceNeedsAPath() {
+        ConfigException e = assertThrows(ConfigException.class, () -> config(Map.of(IngestConfig.SOURCE, "jsonl")));
+        assertTrue(e.getMessage().contains(IngestConfig.JSONL_PATH), e.getMessage());
+        assertTrue(e.getMessage().contains("source=jsonl"), e.getMessage());
+        ConfigException blank = assertThrows(ConfigException.class,
+                () -> config(Map.of(IngestConfig.SOURCE, "jsonl", IngestConfig.JSONL_PATH, "  ")));
+        assertTrue(blank.getMessage().contains(IngestConfig.JSONL_PATH), blank.getMessage());
+        // folder.path does not stand in for it, nor the other way round
+        assertThrows(ConfigException.class,
+                () -> config(Map.of(IngestConfig.SOURCE, "jsonl", IngestConfig.FOLDER_PATH, "/data/samples")));
+        assertThrows(ConfigException.class,
+                () -> config(Map.of(IngestConfig.SOURCE, "folder", IngestConfig.JSONL_PATH, "/data/vqa.jsonl")));
+
+        IngestConfig c = config(Map.of(IngestConfig.SOURCE, "JSONL", IngestConfig.JSONL_PATH, " /data/vqa.jsonl "));
+        assertEquals(IngestConfig.SourceKind.JSONL, c.source());
+        assertEquals("jsonl", c.source().id());
+        assertEquals(java.nio.file.Path.of("/data/vqa.jsonl"), c.jsonlPath());
+        // Only needed for its source: the synthetic default ignores it.
+        assertEquals(IngestConfig.SourceKind.SYNTHETIC, config(Map.of()).source());
+    }
+
+    @Test
+    void jsonlPathComesFromTheEnvironment() {
+        Map<String, String> env = Map.of(
+                "QIG_BOOTSTRAP_SERVERS", "localhost:9092",
+                "QIG_SCHEMA_REGISTRY_URL", "mock://ingest-config-test",
+                "QIG_SOURCE", "jsonl",
+                "QIG_JSONL_PATH", "/data/vqa.jsonl");
+        IngestConfig c = new IngestConfig(ConfigSources.resolve(IngestConfig.definition(), null, env, Map.of()));
+        assertEquals(IngestConfig.SourceKind.JSONL, c.source());
+        assertEquals(java.nio.file.Path.of("/data/vqa.jsonl"), c.jsonlPath());
+    }
+
+    @Test
     void otherBadValuesAreRefused() {
         assertThrows(ConfigException.class, () -> config(Map.of(IngestConfig.SOURCE, "kafka")));
         assertThrows(ConfigException.class, () -> config(Map.of(IngestConfig.RATE, "-1")));
@@ -88,7 +122,7 @@ class IngestConfigTest {
         assertEquals("20", client.get("linger.ms"));
         String docs = ConfigDocs.markdown(IngestConfig.definition());
         for (String key : List.of(IngestConfig.SOURCE, IngestConfig.SYNTHETIC_SCHEDULE, IngestConfig.SYNTHETIC_SEED,
-                IngestConfig.FOLDER_PATH, IngestConfig.RATE, IngestConfig.SOURCE_NAME, IngestConfig.MODEL)) {
+                IngestConfig.FOLDER_PATH, IngestConfig.JSONL_PATH, IngestConfig.RATE, IngestConfig.SOURCE_NAME, IngestConfig.MODEL)) {
             assertTrue(docs.contains("`" + key + "`"), key);
         }
     }

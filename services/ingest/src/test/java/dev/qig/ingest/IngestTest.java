@@ -216,6 +216,72 @@ class IngestTest {
     }
 
     @Test
+    void jsonlSourceSendsGoodLinesAndDeadLettersBadOnes(@TempDir Path dir) throws Exception {
+        byte[] png = new SyntheticWorld().generate(Domain.CLEAN, 1, 1).get(0).toPng();
+        Files.createDirectories(dir.resolve("img"));
+        Files.write(dir.resolve("img/a.png"), png);
+        String bad = "{\"question\": \"how many squares\", \"answer\": ";
+        String noAnswer = "{\"question\": \"how many squares\", \"image\": \"img/a.png\"}";
+        write(dir, "vqa.jsonl", String.join("\n",
+                "{\"question_id\": 101, \"image\": \"img/a.png\", \"question\": \"what color is the circle\", "
+                        + "\"answer\": [\"red\", \"red\", \"dark red\"], \"category\": \"clean\"}",
+                bad,
+                "",
+                "{\"image\": \"nope.png\", \"text\": \"is there a cube\", \"answer\": \"no\"}",
+                noAnswer) + "\n");
+
+        Setup s = Setup.fresh(Map.of("source", "jsonl", "jsonl.path", dir.resolve("vqa.jsonl").toString(),
+                "source.name", "benchmark"));
+        Ingest.Summary summary;
+        try (Ingest ingest = new Ingest(s.config(), s.registry())) {
+            summary = ingest.run();
+        }
+        assertEquals(2, summary.samplesSent());
+        assertEquals(2, summary.deadLettered());
+
+        AvroDeserializer<CalibrationSample> values = new AvroDeserializer<>(s.registry(), CalibrationSample.class);
+        Map<String, CalibrationSample> samples = readAll(s.samples(), 2).stream()
+                .peek(r -> assertEquals(values.deserialize(r.topic(), r.value()).getSampleId(),
+                        new String(r.key(), StandardCharsets.UTF_8), "key = sample id"))
+                .map(r -> values.deserialize(r.topic(), r.value()))
+                .collect(Collectors.toMap(CalibrationSample::getSampleId, x -> x));
+        CalibrationSample good = samples.get("101");
+        assertNotNull(good, "integer question_id: " + samples.keySet());
+        assertArrayEquals(png, bytes(good.getImage()));
+        assertNull(good.getImageUri());
+        assertEquals("what color is the circle", good.getPrompt());
+        assertEquals("red", good.getAnswer());
+        assertEquals("clean", good.getDomain());
+        assertEquals("benchmark", good.getSource());
+        CalibrationSample missing = samples.get("vqa-4");
+        assertNotNull(missing, "id defaults to file name and line number: " + samples.keySet());
+        assertNull(missing.getImage());
+        assertEquals(dir.resolve("nope.png").toUri().toString(), missing.getImageUri());
+        assertEquals("unknown", missing.getDomain());
+
+        Map<String, ConsumerRecord<byte[], byte[]>> letters = readAll(s.dlq(), 2).stream()
+                .collect(Collectors.toMap(r -> new String(r.key(), StandardCharsets.UTF_8), r -> r));
+        ConsumerRecord<byte[], byte[]> letter = letters.get("vqa.jsonl:2");
+        assertNotNull(letter, "keyed file name:line number: " + letters.keySet());
+        assertArrayEquals(bad.getBytes(StandardCharsets.UTF_8), letter.value(), "the line as it was");
+        assertEquals("malformed_input", DeadLetters.header(letter.headers(), DeadLetters.REASON));
+        assertEquals("ingest", DeadLetters.header(letter.headers(), DeadLetters.STAGE));
+        assertTrue(DeadLetters.header(letter.headers(), DeadLetters.MESSAGE).startsWith("vqa.jsonl:2: "),
+                DeadLetters.header(letter.headers(), DeadLetters.MESSAGE));
+        ConsumerRecord<byte[], byte[]> unanswered = letters.get("vqa.jsonl:5");
+        assertArrayEquals(noAnswer.getBytes(StandardCharsets.UTF_8), unanswered.value());
+        assertEquals("empty_answer", DeadLetters.header(unanswered.headers(), DeadLetters.REASON));
+    }
+
+    @Test
+    void jsonlFileThatCannotBeOpenedFailsAtStart(@TempDir Path dir) {
+        Setup s = Setup.fresh(Map.of("source", "jsonl", "jsonl.path", dir.resolve("absent.jsonl").toString()));
+        org.apache.kafka.common.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(
+                org.apache.kafka.common.config.ConfigException.class, () -> new Ingest(s.config(), s.registry()));
+        assertTrue(e.getMessage().contains("jsonl.path"), e.getMessage());
+    }
+
+    @Test
     void pacedRunStopsEarlyFromAnotherThread() throws Exception {
         double rate = 100;
         int watched = 30;
