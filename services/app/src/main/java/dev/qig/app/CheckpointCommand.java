@@ -1,10 +1,13 @@
 package dev.qig.app;
 
 import dev.qig.core.hf.HfLlavaConfig;
+import dev.qig.core.hf.RandomCheckpoint;
+import dev.qig.core.io.DType;
 import dev.qig.core.hf.TestBedTokenizer;
 import dev.qig.core.model.LvlmConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -13,7 +16,7 @@ import picocli.CommandLine.Parameters;
 /** {@code qig checkpoint}: tools for Hugging Face checkpoint folders. */
 @Command(name = "checkpoint", mixinStandardHelpOptions = true,
         description = "Tools for Hugging Face LLaVA checkpoint folders.",
-        subcommands = {CheckpointCommand.TokenizerCommand.class})
+        subcommands = {CheckpointCommand.TokenizerCommand.class, CheckpointCommand.RandomCommand.class})
 final class CheckpointCommand implements Runnable {
 
     @Override
@@ -46,6 +49,49 @@ final class CheckpointCommand implements Runnable {
             TestBedTokenizer.write(folder, config);
             System.out.println("wrote tokenizer.json, tokenizer_config.json and chat_template.jinja (synthetic-world words, "
                     + "ChatML, <image> = " + config.imageTokenId() + ") into " + folder);
+            return 0;
+        }
+    }
+
+    /** A random-weight checkpoint of a real model's size: what cost and memory are measured on where no weights can be downloaded. */
+    @Command(name = "random", mixinStandardHelpOptions = true,
+            description = "Write a random-weight Hugging Face LLaVA checkpoint of a known model's shape (config, processor "
+                    + "configs, safetensors shards, a synthetic-world tokenizer): for benchmarks and tests, not answers.")
+    static final class RandomCommand implements Callable<Integer> {
+
+        @Parameters(index = "0", paramLabel = "FOLDER", description = "Folder to write (created if absent).")
+        Path folder;
+
+        @Option(names = "--preset", description = "Model shape: llava-interleave-qwen-0.5b (0.91 B parameters) or "
+                + "llava-1.5-7b (7.1 B) (default: ${DEFAULT-VALUE}).")
+        String preset = RandomCheckpoint.Preset.LLAVA_INTERLEAVE_QWEN_0_5B.id();
+
+        @Option(names = "--dtype", description = "Stored weight type: bf16, f16 or f32 (default: ${DEFAULT-VALUE}).")
+        String dtype = "bf16";
+
+        @Option(names = "--seed", description = "Seed of the weights (default: ${DEFAULT-VALUE}).")
+        long seed = 2026;
+
+        @Option(names = "--max-shard-mb", description = "Largest shard, in MB of 2^20 bytes (default: ${DEFAULT-VALUE}).")
+        long maxShardMb = RandomCheckpoint.DEFAULT_SHARD_BYTES >> 20;
+
+        @Option(names = "--force", description = "Write into a folder that already holds a config.json.")
+        boolean force;
+
+        @Override
+        public Integer call() throws Exception {
+            RandomCheckpoint.Preset shape = RandomCheckpoint.Preset.of(preset);
+            DType type = DType.fromCode(dtype.toUpperCase(Locale.ROOT));
+            if (Files.exists(folder.resolve(HfLlavaConfig.FILE)) && !force) {
+                throw new IllegalArgumentException(folder.resolve(HfLlavaConfig.FILE) + " exists (--force writes over it)");
+            }
+            if (maxShardMb < 1) {
+                throw new IllegalArgumentException("--max-shard-mb must be at least 1");
+            }
+            long start = System.nanoTime();
+            long bytes = RandomCheckpoint.write(folder, shape.config(), type, seed, maxShardMb << 20, System.out::println);
+            System.out.printf(Locale.ROOT, "wrote %s (%s, random weights, synthetic-world tokenizer): %.2f GB of weights in %.0f s%n",
+                    folder, shape.id(), bytes / 1e9, (System.nanoTime() - start) / 1e9);
             return 0;
         }
     }

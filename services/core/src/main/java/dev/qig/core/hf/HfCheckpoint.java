@@ -111,9 +111,6 @@ public final class HfCheckpoint {
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             String internal = e.getKey();
             String source = byInternal.get(internal);
-            if (internal.equals("lm_head.weight") && config.tieEmbeddings()) {
-                source = byInternal.get("model.embed_tokens.weight"); // tied: save_pretrained drops the duplicate
-            }
             if (source == null) {
                 missing.add(internal);
                 continue;
@@ -133,7 +130,7 @@ public final class HfCheckpoint {
         for (Map.Entry<String, String> e : byInternal.entrySet()) {
             String internal = e.getKey();
             if (expected.containsKey(internal) || UNUSED.matcher(internal).matches() || internal.equals("lm_head.weight")) {
-                continue;
+                continue; // lm_head.weight of a tied model: a copy of the embeddings some writers keep
             }
             Matcher layer = VISION_LAYER.matcher(internal);
             if (layer.matches() && Integer.parseInt(layer.group(1)) >= visionLayersUsed

@@ -2,6 +2,7 @@ package dev.qig.core.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qig.core.model.HiddenAct;
 import dev.qig.core.model.LvlmConfig;
 import java.io.IOException;
@@ -147,6 +148,81 @@ public final class HfLlavaConfig {
                     .build();
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(file, null, e.getMessage());
+        }
+    }
+
+    /**
+     * The config.json transformers writes for {@code config}: every key {@link #parse} reads is written,
+     * so reading it back gives {@code config} again. The text model type follows from the biases
+     * (Qwen2: q, k and v biased, o not). For checkpoints this project writes (random-weight test
+     * checkpoints, exports); a checkpoint a user brings keeps its own file.
+     *
+     * @param weightDtype {@code torch_dtype} to record (bfloat16, float16 or float32)
+     * @throws IllegalArgumentException for the test bed's vision tower, which no transformers class has
+     */
+    public static String toJson(LvlmConfig config, String weightDtype) {
+        if (config.vision() == LvlmConfig.VisionKind.TEST_BED) {
+            throw new IllegalArgumentException("the test bed's vision tower has no transformers config (LvlmConfig.toJson writes it)");
+        }
+        boolean qwen2 = config.attentionBias() && !config.outputBias() && !config.mlpBias();
+        boolean clip = config.vision() == LvlmConfig.VisionKind.CLIP;
+        ObjectNode root = JSON.createObjectNode();
+        root.putArray("architectures").add("LlavaForConditionalGeneration");
+        root.put("model_type", "llava");
+        root.put("image_token_index", config.imageTokenId());
+        root.put("image_seq_length", config.visionTokens());
+        root.put("projector_hidden_act", config.projectorAct().hfName());
+        root.put("multimodal_projector_bias", true);
+        root.put("vision_feature_layer", config.featureLayer());
+        root.put("vision_feature_select_strategy", config.selectStrategy() == LvlmConfig.SelectStrategy.FULL ? "full" : "default");
+        root.put("tie_word_embeddings", config.tieEmbeddings());
+        root.put("torch_dtype", weightDtype);
+
+        ObjectNode text = root.putObject("text_config");
+        text.putArray("architectures").add(qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
+        text.put("model_type", qwen2 ? "qwen2" : "llama");
+        text.put("hidden_size", config.hidden());
+        text.put("intermediate_size", config.intermediate());
+        text.put("num_hidden_layers", config.layers());
+        text.put("num_attention_heads", config.heads());
+        text.put("num_key_value_heads", config.kvHeads());
+        if (config.headDim() != config.hidden() / config.heads()) {
+            text.put("head_dim", config.headDim());
+        }
+        text.put("hidden_act", "silu");
+        text.put("vocab_size", config.vocabSize());
+        text.put("max_position_embeddings", config.maxPositions());
+        text.put("rope_theta", config.ropeTheta());
+        text.putNull("rope_scaling");
+        text.put("rms_norm_eps", config.rmsNormEps());
+        text.put("tie_word_embeddings", config.tieEmbeddings());
+        if (qwen2) {
+            text.put("use_sliding_window", false);
+            text.put("max_window_layers", config.layers());
+        } else {
+            text.put("attention_bias", config.attentionBias());
+            text.put("mlp_bias", config.mlpBias());
+        }
+        text.put("torch_dtype", weightDtype);
+
+        ObjectNode vision = root.putObject("vision_config");
+        vision.put("model_type", clip ? "clip_vision_model" : "siglip_vision_model");
+        vision.put("hidden_size", config.visionHidden());
+        vision.put("intermediate_size", config.visionIntermediate());
+        vision.put("num_hidden_layers", config.visionLayers());
+        vision.put("num_attention_heads", config.visionHeads());
+        vision.put("image_size", config.imageSize());
+        vision.put("patch_size", config.patchSize());
+        vision.put("num_channels", 3);
+        vision.put("hidden_act", config.visionAct().hfName());
+        vision.put("layer_norm_eps", config.layerNormEps());
+        if (!clip) {
+            vision.put("vision_use_head", false);
+        }
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e); // a tree of numbers and strings always serializes
         }
     }
 

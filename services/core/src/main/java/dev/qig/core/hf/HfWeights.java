@@ -126,6 +126,17 @@ final class HfWeights implements AutoCloseable {
         return null;
     }
 
+    /** The checkpoint name of a model parameter under transformers' current layout (the inverse of {@link #internalName}). */
+    static String checkpointName(String internal) {
+        if (internal.startsWith("model.")) {
+            return "model.language_model." + internal.substring("model.".length());
+        }
+        if (internal.startsWith("vision_tower.") || internal.startsWith("multi_modal_projector.")) {
+            return "model." + internal;
+        }
+        return internal; // lm_head.*
+    }
+
     @Override
     public void close() throws IOException {
         IOException first = null;

@@ -130,6 +130,52 @@ public record TensorData(String name, DType dtype, long[] shape, ByteBuffer data
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);
     }
 
+    /**
+     * float to IEEE 754 binary16, rounding to nearest even as PyTorch's {@code .half()} does; overflow
+     * gives infinity, NaN stays NaN (Java 17 has no Float.floatToFloat16).
+     */
+    public static short floatToF16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 16) & 0x8000;
+        int exp = (bits >>> 23) & 0xFF;
+        int mant = bits & 0x7FFFFF;
+        if (exp == 0xFF) {
+            return (short) (sign | 0x7C00 | (mant != 0 ? 0x200 : 0));
+        }
+        int e = exp - 127 + 15;
+        if (e >= 0x1F) {
+            return (short) (sign | 0x7C00);
+        }
+        int shift;
+        int half;
+        if (e <= 0) { // subnormal half: the implicit bit joins the mantissa, shifted further
+            if (e < -10) {
+                return (short) sign;
+            }
+            mant |= 0x800000;
+            shift = 14 - e;
+            half = mant >>> shift;
+        } else {
+            shift = 13;
+            half = (e << 10) | (mant >>> 13);
+        }
+        int rest = mant & ((1 << shift) - 1);
+        int midpoint = 1 << (shift - 1);
+        if (rest > midpoint || (rest == midpoint && (half & 1) == 1)) {
+            half++; // a carry into the exponent is the correct rounding (up to infinity)
+        }
+        return (short) (sign | half);
+    }
+
+    /** float to bfloat16, rounding to nearest even as PyTorch does; NaN stays NaN. */
+    public static short floatToBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if ((bits & 0x7FFFFFFF) > 0x7F800000) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
+    }
+
     static long numel(long[] shape) {
         long n = 1;
         for (long d : shape) {

@@ -36,13 +36,28 @@ public final class QuantizableLinear extends ModelBlock {
     private UnaryOperator<NDArray> outputTap;
 
     public QuantizableLinear(WeightRegistry registry, String prefix, int inFeatures, int outFeatures, boolean withBias) {
+        this(registry, prefix, inFeatures, outFeatures, withBias, null);
+    }
+
+    private QuantizableLinear(WeightRegistry registry, String prefix, int inFeatures, int outFeatures, boolean withBias,
+            Parameter sharedWeight) {
         super(registry, prefix);
         this.inFeatures = inFeatures;
         this.outFeatures = outFeatures;
-        this.weight = param("weight", Init.NORMAL, outFeatures, inFeatures);
+        this.weight = sharedWeight != null ? sharedWeight : param("weight", Init.NORMAL, outFeatures, inFeatures);
         this.bias = withBias ? param("bias", Init.ZEROS, outFeatures) : null;
         this.weightSlot = new InPlaceWeight(prefix + ".weight", weight);
         this.biasSlot = withBias ? new InPlaceWeight(prefix + ".bias", bias) : null;
+    }
+
+    /**
+     * A bias-free linear whose weight is {@code weight}, a parameter another block owns (tied word
+     * embeddings: lm_head computes with the embedding matrix). It registers nothing, so the model holds
+     * the matrix once and a loader fills it once.
+     */
+    public static QuantizableLinear tiedTo(WeightRegistry registry, String prefix, Parameter weight) {
+        long[] shape = weight.getShape().getShape();
+        return new QuantizableLinear(registry, prefix, Math.toIntExact(shape[1]), Math.toIntExact(shape[0]), false, weight);
     }
 
     @Override

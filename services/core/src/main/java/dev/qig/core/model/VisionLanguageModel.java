@@ -67,7 +67,9 @@ public final class VisionLanguageModel extends ModelBlock {
             layers.add(addChildBlock("layer" + i, new DecoderLayer(registry, "model.layers." + i, i, c)));
         }
         this.finalNorm = addChildBlock("norm", new RmsNorm(registry, "model.norm", c.hidden(), c.rmsNormEps()));
-        this.lmHead = addChildBlock("lm_head", new QuantizableLinear(registry, "lm_head", c.hidden(), c.vocabSize(), false));
+        // Tied (Qwen2-0.5B): one matrix, not a copy of 150k x 896 floats (0.5 GB) that would also drift apart if edited.
+        this.lmHead = addChildBlock("lm_head", c.tieEmbeddings() ? QuantizableLinear.tiedTo(registry, "lm_head", embedTokens)
+                : new QuantizableLinear(registry, "lm_head", c.hidden(), c.vocabSize(), false));
     }
 
     /** A model with freshly initialized weights, drawn deterministically from {@code seed}. */

@@ -70,6 +70,43 @@ class TensorDataTest {
         }
     }
 
+    /**
+     * Narrowing, checked by its definition: every finite half comes back from its float, and the
+     * midpoint between two neighbouring halves (exact in float) goes to the even one, a float just
+     * either side of it to the nearer one. The same for bfloat16.
+     */
+    @Test
+    void narrowingRoundsToNearestEven() {
+        checkNarrowing(0x7C00, h -> TensorData.f16ToFloat((short) h), TensorData::floatToF16, "half");
+        checkNarrowing(0x7F80, h -> TensorData.bf16ToFloat((short) h), TensorData::floatToBf16, "bfloat16");
+        assertEquals((short) 0x7C00, TensorData.floatToF16(65520f), "half overflow rounds to infinity");
+        assertEquals((short) 0x7BFF, TensorData.floatToF16(65519f));
+        assertEquals((short) 0, TensorData.floatToF16(0x1p-26f), "below half the smallest subnormal");
+        assertTrue(Float.isNaN(TensorData.f16ToFloat(TensorData.floatToF16(Float.NaN))));
+        assertTrue(Float.isNaN(TensorData.bf16ToFloat(TensorData.floatToBf16(Float.intBitsToFloat(0x7F800001)))));
+    }
+
+    private static void checkNarrowing(int infinity, java.util.function.IntFunction<Float> widen,
+            java.util.function.Function<Float, Short> narrow, String what) {
+        for (int sign : new int[] {0, 0x8000}) {
+            for (int h = 0; h < infinity; h++) {
+                float a = widen.apply(sign | h);
+                assertEquals((short) (sign | h), narrow.apply(a), what + " 0x" + Integer.toHexString(h) + " round trip");
+                if (h == infinity - 1) {
+                    continue; // no finite neighbour above the largest finite value
+                }
+                float b = widen.apply(sign | (h + 1));
+                float mid = (float) (((double) a + b) / 2);
+                int even = (h & 1) == 0 ? h : h + 1;
+                assertEquals((short) (sign | even), narrow.apply(mid), what + " midpoint after 0x" + Integer.toHexString(h));
+                float towardA = sign == 0 ? Math.nextDown(mid) : Math.nextUp(mid);
+                float towardB = sign == 0 ? Math.nextUp(mid) : Math.nextDown(mid);
+                assertEquals((short) (sign | h), narrow.apply(towardA), what + " below midpoint after 0x" + Integer.toHexString(h));
+                assertEquals((short) (sign | (h + 1)), narrow.apply(towardB), what + " above midpoint after 0x" + Integer.toHexString(h));
+            }
+        }
+    }
+
     @Test
     void bf16HandComputedValues() {
         float[] f = halfTensor(DType.BF16, 0x3F80, 0xC000, 0x4049, 0x7F80, 0xFF80, 0x0001, 0x8000, 0x7F7F)
