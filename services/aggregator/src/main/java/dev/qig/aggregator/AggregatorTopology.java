@@ -12,6 +12,7 @@ import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.QuantConfig;
+import dev.qig.schemas.internal.RoundLayerSums;
 import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import org.apache.avro.specific.SpecificRecord;
@@ -24,7 +25,8 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * The aggregator's topology: layer-stats (keyed by round) into the round processor, whose stores
- * (rounds, their progress, sample ids seen, latest configs) are changelogged, and out to the plans,
+ * (rounds, their per-layer sums, parts of incomplete samples, progress, sample ids seen, latest
+ * configs) are changelogged, and out to the plans,
  * configs and drift-events topics; the promoted configs (active-configs topic) in a global store that
  * the drift check reads. Each round key lives in one partition, so one task sees every group of a
  * model at once.
@@ -57,6 +59,10 @@ public final class AggregatorTopology {
                 Serdes.String(), Serdes.Long()), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.PROGRESS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, RoundProgress.class)), PROCESSOR);
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.LAYER_SUMS_STORE),
+                Serdes.String(), new AvroSerde<>(registry, RoundLayerSums.class)), PROCESSOR);
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.PENDING_STORE),
+                Serdes.String(), statsSerde), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.CONFIGS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, QuantConfig.class)), PROCESSOR);
         AvroSerializer<SpecificRecord> out = new AvroSerializer<>(registry);

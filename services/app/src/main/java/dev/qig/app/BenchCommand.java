@@ -5,15 +5,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
-import dev.qig.core.model.DecoderLayer;
-import dev.qig.core.model.QuantizableLinear;
+import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.quant.BatchCalibrator;
 import dev.qig.core.quant.CalibrationPlan;
 import dev.qig.core.quant.PartialSumsEngine;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.EngineTimings;
 import dev.qig.core.quant.EngineTimings.Phase;
-import dev.qig.core.quant.EqualizationGroup;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.core.vqa.VqaModel;
@@ -58,7 +56,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "Samples per engine pass (default: ${DEFAULT-VALUE}).")
     int batch = 8;
 
-    @Option(names = "--repeats", description = "Measured runs (with --stream: rounds after the warm-up) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--repeats", description = "Measured runs (with --stream: rounds after the warm-up); 0 reports the "
+            + "model's loading time and memory only (default: ${DEFAULT-VALUE}).")
     int repeats = 3;
 
     @Option(names = "--quadrature", description = "Token-weight error and alpha agreement of every integration rule "
@@ -94,66 +93,102 @@ final class BenchCommand implements Callable<Integer> {
         }
         List<VqaSample> calibration = new SyntheticWorld().trainingMix(samples, 2026);
         try (NDManager manager = NDManager.newBaseManager()) {
-            VqaModel vqa = model.load(manager);
-            CalibrationSettings settings = ig.apply(CalibrationSettings.builder(quantScheme)).build();
-            System.out.printf(Locale.ROOT, "qig bench: %s, %s, %d samples, QIG with %d %s points, %d cores, libtorch threads %s%n",
-                    model.location, quantScheme.id(), samples, settings.igSteps(), settings.igRule().id(),
-                    Runtime.getRuntime().availableProcessors(), System.getProperty("ai.djl.pytorch.num_threads"));
+            long loadStart = System.nanoTime();
+            VqaModel vqa;
+            String loading;
+            try (MemoryPeak peak = MemoryPeak.start()) {
+                vqa = model.load(manager);
+                loading = peak.summary();
+            }
+            double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
+            CalibrationSettings settings = ig.apply(CalibrationSettings.builder(quantScheme)).batchSize(batch).build();
+            LvlmConfig config = vqa.model().config();
+            int tokens = 0;
+            for (VqaSample s : calibration) {
+                tokens += vqa.processor().encode(s.question(), s.answer(), config.visionTokens()).length();
+            }
+            tokens = Math.round((float) tokens / calibration.size());
+            System.out.printf(Locale.ROOT, "qig bench: %s, %s, %d samples, QIG with %d %s points, %d per engine pass, on %s, "
+                    + "%d cores, libtorch threads %s%n", model.location, quantScheme.id(), samples, settings.igSteps(),
+                    settings.igRule().id(), settings.batchSize(), manager.getDevice(), Runtime.getRuntime().availableProcessors(),
+                    System.getProperty("ai.djl.pytorch.num_threads"));
+            System.out.printf(Locale.ROOT, "model: %.2f B parameters (%.1f GB in float32), %d decoder layers, %d tokens per sample "
+                    + "(%d image); loaded in %.1f s, %s%n", vqa.model().parameterCount() / 1e9,
+                    vqa.model().parameterCount() * 4 / 1e9, config.layers(), tokens, config.visionTokens(), loadSeconds, loading);
 
+            if (repeats == 0) {
+                return 0; // the model and its loading cost only
+            }
             // This machine's speed drifts by tens of percent over minutes (a shared 2-core VM): every figure
             // is measured `repeats` times, MBQ and QIG taking turns at going first, and reported as the
             // median with its range; the matmul is measured right before each IG loop it is compared with.
             List<Double> ratios = new ArrayList<>();
             List<Double> efficiencies = new ArrayList<>();
+            List<Double> withAttention = new ArrayList<>();
             List<Double> matmuls = new ArrayList<>();
             EngineTimings tm = null;
             EngineTimings tq = null;
-            double flops = 0;
+            CalibrationCost cost = null;
+            String calibrating = "";
+            ProgressLine progress = new ProgressLine(System.out);
             for (int r = 0; r < repeats; r++) {
+                int run = r + 1;
                 BatchCalibrator mbq = new BatchCalibrator(vqa, settings, model.id);
                 BatchCalibrator qig = new BatchCalibrator(vqa, settings, model.id);
-                double matmul = matmulGflops(manager);
+                double matmul = matmulGflops(manager, config);
                 double qigSeconds = 0;
                 double mbqSeconds;
-                if (r % 2 == 1) {
-                    qigSeconds = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { }).seconds();
-                }
-                mbqSeconds = mbq.calibrate(EnumSet.of(Method.MBQ), calibration, manager, (p, n) -> { }).seconds();
-                if (r % 2 == 0) {
-                    qigSeconds = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, (p, n) -> { }).seconds();
+                try (MemoryPeak peak = MemoryPeak.start()) {
+                    if (r % 2 == 1) {
+                        qigSeconds = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, show(progress, run, "QIG")).seconds();
+                    }
+                    mbqSeconds = mbq.calibrate(EnumSet.of(Method.MBQ), calibration, manager, show(progress, run, "MBQ")).seconds();
+                    if (r % 2 == 0) {
+                        qigSeconds = qig.calibrate(EnumSet.of(Method.QIG), calibration, manager, show(progress, run, "QIG")).seconds();
+                    }
+                    calibrating = peak.summary();
                 }
                 tm = mbq.engine().timings();
                 tq = qig.engine().timings();
-                flops = igFlops(qig.engine(), vqa, calibration, settings);
-                double achieved = flops / tq.seconds(Phase.INTEGRATED_GRADIENTS) / 1e9;
+                cost = CalibrationCost.of(qig.engine(), vqa, tokens, settings);
+                double igSeconds = tq.seconds(Phase.INTEGRATED_GRADIENTS);
+                double achieved = samples * cost.integratedGradientsLinears() / igSeconds / 1e9;
                 ratios.add(qigSeconds / mbqSeconds);
                 efficiencies.add(achieved / matmul);
+                withAttention.add(samples * cost.integratedGradients() / igSeconds / 1e9 / matmul);
                 matmuls.add(matmul);
-                System.out.printf(Locale.ROOT, "run %d: MBQ %.1f s, QIG %.1f s, QIG / MBQ %.2f; matmul %.1f GFLOP/s, "
-                        + "integrated gradients %.1f GFLOP in %.1f s = %.1f GFLOP/s (%.0f%%)%n", r + 1, mbqSeconds, qigSeconds,
-                        qigSeconds / mbqSeconds, matmul, flops / 1e9, tq.seconds(Phase.INTEGRATED_GRADIENTS), achieved,
-                        100 * achieved / matmul);
+                progress.done(String.format(Locale.ROOT, "run %d: MBQ %.1f s, QIG %.1f s, QIG / MBQ %.2f; matmul %.1f GFLOP/s, "
+                        + "integrated gradients %.1f GFLOP (linears) in %.1f s = %.1f GFLOP/s (%.0f%%)", run, mbqSeconds,
+                        qigSeconds, qigSeconds / mbqSeconds, matmul, samples * cost.integratedGradientsLinears() / 1e9, igSeconds,
+                        achieved, 100 * achieved / matmul));
             }
             // Each calibration runs two passes over the samples: per-sample figures are per pass (last run).
             System.out.println();
-            System.out.println("| phase (last run) | seconds per sample |");
-            System.out.println("|---|---:|");
-            row("MBQ gradient pass (forward + backward of the answer loss)", tm.secondsPerSample(Phase.GRADIENT));
-            row("forward pass capturing group inputs (AWQ, QIG)", tq.secondsPerSample(Phase.FORWARD));
+            System.out.println("| phase (last run) | seconds per sample | GFLOP per sample | GFLOP/s |");
+            System.out.println("|---|---:|---:|---:|");
+            row("MBQ gradient pass (forward + backward of the answer loss)", tm.secondsPerSample(Phase.GRADIENT), cost.gradient());
+            row("forward pass capturing group inputs (AWQ, QIG)", tq.secondsPerSample(Phase.FORWARD), cost.forward());
             row(String.format(Locale.ROOT, "QIG attribution (%d-point %s integrated gradients, all groups)", settings.igSteps(),
-                    settings.igRule().id()), 2 * tq.secondsPerSample(Phase.INTEGRATED_GRADIENTS));
-            row("grid search (20 alphas, all groups)", 2 * tq.secondsPerSample(Phase.GRID));
-            if (quantScheme.quantizesActivations()) {
-                row("distorted (quantized-model) pass", tq.secondsPerSample(Phase.DISTORTED));
+                    settings.igRule().id()), 2 * tq.secondsPerSample(Phase.INTEGRATED_GRADIENTS), cost.integratedGradients());
+            row("grid search (20 alphas, all groups)", 2 * tq.secondsPerSample(Phase.GRID), cost.grid());
+            if (settings.needsDistortedStream()) {
+                row("distorted (quantized-model) pass", tq.secondsPerSample(Phase.DISTORTED), cost.distorted());
             }
             System.out.println();
-            System.out.printf(Locale.ROOT, "QIG / MBQ calibration time on %d samples: median %.2f (%s of %d runs)%n", samples,
-                    median(ratios), range(ratios, 2), repeats);
+            System.out.printf(Locale.ROOT, "QIG / MBQ calibration time on %d samples: median %.2f (%s of %d runs); "
+                    + "their FLOP counts: %.2f%n", samples, median(ratios), range(ratios, 2), repeats, cost.qig() / cost.mbq());
             System.out.printf(Locale.ROOT, "integrated gradients against the measured matmul throughput: median %.0f%% "
-                    + "(%s; matmul %s GFLOP/s)%n", 100 * median(efficiencies), range(efficiencies.stream().map(x -> 100 * x)
-                    .toList(), 0) + "%", range(matmuls, 1));
+                    + "(%s; matmul %s GFLOP/s); counting attention's products too: %.0f%%%n", 100 * median(efficiencies),
+                    range(efficiencies.stream().map(x -> 100 * x).toList(), 0) + "%", range(matmuls, 1),
+                    100 * median(withAttention));
+            System.out.println("memory while calibrating (last run): " + calibrating);
         }
         return 0;
+    }
+
+    private static java.util.function.BiConsumer<String, Integer> show(ProgressLine progress, int run, String method) {
+        return (pass, done) -> progress.show(() -> String.format(Locale.ROOT, "run %d: %s %s pass, %d samples done", run, method,
+                pass, done));
     }
 
     /** One search pass over the samples, twice in the main thread and twice in a new thread each, after a warm-up. */
@@ -197,58 +232,36 @@ final class BenchCommand implements Callable<Integer> {
                 values.stream().mapToDouble(x -> x).max().orElse(Double.NaN));
     }
 
-    private static void row(String name, double seconds) {
-        System.out.printf(Locale.ROOT, "| %s | %.4f |%n", name, seconds);
+    private static void row(String name, double seconds, double flops) {
+        System.out.printf(Locale.ROOT, "| %s | %.4f | %.1f | %.1f |%n", name, seconds, flops / 1e9, flops / seconds / 1e9);
     }
 
-    /** Best of a few timed runs of a matmul the size of the IG loop's MLP work. */
-    static double matmulGflops(NDManager parent) {
+    /**
+     * Best of a few timed runs of a matmul shaped like the model's MLP work in the IG loop: 8192 rows
+     * (points x tokens) by the decoder width into its MLP width.
+     */
+    static double matmulGflops(NDManager parent, LvlmConfig config) {
+        long rows = 8192;
+        long inner = config.hidden();
+        long cols = config.intermediate();
+        double flops = 2.0 * rows * inner * cols;
+        int reps = (int) Math.max(1, Math.min(10, 2e10 / flops)); // about a second a run at 100 GFLOP/s
         try (NDManager m = parent.newSubManager()) {
-            NDArray a = m.randomNormal(new Shape(8192, 256));
-            NDArray b = m.randomNormal(new Shape(256, 768));
-            for (int i = 0; i < 3; i++) {
+            NDArray a = m.randomNormal(new Shape(rows, inner));
+            NDArray b = m.randomNormal(new Shape(inner, cols));
+            for (int i = 0; i < 2; i++) {
                 a.matMul(b).close();
             }
             double best = 0;
             for (int run = 0; run < 5; run++) {
                 long start = System.nanoTime();
-                int reps = 10;
                 for (int i = 0; i < reps; i++) {
                     a.matMul(b).close();
                 }
                 double s = (System.nanoTime() - start) / 1e9;
-                best = Math.max(best, reps * 2.0 * 8192 * 256 * 768 / s / 1e9);
+                best = Math.max(best, reps * flops / s / 1e9);
             }
             return best;
         }
-    }
-
-    /**
-     * Linear-layer FLOPs of the IG loop: per group module, steps x real tokens x 2 x (weights in the
-     * module) per forward; a full-precision and a quantized forward, and an input-gradient backward of
-     * the same size through each branch that carries gradient.
-     */
-    static double igFlops(PartialSumsEngine engine, VqaModel vqa, List<VqaSample> samples, CalibrationSettings settings) {
-        long tokens = 0;
-        for (VqaSample s : samples) {
-            tokens += vqa.processor().encode(s.question(), s.answer(), vqa.model().config().visionTokens()).length();
-        }
-        int branchesWithGradient = settings.scheme().quantizesActivations() ? 1 : 2;
-        double total = 0;
-        for (DecoderLayer layer : vqa.model().layers()) {
-            for (EqualizationGroup g : EqualizationGroup.values()) {
-                if (!g.appliesTo(layer)) {
-                    continue;
-                }
-                long weights = 0;
-                for (QuantizableLinear l : g.moduleLinears(layer)) {
-                    weights += (long) l.inFeatures() * l.outFeatures();
-                }
-                // Only the points the engine evaluates count (one for a homogeneous single linear).
-                double forward = 2.0 * weights * tokens * engine.igPoints(layer, g);
-                total += forward * (2 + branchesWithGradient);
-            }
-        }
-        return total;
     }
 }

@@ -79,6 +79,8 @@ final class LocalPipeline implements AutoCloseable {
          * the first attributor's +1, the aggregator's +2, the evaluator's +3 (further attributors: free ports).
          */
         int metricsPort = -1;
+        /** The attributors' stats.record.max.bytes, when not the default. */
+        Integer statsRecordMaxBytes;
     }
 
     private final Options options;
@@ -130,6 +132,9 @@ final class LocalPipeline implements AutoCloseable {
             p.put(AttributorConfig.METHODS, String.join(",", options.methods.stream().map(Method::id).toList()));
             p.put(AttributorConfig.WORKERS, options.workers);
             p.put(AttributorConfig.BATCH_SIZE, options.batchSize);
+            if (options.statsRecordMaxBytes != null) {
+                p.put(AttributorConfig.STATS_RECORD_MAX_BYTES, options.statsRecordMaxBytes);
+            }
             Attributor a = new Attributor(new AttributorConfig(p), registry);
             a.start();
             attributors.add(a);

@@ -32,7 +32,9 @@ import org.junit.jupiter.api.Test;
  * The correctness anchor of the streaming path: the same samples through ingest, two attributor
  * instances in one consumer group and the aggregator, on a real broker in this JVM, and through the
  * batch calibrator in one process, give the same first plan (channel means bit for bit) and, under
- * it, the same alpha and the same loss, bit for bit, for every group and method.
+ * it, the same alpha and the same loss, bit for bit, for every group and method. The attributors cut
+ * every sample's sums into several LayerStats records (16 KiB each at most, as a large model's
+ * are cut at 256 KiB), whose parts interleave across the two instances.
  */
 class StreamBatchAgreementTest {
 
@@ -45,6 +47,7 @@ class StreamBatchAgreementTest {
         o.roundSamples = SAMPLES;
         o.attributors = 2;
         o.batchSize = 4;
+        o.statsRecordMaxBytes = 16 << 10;
         Duration timeout = Duration.ofMinutes(10);
         CalibrationPlan streamPlan;
         Map<String, dev.qig.schemas.QuantConfig> streamConfigs;
@@ -71,6 +74,9 @@ class StreamBatchAgreementTest {
             List<VisualQuestion> questions = LocalPipeline.asStreamed(samples, loaded.processor());
             BatchCalibrator batch = new BatchCalibrator(vqa, CalibrationSettings.defaults(QuantScheme.W3A16), modelId);
             BatchCalibrator.Result result = batch.calibrate(EnumSet.allOf(Method.class), questions, manager, (p, n) -> { });
+            assertTrue(Records.layerStatsParts("s", dev.qig.kafka.records.RoundKey.parse(streamPlan.getModel() + "/w3a16/x"), streamPlan.getSettings(),
+                    1, result.sums(), "clean", java.time.Instant.EPOCH, "a", o.statsRecordMaxBytes).size() > 1,
+                    "a sample of this model's shape is cut into several records at 16 KiB");
 
             assertEquals(result.plan().mu().size(), streamPlan.getGroups().size());
             for (PlanGroup g : streamPlan.getGroups()) {

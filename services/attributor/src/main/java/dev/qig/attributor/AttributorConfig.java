@@ -6,6 +6,7 @@ import dev.qig.core.quant.IgRule;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.kafka.config.ServiceConfig;
+import dev.qig.kafka.records.Records;
 import dev.qig.kafka.topics.Topics;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -54,6 +55,8 @@ public final class AttributorConfig extends ServiceConfig {
     public static final String IMAGE_MAX_BYTES = "image.max.bytes";
     /** Write TokenAttribution records (QIG token weights per group) besides the partial sums. */
     public static final String ATTRIBUTIONS_ENABLED = "attributions.enabled";
+    /** Largest LayerStats record: a sample's sums are cut by decoder layer into records of at most this size. */
+    public static final String STATS_RECORD_MAX_BYTES = "stats.record.max.bytes";
 
     /** The default {@value ServiceConfig#METRICS_PORT} of the attributor (one port per service: 9401-9404). */
     public static final int DEFAULT_METRICS_PORT = 9402;
@@ -99,7 +102,11 @@ public final class AttributorConfig extends ServiceConfig {
             .define(IMAGE_MAX_BYTES, Type.INT, 16 << 20, ConfigDef.Range.atLeast(1), Importance.LOW,
                     "Images larger than this many bytes go to the dead-letter topic undecoded.")
             .define(ATTRIBUTIONS_ENABLED, Type.BOOLEAN, true, Importance.LOW,
-                    "Write TokenAttribution records (QIG token weights per group) besides the partial sums.");
+                    "Write TokenAttribution records (QIG token weights per group) besides the partial sums.")
+            .define(STATS_RECORD_MAX_BYTES, Type.INT, Records.DEFAULT_STATS_RECORD_BYTES, ConfigDef.Range.atLeast(16 << 10),
+                    Importance.LOW, "Largest LayerStats record, in bytes: a sample's partial sums are cut by decoder layer "
+                            + "into as few records as stay within it (a single layer is never cut). The default keeps "
+                            + "records well inside Kafka's 1 MB message limit; the test-bed model's fit in one.");
 
     private final List<QuantScheme> schemes;
     private final Set<Method> methods;
@@ -175,6 +182,10 @@ public final class AttributorConfig extends ServiceConfig {
 
     public boolean attributionsEnabled() {
         return getBoolean(ATTRIBUTIONS_ENABLED);
+    }
+
+    public int statsRecordMaxBytes() {
+        return getInt(STATS_RECORD_MAX_BYTES);
     }
 
     private static String ids(Enum<?>[] values) {

@@ -30,6 +30,7 @@ public final class AggregatorMetrics {
     private final ServiceMetrics metrics;
     private final Counter summed;
     private final Counter duplicates;
+    private final Counter partsHeld;
     private final Counter roundsClosed;
     private final Counter driftEvents;
     private final Counter configsEmitted;
@@ -44,6 +45,9 @@ public final class AggregatorMetrics {
                 .labelNames(KEY_LABELS).register(r);
         duplicates = Counter.builder().name("qig_samples_duplicate_total")
                 .help("Samples skipped because they were already summed under the plan (redeliveries).")
+                .labelNames(KEY_LABELS).register(r);
+        partsHeld = Counter.builder().name("qig_sample_parts_held_total")
+                .help("LayerStats parts held until the rest of their sample arrived (samples cut into several records).")
                 .labelNames(KEY_LABELS).register(r);
         roundsClosed = Counter.builder().name("qig_rounds_closed_total")
                 .help("Rounds closed, by what closed them (count: N samples; time: the round's time limit).")
@@ -80,6 +84,7 @@ public final class AggregatorMetrics {
         if (known.add(key)) {
             // The series of a round key's events at 0 from its first sample on, so that rates and dashboards have them.
             duplicates.initLabelValues(labels(key));
+            partsHeld.initLabelValues(labels(key));
             plansPublished.initLabelValues(labels(key));
             for (String by : List.of("count", "time")) {
                 roundsClosed.initLabelValues(key.model(), key.scheme().id(), key.settings(), by);
@@ -92,6 +97,10 @@ public final class AggregatorMetrics {
 
     void duplicate(RoundKey key) {
         duplicates.labelValues(labels(key)).inc();
+    }
+
+    void partHeld(RoundKey key) {
+        partsHeld.labelValues(labels(key)).inc();
     }
 
     void roundClosed(RoundKey key, String closedBy) {

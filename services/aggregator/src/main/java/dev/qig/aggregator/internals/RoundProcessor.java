@@ -21,6 +21,7 @@ import dev.qig.schemas.DriftEvent;
 import dev.qig.schemas.GroupDrift;
 import dev.qig.schemas.internal.DriftCheck;
 import dev.qig.schemas.internal.GroupDriftCheck;
+import dev.qig.schemas.internal.RoundLayerSums;
 import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import java.time.Duration;
@@ -60,11 +61,17 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     public static final String SEEN_STORE = "seen-samples";
     public static final String CONFIGS_STORE = "configs";
     public static final String PROGRESS_STORE = "round-progress";
+    /** The open rounds' exact sums, one record per round key and decoder layer. */
+    public static final String LAYER_SUMS_STORE = "round-layer-sums";
+    /** Parts of samples cut into several LayerStats records, held until the sample's last part arrives. */
+    public static final String PENDING_STORE = "pending-parts";
     public static final String PLANS_SINK = "plans-sink";
     public static final String CONFIGS_SINK = "configs-sink";
     public static final String DRIFT_SINK = "drift-events-sink";
 
     private static final Logger LOG = LoggerFactory.getLogger(RoundProcessor.class);
+    /** More parts than decoder layers of any model: a record claiming more is malformed. */
+    private static final int MAX_PARTS = 10_000;
 
     /** What the processor needs to know. */
     public record Settings(Set<String> models, int roundSamples, long maxDurationMs, long checkIntervalMs,
@@ -77,6 +84,10 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     private KeyValueStore<String, Long> seen;
     private KeyValueStore<String, dev.qig.schemas.QuantConfig> configs;
     private KeyValueStore<String, RoundProgress> progress;
+    private KeyValueStore<String, RoundLayerSums> layerSums;
+    private KeyValueStore<String, LayerStats> pending;
+    /** Sizes of the last layer records written: the largest and all of them (logged as a round closes). */
+    private long[] lastSumsBytes = {0, 0};
     private ReadOnlyKeyValueStore<String, ActiveConfig> active;
     /**
      * The open rounds' sums as exact sums, so that a record does not decode the whole round from its
@@ -101,6 +112,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         this.seen = context.getStateStore(SEEN_STORE);
         this.configs = context.getStateStore(CONFIGS_STORE);
         this.progress = context.getStateStore(PROGRESS_STORE);
+        this.layerSums = context.getStateStore(LAYER_SUMS_STORE);
+        this.pending = context.getStateStore(PENDING_STORE);
         this.active = context.getStateStore(ActiveConfigs.STORE);
         context.schedule(Duration.ofMillis(settings.checkIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::closeExpired);
     }
@@ -120,6 +133,10 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             key = RoundKey.of(stats.getModel(), QuantScheme.parse(stats.getScheme()), stats.getSettings());
         } catch (IllegalArgumentException e) {
             throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "sample " + stats.getSampleId() + ": " + e.getMessage(), e);
+        }
+        if (stats.getParts() < 1 || stats.getPart() < 0 || stats.getPart() >= stats.getParts() || stats.getParts() > MAX_PARTS) {
+            throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "sample " + stats.getSampleId() + ": part "
+                    + stats.getPart() + " of " + stats.getParts() + " (parts run from 0 to at most " + (MAX_PARTS - 1) + ")");
         }
         if (!key.toString().equals(record.key())) {
             throw new RejectedRecordException(RejectReason.MISMATCHED_ROUND, "record key '" + record.key()
@@ -141,16 +158,48 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         String seenKey = record.key() + "|" + plan + "|" + stats.getSampleId();
         if (seen.get(seenKey) != null) {
             // A redelivery, or the same sample id sent twice: it counts once.
-            state.setDuplicates(state.getDuplicates() + 1);
-            save(state);
-            metrics.duplicate(key);
-            LOG.debug("{}: sample {} already summed under plan {}", key, stats.getSampleId(), plan);
+            duplicate(state, key, stats);
             return;
         }
+        LayerStats whole = stats;
+        List<String> heldKeys = List.of();
+        if (stats.getParts() > 1) {
+            // A sample cut into parts joins a round only whole: its parts wait here until the last arrives, so a
+            // round closes with complete samples only, however the parts of different samples interleave.
+            String prefix = seenKey + "|";
+            String partKey = prefix + String.format(java.util.Locale.ROOT, "%05d", stats.getPart());
+            if (pending.get(partKey) != null) {
+                duplicate(state, key, stats);
+                return;
+            }
+            List<LayerStats> held = new ArrayList<>();
+            List<String> keys = new ArrayList<>();
+            try (KeyValueIterator<String, LayerStats> it = pending.prefixScan(prefix, new StringSerializer())) {
+                while (it.hasNext()) {
+                    KeyValue<String, LayerStats> e = it.next();
+                    keys.add(e.key);
+                    held.add(e.value);
+                }
+            }
+            if (!held.isEmpty() && (held.get(0).getParts() != stats.getParts() || held.get(0).getKind() != stats.getKind())) {
+                throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "sample " + stats.getSampleId() + ": part "
+                        + stats.getPart() + " says " + stats.getParts() + " parts of kind " + stats.getKind() + "; part "
+                        + held.get(0).getPart() + " said " + held.get(0).getParts() + " of kind " + held.get(0).getKind());
+            }
+            if (held.size() + 1 < stats.getParts()) {
+                pending.put(partKey, stats);
+                metrics.partHeld(key);
+                return;
+            }
+            held.add(stats);
+            whole = merged(held);
+            heldKeys = keys;
+        }
         CalibrationSums current = sums(state);
-        CalibrationSums sample = checkedSums(stats, state, current);
+        CalibrationSums sample = checkedSums(whole, state, current);
+        heldKeys.forEach(pending::delete);
         CalibrationSums total = current.plus(sample);
-        RoundStates.setSums(state, total);
+        lastSumsBytes = RoundStates.setSums(state, total, layerSums);
         cache.put(record.key(), new CachedSums(state.getRound(), state.getPlanVersion(), total.samples(), total));
         long now = context.currentSystemTimeMs();
         long eventTime = stats.getEventTime().toEpochMilli();
@@ -170,6 +219,37 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         }
     }
 
+    private void duplicate(RoundState state, RoundKey key, LayerStats stats) {
+        state.setDuplicates(state.getDuplicates() + 1);
+        save(state);
+        metrics.duplicate(key);
+        LOG.debug("{}: sample {} (part {} of {}) already summed or held under plan {}", key, stats.getSampleId(),
+                stats.getPart(), stats.getParts(), state.getPlanVersion());
+    }
+
+    /** One record of a sample's parts: the first part's fields with every part's groups. */
+    private static LayerStats merged(List<LayerStats> parts) {
+        LayerStats first = parts.get(0);
+        LayerStats out = LayerStats.newBuilder(first).build();
+        List<dev.qig.schemas.GroupStatistics> statistics = new ArrayList<>();
+        List<dev.qig.schemas.GroupErrors> errors = new ArrayList<>();
+        java.util.BitSet seenParts = new java.util.BitSet();
+        for (LayerStats p : parts) {
+            seenParts.set(p.getPart());
+            statistics.addAll(p.getStatistics());
+            errors.addAll(p.getErrors());
+        }
+        if (seenParts.cardinality() != first.getParts()) {
+            throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "sample " + first.getSampleId() + ": parts "
+                    + seenParts + " of " + first.getParts());
+        }
+        out.setStatistics(statistics);
+        out.setErrors(errors);
+        out.setPart(0);
+        out.setParts(1);
+        return out;
+    }
+
     /** Stores a round's state and its progress summary. */
     private void save(RoundState s) {
         rounds.put(s.getRoundKey(), s);
@@ -184,7 +264,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 && c.samples() == state.getSamples()) {
             return c.sums();
         }
-        return RoundStates.sums(state);
+        return RoundStates.sums(state, layerSums);
     }
 
     /** The sample's sums, after checking that they fit the round: kind, groups and channels. */
@@ -328,8 +408,14 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                     state.getRound(), state.getSamples(), now);
             context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
             metrics.planPublished(key);
-            // Records of the old plan are stale from now on: their sample ids need not be remembered.
+            // Records of the old plan are stale from now on: their sample ids need not be remembered, and parts
+            // of samples still incomplete can never be summed (their remaining parts will be rejected as stale).
             forgetSeen(key.toString() + "|" + state.getPlanVersion() + "|");
+            int dropped = forgetPending(key.toString() + "|" + state.getPlanVersion() + "|");
+            if (dropped > 0) {
+                LOG.warn("{}: {} held parts of samples incomplete under plan {} dropped with the plan", key, dropped,
+                        state.getPlanVersion());
+            }
             after.setPlanVersion(nextVersion);
             after.setPlan(planRecord);
         } else {
@@ -337,9 +423,11 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             after.setPlanVersion(state.getPlanVersion());
             after.setPlan(state.getPlan());
         }
-        LOG.info("{}: round {} closed by {} with {} samples{}{}", key, state.getRound(), closedBy, state.getSamples(),
+        LOG.info("{}: round {} closed by {} with {} samples{}{}; its sums were {} KB in per-layer records of at most {} KB",
+                key, state.getRound(), closedBy, state.getSamples(),
                 calibrates ? "; configs emitted" : searchRound ? "; monitoring" : "",
-                newPlan ? "; plan " + after.getPlanVersion() + " published" : "");
+                newPlan ? "; plan " + after.getPlanVersion() + " published" : "", lastSumsBytes[1] / 1024, lastSumsBytes[0] / 1024);
+        RoundStates.clearSums(state.getRoundKey(), layerSums);
         if (check != null) {
             LOG.info("{}: round {} drift: median {} regret {} (max {}), median mu shift {} (max {}); {} of {} rounds over "
                     + "(thresholds {}, {})", key, state.getRound(), check.getMethod(), format(check.getMedianRegret()),
@@ -463,12 +551,11 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
 
     /** Sample ids of a plan that has ended can never be duplicates again (its records are stale). */
     private void forgetSeen(String prefix) {
-        List<String> keys = new ArrayList<>();
-        try (KeyValueIterator<String, Long> it = seen.prefixScan(prefix, new StringSerializer())) {
-            while (it.hasNext()) {
-                keys.add(it.next().key);
-            }
-        }
-        keys.forEach(seen::delete);
+        RoundStates.deleteByPrefix(seen, prefix);
+    }
+
+    /** Deletes the held parts under a prefix; returns how many. */
+    private int forgetPending(String prefix) {
+        return RoundStates.deleteByPrefix(pending, prefix);
     }
 }

@@ -10,6 +10,7 @@ import dev.qig.kafka.records.RoundKey;
 import dev.qig.schemas.EngineSettings;
 import dev.qig.schemas.internal.ExactGroupErrors;
 import dev.qig.schemas.internal.ExactGroupStatistics;
+import dev.qig.schemas.internal.RoundLayerSums;
 import dev.qig.schemas.internal.RoundState;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
@@ -18,8 +19,16 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
 
-/** Between a round's exact sums and its state-store record (RoundState), losslessly. */
+/**
+ * Between a round's exact sums and its state-store records, losslessly: the round's header
+ * (RoundState) under the round key, and its sums as one RoundLayerSums per decoder layer, so that no
+ * store record (nor changelog message) holds a whole model's sums.
+ */
 final class RoundStates {
 
     private RoundStates() {}
@@ -39,48 +48,125 @@ final class RoundStates {
                 .setFirstEventTime(0)
                 .setLastEventTime(0)
                 .setDomains(new HashMap<>())
-                .setStatistics(new ArrayList<>())
-                .setErrors(new ArrayList<>())
                 .setDuplicates(0)
                 .build();
     }
 
-    static CalibrationSums sums(RoundState s) {
-        Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
-        for (ExactGroupStatistics g : s.getStatistics()) {
-            statistics.put(Records.groupKey(g.getLayer(), g.getGroup()), GroupStatistics.ofSums(exact(g.getAbsSum()),
-                    g.getTokens(), exact(g.getGradVisionSum()), g.getGradVisionCount(), exact(g.getGradAnswerSum()),
-                    g.getGradAnswerCount()));
+    /** The key of one layer's sums of a round key in the layer-sums store; a round key's keys share the prefix. */
+    static String layerKey(String roundKey, int layer) {
+        return layerPrefix(roundKey) + String.format(java.util.Locale.ROOT, "%05d", layer);
+    }
+
+    static String layerPrefix(String roundKey) {
+        return roundKey + "|";
+    }
+
+    /**
+     * The round's sums, from its per-layer records. They were written with the state in one
+     * transaction, so each must name the state's round, plan and sample count.
+     *
+     * @throws IllegalStateException when a layer record does not match the state (a store that was
+     *     not written by this version, or damaged)
+     */
+    static CalibrationSums sums(RoundState s, KeyValueStore<String, RoundLayerSums> layers) {
+        if (s.getSamples() == 0) {
+            return new CalibrationSums(Map.of(), Map.of(), 0);
         }
+        Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
         Map<GroupKey, GroupErrors> errors = new TreeMap<>();
-        for (ExactGroupErrors g : s.getErrors()) {
-            errors.put(Records.groupKey(g.getLayer(), g.getGroup()), GroupErrors.ofSums(exact(g.getEAll()),
-                    exact(g.getEAnswer()), exact(g.getEVision()), exact(g.getEQig()), g.getNAll(), g.getNAnswer(),
-                    g.getNVision(), exact(g.getLambdaSum())));
+        try (KeyValueIterator<String, RoundLayerSums> it = layers.prefixScan(layerPrefix(s.getRoundKey()), new StringSerializer())) {
+            while (it.hasNext()) {
+                KeyValue<String, RoundLayerSums> e = it.next();
+                RoundLayerSums l = e.value;
+                if (l.getRound() != s.getRound() || l.getPlanVersion() != s.getPlanVersion() || l.getSamples() != s.getSamples()) {
+                    throw new IllegalStateException(e.key + " holds round " + l.getRound() + ", plan " + l.getPlanVersion() + ", "
+                            + l.getSamples() + " samples; the round state is at round " + s.getRound() + ", plan "
+                            + s.getPlanVersion() + ", " + s.getSamples() + " samples");
+                }
+                for (ExactGroupStatistics g : l.getStatistics()) {
+                    statistics.put(Records.groupKey(g.getLayer(), g.getGroup()), GroupStatistics.ofSums(exact(g.getAbsSum()),
+                            g.getTokens(), exact(g.getGradVisionSum()), g.getGradVisionCount(), exact(g.getGradAnswerSum()),
+                            g.getGradAnswerCount()));
+                }
+                for (ExactGroupErrors g : l.getErrors()) {
+                    errors.put(Records.groupKey(g.getLayer(), g.getGroup()), GroupErrors.ofSums(exact(g.getEAll()),
+                            exact(g.getEAnswer()), exact(g.getEVision()), exact(g.getEQig()), g.getNAll(), g.getNAnswer(),
+                            g.getNVision(), exact(g.getLambdaSum())));
+                }
+            }
+        }
+        if (statistics.isEmpty()) {
+            throw new IllegalStateException("round " + s.getRound() + " of " + s.getRoundKey() + " counts " + s.getSamples()
+                    + " samples but its layer sums are missing");
         }
         return new CalibrationSums(statistics, errors, s.getSamples());
     }
 
-    /** Writes sums (and their sample count) into the state. */
-    static void setSums(RoundState s, CalibrationSums sums) {
-        List<ExactGroupStatistics> statistics = new ArrayList<>();
-        sums.statistics().forEach((k, g) -> statistics.add(ExactGroupStatistics.newBuilder()
-                .setLayer(k.layer()).setGroup(k.group().id())
-                .setAbsSum(records(g.absSum())).setTokens(g.tokens())
-                .setGradVisionSum(record(g.gradVisionSum())).setGradVisionCount(g.gradVisionCount())
-                .setGradAnswerSum(record(g.gradAnswerSum())).setGradAnswerCount(g.gradAnswerCount())
-                .build()));
-        List<ExactGroupErrors> errors = new ArrayList<>();
-        sums.errors().forEach((k, g) -> errors.add(ExactGroupErrors.newBuilder()
-                .setLayer(k.layer()).setGroup(k.group().id())
-                .setEAll(records(g.eAll())).setEAnswer(records(g.eAnswer())).setEVision(records(g.eVision()))
-                .setEQig(records(g.eQig()))
-                .setNAll(g.nAll()).setNAnswer(g.nAnswer()).setNVision(g.nVision())
-                .setLambdaSum(record(g.lambdaSum()))
-                .build()));
-        s.setStatistics(statistics);
-        s.setErrors(errors);
+    /**
+     * Writes sums into the state's count and one record per decoder layer, each with only that
+     * layer's groups.
+     *
+     * @return the bytes of the largest layer record and of all of them (as the changelog receives them)
+     */
+    static long[] setSums(RoundState s, CalibrationSums sums, KeyValueStore<String, RoundLayerSums> layers) {
+        Map<Integer, List<ExactGroupStatistics>> statistics = new TreeMap<>();
+        sums.statistics().forEach((k, g) -> statistics.computeIfAbsent(k.layer(), x -> new ArrayList<>())
+                .add(ExactGroupStatistics.newBuilder()
+                        .setLayer(k.layer()).setGroup(k.group().id())
+                        .setAbsSum(records(g.absSum())).setTokens(g.tokens())
+                        .setGradVisionSum(record(g.gradVisionSum())).setGradVisionCount(g.gradVisionCount())
+                        .setGradAnswerSum(record(g.gradAnswerSum())).setGradAnswerCount(g.gradAnswerCount())
+                        .build()));
+        Map<Integer, List<ExactGroupErrors>> errors = new TreeMap<>();
+        sums.errors().forEach((k, g) -> errors.computeIfAbsent(k.layer(), x -> new ArrayList<>())
+                .add(ExactGroupErrors.newBuilder()
+                        .setLayer(k.layer()).setGroup(k.group().id())
+                        .setEAll(records(g.eAll())).setEAnswer(records(g.eAnswer())).setEVision(records(g.eVision()))
+                        .setEQig(records(g.eQig()))
+                        .setNAll(g.nAll()).setNAnswer(g.nAnswer()).setNVision(g.nVision())
+                        .setLambdaSum(record(g.lambdaSum()))
+                        .build()));
         s.setSamples(sums.samples());
+        long largest = 0;
+        long total = 0;
+        for (Map.Entry<Integer, List<ExactGroupStatistics>> e : statistics.entrySet()) {
+            RoundLayerSums l = new RoundLayerSums(s.getRound(), s.getPlanVersion(), sums.samples(), e.getValue(),
+                    errors.getOrDefault(e.getKey(), List.of()));
+            layers.put(layerKey(s.getRoundKey(), e.getKey()), l);
+            long bytes = encodedSize(l);
+            largest = Math.max(largest, bytes);
+            total += bytes;
+        }
+        return new long[] {largest, total};
+    }
+
+    /** Deletes a round key's layer records (its round closed). */
+    static void clearSums(String roundKey, KeyValueStore<String, RoundLayerSums> layers) {
+        deleteByPrefix(layers, layerPrefix(roundKey));
+    }
+
+    /** Deletes every record whose key starts with {@code prefix}; returns how many. */
+    static <V> int deleteByPrefix(KeyValueStore<String, V> store, String prefix) {
+        List<String> keys = new ArrayList<>();
+        try (KeyValueIterator<String, V> it = store.prefixScan(prefix, new StringSerializer())) {
+            while (it.hasNext()) {
+                keys.add(it.next().key);
+            }
+        }
+        keys.forEach(store::delete);
+        return keys.size();
+    }
+
+    /** Avro binary size of a record (what a state store and its changelog hold, less the registry's 5-byte header). */
+    static long encodedSize(org.apache.avro.specific.SpecificRecordBase r) {
+        try {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            org.apache.avro.io.BinaryEncoder enc = org.apache.avro.io.EncoderFactory.get().directBinaryEncoder(out, null);
+            new org.apache.avro.specific.SpecificDatumWriter<org.apache.avro.specific.SpecificRecordBase>(r.getSchema()).write(r, enc);
+            return out.size();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static ExactSum exact(dev.qig.schemas.internal.ExactSum r) {

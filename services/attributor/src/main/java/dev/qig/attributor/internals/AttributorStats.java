@@ -35,7 +35,7 @@ public final class AttributorStats {
         consumed = Counter.builder().name("qig_samples_consumed_total")
                 .help("Records read from the samples topic (good and bad).").register(registry);
         attributed = Counter.builder().name("qig_samples_attributed_total")
-                .help("Samples attributed: LayerStats records written, one per sample, model and scheme (a batch whose "
+                .help("Samples attributed: per sample, model and scheme, its LayerStats records written (a batch whose "
                         + "outputs are not acknowledged is read and counted again).")
                 .labelNames("model", "scheme").register(registry);
         engineSeconds = Histogram.builder().name("qig_attribution_seconds")
@@ -135,7 +135,7 @@ public final class AttributorStats {
         return (long) consumed.get();
     }
 
-    /** LayerStats records written: one per sample, model and scheme. */
+    /** Samples attributed (their LayerStats records written), counted once per sample, model and scheme. */
     public long attributed() {
         return (long) ServiceMetrics.sum(attributed);
     }

@@ -82,6 +82,8 @@ public final class Worker implements Runnable {
     private final StringSerializer keys = new StringSerializer();
     private final Map<PartialSumsEngine, Map<GroupKey, Integer>> igPoints = new java.util.IdentityHashMap<>();
     private final AtLeastOnceLoop loop;
+    /** Round key and plan of which the LayerStats sizes were logged (once each, for operators sizing topics). */
+    private final java.util.Set<String> sizesLogged = new java.util.HashSet<>();
 
     public Worker(AttributorConfig config, int index, PlanCache plans, SampleDecoder decoder,
                   AvroSerializer<SpecificRecord> serializer, AttributorStats stats) {
@@ -248,10 +250,21 @@ public final class Worker implements Runnable {
                 continue;
             }
             CalibrationSample s = item.sample();
-            LayerStats partials = Records.layerStats(s.getSampleId(), key, settingsRecords.get(scheme), plan.version(), result.sums(),
-                    s.getDomain(), s.getEventTime(), config.instanceId());
-            sent.add(producer.send(new ProducerRecord<>(topicStats, null, s.getEventTime().toEpochMilli(),
-                    keys.serialize(topicStats, keyString), serializer.serialize(topicStats, partials))));
+            List<LayerStats> parts = Records.layerStatsParts(s.getSampleId(), key, settingsRecords.get(scheme), plan.version(),
+                    result.sums(), s.getDomain(), s.getEventTime(), config.instanceId(), config.statsRecordMaxBytes());
+            long largest = 0;
+            long total = 0;
+            for (LayerStats part : parts) {
+                byte[] value = serializer.serialize(topicStats, part);
+                largest = Math.max(largest, value.length);
+                total += value.length;
+                sent.add(producer.send(new ProducerRecord<>(topicStats, null, s.getEventTime().toEpochMilli(),
+                        keys.serialize(topicStats, keyString), value)));
+            }
+            if (sizesLogged.add(keyString + "|" + plan.version())) {
+                LOG.info("worker {}: LayerStats of {} under plan {}: {} record(s) per sample, largest {} KB, {} KB in all",
+                        index, keyString, plan.version(), parts.size(), (largest + 1023) / 1024, (total + 1023) / 1024);
+            }
             stats.attributed(model.id(), scheme.id());
             if (!result.lambda().isEmpty()) {
                 lambdas.add(result.lambda());

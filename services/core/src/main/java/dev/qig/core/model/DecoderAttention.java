@@ -80,13 +80,15 @@ public final class DecoderAttention extends ModelBlock {
                 mask[i * t + j] = Float.NEGATIVE_INFINITY;
             }
         }
-        return m.create(mask, new Shape(t, t));
+        return Scalars.constant(m, mask, new Shape(t, t));
     }
 
     /**
      * Hands the attention probabilities of every forward, shape (B, kvHeads, heads / kvHeads, T, T)
      * with query head {@code kv * group + g} at {@code [:, kv, g]}, to a listener (training losses
-     * that supervise attention read them inside the recorded graph); null removes it.
+     * that supervise attention read them inside the recorded graph); null removes it. The array is
+     * valid during the call only (the layer's temporaries are freed as it ends): keep a slice attached
+     * to a manager of your own.
      */
     public void setProbabilityListener(Consumer<NDArray> listener) {
         this.probabilityListener = listener;

@@ -16,7 +16,11 @@ import java.util.function.UnaryOperator;
  */
 public final class QuantizableLinear extends ModelBlock {
 
-    /** Receives the input of a linear on every forward call (before input quantization). */
+    /**
+     * Receives the input of a linear on every forward call (before input quantization). The input is
+     * valid during the call only (the model frees each layer's temporaries as the layer ends): a
+     * listener that keeps it attaches what it keeps to a manager of its own.
+     */
     @FunctionalInterface
     public interface InputListener {
         void onInput(QuantizableLinear linear, NDArray input);

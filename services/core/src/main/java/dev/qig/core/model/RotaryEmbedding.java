@@ -50,7 +50,7 @@ public final class RotaryEmbedding {
             }
         }
         Shape shape = new Shape(length, headDim);
-        return new NDArray[] {manager.create(cos, shape), manager.create(sin, shape)};
+        return new NDArray[] {Scalars.constant(manager, cos, shape), Scalars.constant(manager, sin, shape)};
     }
 
     /** Rotates x of shape (..., length, headDim) with tables from {@link #tables}. */

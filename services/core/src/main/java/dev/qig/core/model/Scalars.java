@@ -1,6 +1,7 @@
 package dev.qig.core.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -42,6 +43,18 @@ public final class Scalars {
     /** SiLU ({@code x * sigmoid(x)}), i.e. DJL's swish with beta 1 without its scalar. */
     public static NDArray silu(NDArray x) {
         return x.mul(x.getNDArrayInternal().sigmoid());
+    }
+
+    /**
+     * An array of Java values whose storage PyTorch owns. {@code manager.create(float[])} wraps a Java
+     * direct buffer that is freed once its NDArray is closed and collected; a layer's temporaries are
+     * closed as the layer ends (before backward), so a table autograd keeps (rotary cos/sin, the
+     * causal mask) must be a PyTorch copy.
+     */
+    public static NDArray constant(NDManager manager, float[] values, Shape shape) {
+        try (NDArray wrapped = manager.create(values, shape)) {
+            return wrapped.duplicate();
+        }
     }
 
     private static NDArray of(NDArray like, float value) {

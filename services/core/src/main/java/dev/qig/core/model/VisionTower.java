@@ -63,7 +63,7 @@ public final class VisionTower extends ModelBlock {
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = embeddings(ps, inputs.head(), training);
         for (VisionEncoderLayer layer : layers) {
-            x = layer.forward1(ps, x, training);
+            x = NDScope.apply(x, in -> layer.forward1(ps, in, training)); // temporaries freed per layer
         }
         if (postNorm != null) {
             return new NDList(postNorm.forward1(ps, x, training));
@@ -80,7 +80,7 @@ public final class VisionTower extends ModelBlock {
         NDArray x = embeddings(ps, pixels, false);
         states.add(x);
         for (VisionEncoderLayer layer : layers) {
-            x = layer.forward1(ps, x, false);
+            x = NDScope.apply(x, in -> layer.forward1(ps, in, false));
             states.add(x);
         }
         return states;

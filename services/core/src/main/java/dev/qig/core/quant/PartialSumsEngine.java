@@ -161,48 +161,54 @@ public final class PartialSumsEngine {
             timings.addSamples(rows);
 
             for (GroupKey key : keys) {
-                DecoderLayer layer = model.layers().get(key.layer());
-                EqualizationGroup group = key.group();
-                boolean search = plan.searches(key);
-                RowSums[] perRow = new RowSums[rows];
-                for (int r = 0; r < rows; r++) {
-                    perRow[r] = new RowSums(group.channels(layer), search);
-                }
-                NDArray gridInput = settings.scheme().quantizesActivations() ? xQ.get(key) : xFp.get(key);
-
-                // Channel statistics of the search input, real tokens only.
-                float[] absSums = gridInput.abs().mul(maskNd.expandDims(-1)).sum(new int[] {1}).toFloatArray();
-                int channels = group.channels(layer);
-                for (int r = 0; r < rows; r++) {
-                    for (int c = 0; c < channels; c++) {
-                        perRow[r].absSum[c] = absSums[r * channels + c];
-                    }
-                    perRow[r].tokens = batch.length(r);
-                    float[][] grads = (group.side() == EqualizationGroup.Side.ATTENTION ? gradAttention : gradMlp).get(key.layer());
-                    addGradientSums(perRow[r], grads[r], modality[r], batch.length(r));
-                }
-
-                float[][] lambda = null;
-                if (search && methods.contains(Method.QIG)) {
-                    long ti = System.nanoTime();
-                    float[][] u = qigScores(layer, group, ps, xFp.get(key), xQ.get(key), maskNd, rows, t);
-                    lambda = new float[rows][];
-                    float[][] scores = new float[rows][];
+                // Every array a group makes (quantized weight candidates, module outputs, IG points) is
+                // closed when the group is done; only plain sums leave it. Kept on the batch's manager
+                // instead, they reach 20 GB over a 24-layer model at 800 tokens.
+                try (ai.djl.ndarray.NDScope groupScope = new ai.djl.ndarray.NDScope()) {
+                    groupScope.suppressNotUsedWarning();
+                    DecoderLayer layer = model.layers().get(key.layer());
+                    EqualizationGroup group = key.group();
+                    boolean search = plan.searches(key);
+                    RowSums[] perRow = new RowSums[rows];
                     for (int r = 0; r < rows; r++) {
-                        scores[r] = java.util.Arrays.copyOf(u[r], batch.length(r));
-                        lambda[r] = TokenScores.weights(scores[r], settings.iqrClip());
+                        perRow[r] = new RowSums(group.channels(layer), search);
                     }
-                    lambdas.put(key, lambda);
-                    raw.put(key, scores);
-                    timings.add(EngineTimings.Phase.INTEGRATED_GRADIENTS, System.nanoTime() - ti);
+                    NDArray gridInput = settings.scheme().quantizesActivations() ? xQ.get(key) : xFp.get(key);
+
+                    // Channel statistics of the search input, real tokens only.
+                    float[] absSums = gridInput.abs().mul(maskNd.expandDims(-1)).sum(new int[] {1}).toFloatArray();
+                    int channels = group.channels(layer);
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < channels; c++) {
+                            perRow[r].absSum[c] = absSums[r * channels + c];
+                        }
+                        perRow[r].tokens = batch.length(r);
+                        float[][] grads = (group.side() == EqualizationGroup.Side.ATTENTION ? gradAttention : gradMlp).get(key.layer());
+                        addGradientSums(perRow[r], grads[r], modality[r], batch.length(r));
+                    }
+
+                    float[][] lambda = null;
+                    if (search && methods.contains(Method.QIG)) {
+                        long ti = System.nanoTime();
+                        float[][] u = qigScores(layer, group, ps, xFp.get(key), xQ.get(key), maskNd, rows, t);
+                        lambda = new float[rows][];
+                        float[][] scores = new float[rows][];
+                        for (int r = 0; r < rows; r++) {
+                            scores[r] = java.util.Arrays.copyOf(u[r], batch.length(r));
+                            lambda[r] = TokenScores.weights(scores[r], settings.iqrClip());
+                        }
+                        lambdas.put(key, lambda);
+                        raw.put(key, scores);
+                        timings.add(EngineTimings.Phase.INTEGRATED_GRADIENTS, System.nanoTime() - ti);
+                    }
+                    if (search) {
+                        long tg = System.nanoTime();
+                        gridErrors(layer, group, ps, key, plan.mu().get(key), xFp.get(key), gridInput, xQ.get(key),
+                                lambda, modality, batch, perRow);
+                        timings.add(EngineTimings.Phase.GRID, System.nanoTime() - tg);
+                    }
+                    partials.put(key, perRow);
                 }
-                if (search) {
-                    long tg = System.nanoTime();
-                    gridErrors(layer, group, ps, key, plan.mu().get(key), xFp.get(key), gridInput, xQ.get(key),
-                            lambda, modality, batch, perRow);
-                    timings.add(EngineTimings.Phase.GRID, System.nanoTime() - tg);
-                }
-                partials.put(key, perRow);
             }
         }
 
@@ -249,7 +255,7 @@ public final class PartialSumsEngine {
         int rows = batch.rows();
         if (!withGradients) {
             // Only MBQ reads the gradients: without it, a plain forward pass captures the inputs.
-            captureInputs(keys, inputs);
+            captureInputs(keys, inputs, m);
             try {
                 vqa.logits(ps, batch, m, false);
             } finally {
@@ -264,7 +270,7 @@ public final class PartialSumsEngine {
         }
         Map<Integer, NDArray> probesAttention = new HashMap<>();
         Map<Integer, NDArray> probesMlp = new HashMap<>();
-        captureInputs(keys, inputs);
+        captureInputs(keys, inputs, m);
         for (DecoderLayer layer : model.layers()) {
             layer.attention().o().setOutputTap(probe(m, probesAttention, layer.index()));
             layer.mlp().down().setOutputTap(probe(m, probesMlp, layer.index()));
@@ -338,7 +344,7 @@ public final class PartialSumsEngine {
                 : QuantConfig.rtn(modelId, settings.scheme(), Map.of());
         Map<GroupKey, NDArray> inputs = new HashMap<>();
         try (AppliedQuantization applied = QuantConfigApplier.apply(model, distortion)) {
-            captureInputs(keys, inputs);
+            captureInputs(keys, inputs, m);
             vqa.logits(ps, batch, m, false);
         } finally {
             clearHooks();
@@ -352,10 +358,14 @@ public final class PartialSumsEngine {
         return inputs;
     }
 
-    private void captureInputs(List<GroupKey> keys, Map<GroupKey, NDArray> inputs) {
+    private void captureInputs(List<GroupKey> keys, Map<GroupKey, NDArray> inputs, NDManager manager) {
         for (GroupKey key : keys) {
             DecoderLayer layer = model.layers().get(key.layer());
-            key.group().inputOf(layer).setInputListener((linear, x) -> inputs.put(key, x.stopGradient()));
+            key.group().inputOf(layer).setInputListener((linear, x) -> {
+                NDArray kept = x.stopGradient();
+                kept.attach(manager); // outlives the layer's scope
+                inputs.put(key, kept);
+            });
         }
     }
 

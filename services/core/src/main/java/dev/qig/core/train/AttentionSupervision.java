@@ -29,6 +29,8 @@ final class AttentionSupervision implements AutoCloseable {
     private final int kvHead;
     private final int groupHead;
     private final int grid;
+    /** Holds the captured probabilities past the layer's scope, which frees its temporaries as the layer ends. */
+    private final NDManager kept = NDManager.newBaseManager();
     private NDArray captured;
 
     /** Supervises query head {@code head} of decoder layer {@code layer}; listens until closed. */
@@ -42,7 +44,13 @@ final class AttentionSupervision implements AutoCloseable {
         this.kvHead = head / group;
         this.groupHead = head % group;
         this.grid = c.imageSize() / c.patchSize();
-        attention.setProbabilityListener(p -> captured = p);
+        attention.setProbabilityListener(p -> {
+            if (captured != null) {
+                captured.close(); // a forward pass whose loss was never taken
+            }
+            captured = p.get(new NDIndex(":, {}, {}", kvHead, groupHead)); // (B,T,T), still in the recorded graph
+            captured.attach(kept);
+        });
     }
 
     /** The loss of the last forward pass; null when no sample of the batch has referents. */
@@ -69,7 +77,8 @@ final class AttentionSupervision implements AutoCloseable {
                 target[r * t + first + o.row() * grid + o.col()] = 1f;
             }
         }
-        NDArray probs = captured.get(new NDIndex(":, {}, {}", kvHead, groupHead)); // (B,T,T)
+        NDArray probs = captured;
+        probs.attach(s);
         captured = null;
         if (counted == 0) {
             return null;
@@ -83,5 +92,6 @@ final class AttentionSupervision implements AutoCloseable {
     public void close() {
         attention.setProbabilityListener(null);
         captured = null;
+        kept.close();
     }
 }

@@ -167,7 +167,11 @@ class EngineTest {
         try (NDManager m = manager.newSubManager()) {
             ParameterStore ps = new ParameterStore(m, false);
             List<NDArray> inputs = new ArrayList<>();
-            layer.mlp().gate().setInputListener((l, x) -> inputs.add(x.squeeze(0)));
+            layer.mlp().gate().setInputListener((l, x) -> {
+                NDArray kept = x.squeeze(0);
+                kept.attach(m);
+                inputs.add(kept);
+            });
             for (VqaSample s : samples) {
                 vqa.logits(ps, vqa.teacherForced(List.of(s)), m, false);
             }

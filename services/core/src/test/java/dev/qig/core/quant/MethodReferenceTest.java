@@ -107,7 +107,11 @@ class MethodReferenceTest {
     private static List<NDArray> inputsOf(QuantizableLinear linear, NDManager m) {
         ParameterStore ps = new ParameterStore(m, false);
         List<NDArray> inputs = new ArrayList<>();
-        linear.setInputListener((l, x) -> inputs.add(x.squeeze(0)));
+        linear.setInputListener((l, x) -> {
+            NDArray kept = x.squeeze(0);
+            kept.attach(m);
+            inputs.add(kept);
+        });
         try {
             for (VqaSample s : samples) {
                 vqa.logits(ps, vqa.teacherForced(List.of(s)), m, false);

@@ -93,6 +93,64 @@ public final class Records {
 
     // --- partial sums ---
 
+    /** Default of the attributor's largest LayerStats record (stats.record.max.bytes): 256 KiB. */
+    public static final int DEFAULT_STATS_RECORD_BYTES = 256 << 10;
+
+    /**
+     * One sample's sums as records of at most about {@code maxBytes} each, cut between decoder layers
+     * (one record when they fit, as the test-bed model's do; a layer larger than the limit gets a
+     * record of its own). Each record names its part and the number of parts; together they hold
+     * every group exactly once.
+     */
+    public static List<LayerStats> layerStatsParts(String sampleId, RoundKey key, EngineSettings settings, long planVersion,
+                                                   CalibrationSums sums, String domain, Instant eventTime, String attributor,
+                                                   int maxBytes) {
+        // Avro writes a double in 8 bytes; a group adds its name, counts and array headers (under 64 bytes).
+        TreeMap<Integer, Long> layerBytes = new TreeMap<>();
+        sums.statistics().forEach((k, s) -> layerBytes.merge(k.layer(), 64L + 8L * s.channels(), Long::sum));
+        sums.errors().forEach((k, e) -> layerBytes.merge(k.layer(), 64L + 8L * 4 * e.eAll().length, Long::sum));
+        long budget = Math.max(1, maxBytes - 1024L); // the sample id, settings and other fields
+        List<List<Integer>> cuts = new ArrayList<>();
+        List<Integer> current = new ArrayList<>();
+        long size = 0;
+        for (Map.Entry<Integer, Long> e : layerBytes.entrySet()) {
+            if (!current.isEmpty() && size + e.getValue() > budget) {
+                cuts.add(current);
+                current = new ArrayList<>();
+                size = 0;
+            }
+            current.add(e.getKey());
+            size += e.getValue();
+        }
+        if (!current.isEmpty() || cuts.isEmpty()) {
+            cuts.add(current);
+        }
+        List<LayerStats> out = new ArrayList<>(cuts.size());
+        for (int i = 0; i < cuts.size(); i++) {
+            java.util.Set<Integer> layers = new java.util.HashSet<>(cuts.get(i));
+            Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
+            sums.statistics().forEach((k, s) -> {
+                if (layers.contains(k.layer())) {
+                    statistics.put(k, s);
+                }
+            });
+            Map<GroupKey, GroupErrors> errors = new TreeMap<>();
+            sums.errors().forEach((k, e) -> {
+                if (layers.contains(k.layer())) {
+                    errors.put(k, e);
+                }
+            });
+            LayerStats part = layerStats(sampleId, key, settings, planVersion, CalibrationSums.ofSample(statistics, errors),
+                    domain, eventTime, attributor);
+            // The kind is the whole sample's: a part of a search sample is a search part even if its layers had no errors.
+            part.setKind(sums.hasErrors() ? PartialsKind.SEARCH : PartialsKind.STATISTICS);
+            part.setPart(i);
+            part.setParts(cuts.size());
+            out.add(part);
+        }
+        return out;
+    }
+
     /** The record of one sample's sums (statistics only when {@code sums} has no errors). */
     public static LayerStats layerStats(String sampleId, RoundKey key, EngineSettings settings, long planVersion,
                                         CalibrationSums sums, String domain, Instant eventTime, String attributor) {

@@ -58,6 +58,57 @@ class RecordsTest {
         assertEquals(settings.igSteps(), Records.settings(er, QuantScheme.W4A8).igSteps());
     }
 
+    /**
+     * A sample of a Qwen2-0.5B-sized decoder (24 layers; q/k/v and gate/up read 896 channels, down 4864;
+     * o skipped under GQA) is cut between layers into records within the limit, which together give
+     * back its sums exactly; a small model's sample stays one record.
+     */
+    @Test
+    void aLargeSampleIsCutBetweenLayersIntoRecordsWithinTheLimit() throws Exception {
+        CalibrationSettings settings = CalibrationSettings.defaults(QuantScheme.W3A16);
+        EngineSettings er = Records.settingsRecord(settings, EnumSet.allOf(Method.class));
+        RoundKey key = RoundKey.of("sha256-0123456789abcdef", settings, EnumSet.allOf(Method.class));
+        Random r = new Random(7);
+        Map<GroupKey, GroupStatistics> statistics = new java.util.TreeMap<>();
+        Map<GroupKey, GroupErrors> errors = new java.util.TreeMap<>();
+        for (int layer = 0; layer < 24; layer++) {
+            for (EqualizationGroup g : List.of(EqualizationGroup.QKV, EqualizationGroup.GATE_UP, EqualizationGroup.DOWN)) {
+                double[] abs = r.doubles(g == EqualizationGroup.DOWN ? 4864 : 896).toArray();
+                statistics.put(new GroupKey(layer, g), GroupStatistics.of(abs, 745, 0.1, 729, 0.2, 3));
+                double[] e = r.doubles(AlphaGrid.SIZE).toArray();
+                errors.put(new GroupKey(layer, g), GroupErrors.of(e, e, e, e, 745, 3, 729, 1.0));
+            }
+        }
+        CalibrationSums sums = CalibrationSums.ofSample(statistics, errors);
+        List<LayerStats> parts = Records.layerStatsParts("s1", key, er, 2, sums, "clean", Instant.EPOCH, "a",
+                Records.DEFAULT_STATS_RECORD_BYTES);
+        assertTrue(parts.size() > 1, "1.4 MB of sums in more than one record");
+        CalibrationSums back = CalibrationSums.EMPTY;
+        java.util.Set<GroupKey> seen = new java.util.HashSet<>();
+        for (int i = 0; i < parts.size(); i++) {
+            LayerStats p = parts.get(i);
+            assertEquals(i, p.getPart());
+            assertEquals(parts.size(), p.getParts());
+            assertEquals(PartialsKind.SEARCH, p.getKind());
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            org.apache.avro.io.BinaryEncoder enc = org.apache.avro.io.EncoderFactory.get().directBinaryEncoder(out, null);
+            new org.apache.avro.specific.SpecificDatumWriter<LayerStats>(LayerStats.class).write(p, enc);
+            assertTrue(out.size() <= Records.DEFAULT_STATS_RECORD_BYTES, "part " + i + ": " + out.size() + " bytes");
+            CalibrationSums part = Records.sums(p);
+            part.statistics().keySet().forEach(k -> assertTrue(seen.add(k), k + " in one part only"));
+            back = new CalibrationSums(merge(back.statistics(), part.statistics()), merge(back.errors(), part.errors()), 1);
+        }
+        assertEquals(sums, back);
+        assertEquals(1, Records.layerStatsParts("s1", key, er, 2, sample(true), "clean", Instant.EPOCH, "a",
+                Records.DEFAULT_STATS_RECORD_BYTES).size());
+    }
+
+    private static <V> Map<GroupKey, V> merge(Map<GroupKey, V> a, Map<GroupKey, V> b) {
+        Map<GroupKey, V> m = new java.util.TreeMap<>(a);
+        m.putAll(b);
+        return m;
+    }
+
     @Test
     void nonFiniteOrDuplicatedGroupsAreRefused() {
         RoundKey key = RoundKey.of("sha256-0123456789abcdef", CalibrationSettings.defaults(QuantScheme.W3A16),
