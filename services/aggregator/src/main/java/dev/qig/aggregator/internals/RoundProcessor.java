@@ -86,8 +86,6 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     private KeyValueStore<String, RoundProgress> progress;
     private KeyValueStore<String, RoundLayerSums> layerSums;
     private KeyValueStore<String, LayerStats> pending;
-    /** Sizes of the last layer records written: the largest and all of them (logged as a round closes). */
-    private long[] lastSumsBytes = {0, 0};
     private ReadOnlyKeyValueStore<String, ActiveConfig> active;
     /**
      * The open rounds' sums as exact sums, so that a record does not decode the whole round from its
@@ -199,7 +197,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         CalibrationSums sample = checkedSums(whole, state, current);
         heldKeys.forEach(pending::delete);
         CalibrationSums total = current.plus(sample);
-        lastSumsBytes = RoundStates.setSums(state, total, layerSums);
+        RoundStates.setSums(state, total, layerSums);
         cache.put(record.key(), new CachedSums(state.getRound(), state.getPlanVersion(), total.samples(), total));
         long now = context.currentSystemTimeMs();
         long eventTime = stats.getEventTime().toEpochMilli();
@@ -423,10 +421,11 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             after.setPlanVersion(state.getPlanVersion());
             after.setPlan(state.getPlan());
         }
+        long[] sizes = LOG.isInfoEnabled() ? RoundStates.encodedSizes(state, sums) : new long[2];
         LOG.info("{}: round {} closed by {} with {} samples{}{}; its sums were {} KB in per-layer records of at most {} KB",
                 key, state.getRound(), closedBy, state.getSamples(),
                 calibrates ? "; configs emitted" : searchRound ? "; monitoring" : "",
-                newPlan ? "; plan " + after.getPlanVersion() + " published" : "", lastSumsBytes[1] / 1024, lastSumsBytes[0] / 1024);
+                newPlan ? "; plan " + after.getPlanVersion() + " published" : "", sizes[1] / 1024, sizes[0] / 1024);
         RoundStates.clearSums(state.getRoundKey(), layerSums);
         if (check != null) {
             LOG.info("{}: round {} drift: median {} regret {} (max {}), median mu shift {} (max {}); {} of {} rounds over "

@@ -102,13 +102,29 @@ final class RoundStates {
         return new CalibrationSums(statistics, errors, s.getSamples());
     }
 
+    /** Writes sums into the state's count and one record per decoder layer, each with only that layer's groups. */
+    static void setSums(RoundState s, CalibrationSums sums, KeyValueStore<String, RoundLayerSums> layers) {
+        s.setSamples(sums.samples());
+        layerRecords(s, sums).forEach(layers::put);
+    }
+
     /**
-     * Writes sums into the state's count and one record per decoder layer, each with only that
-     * layer's groups.
-     *
-     * @return the bytes of the largest layer record and of all of them (as the changelog receives them)
+     * The bytes of the largest layer record of a round's sums and of all of them (as the store and its
+     * changelog hold them, less the registry's 5-byte header): encoded once more, so for a round's
+     * close, not per record.
      */
-    static long[] setSums(RoundState s, CalibrationSums sums, KeyValueStore<String, RoundLayerSums> layers) {
+    static long[] encodedSizes(RoundState s, CalibrationSums sums) {
+        long largest = 0;
+        long total = 0;
+        for (RoundLayerSums l : layerRecords(s, sums).values()) {
+            long bytes = encodedSize(l);
+            largest = Math.max(largest, bytes);
+            total += bytes;
+        }
+        return new long[] {largest, total};
+    }
+
+    private static Map<String, RoundLayerSums> layerRecords(RoundState s, CalibrationSums sums) {
         Map<Integer, List<ExactGroupStatistics>> statistics = new TreeMap<>();
         sums.statistics().forEach((k, g) -> statistics.computeIfAbsent(k.layer(), x -> new ArrayList<>())
                 .add(ExactGroupStatistics.newBuilder()
@@ -126,18 +142,10 @@ final class RoundStates {
                         .setNAll(g.nAll()).setNAnswer(g.nAnswer()).setNVision(g.nVision())
                         .setLambdaSum(record(g.lambdaSum()))
                         .build()));
-        s.setSamples(sums.samples());
-        long largest = 0;
-        long total = 0;
-        for (Map.Entry<Integer, List<ExactGroupStatistics>> e : statistics.entrySet()) {
-            RoundLayerSums l = new RoundLayerSums(s.getRound(), s.getPlanVersion(), sums.samples(), e.getValue(),
-                    errors.getOrDefault(e.getKey(), List.of()));
-            layers.put(layerKey(s.getRoundKey(), e.getKey()), l);
-            long bytes = encodedSize(l);
-            largest = Math.max(largest, bytes);
-            total += bytes;
-        }
-        return new long[] {largest, total};
+        Map<String, RoundLayerSums> out = new java.util.LinkedHashMap<>();
+        statistics.forEach((layer, st) -> out.put(layerKey(s.getRoundKey(), layer), new RoundLayerSums(s.getRound(),
+                s.getPlanVersion(), sums.samples(), st, errors.getOrDefault(layer, List.of()))));
+        return out;
     }
 
     /** Deletes a round key's layer records (its round closed). */
@@ -158,7 +166,7 @@ final class RoundStates {
     }
 
     /** Avro binary size of a record (what a state store and its changelog hold, less the registry's 5-byte header). */
-    static long encodedSize(org.apache.avro.specific.SpecificRecordBase r) {
+    private static long encodedSize(org.apache.avro.specific.SpecificRecordBase r) {
         try {
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
             org.apache.avro.io.BinaryEncoder enc = org.apache.avro.io.EncoderFactory.get().directBinaryEncoder(out, null);

@@ -57,7 +57,7 @@ public final class HfCheckpoint {
             VisionLanguageModel model = VisionLanguageModel.allocate(config, manager);
             // One widening buffer for the whole load: a direct buffer per tensor is freed only by a garbage
             // collection, which a load that barely touches the heap never triggers (3 GB more resident at 0.9 B).
-            ByteBuffer[] widening = new ByteBuffer[1];
+            ByteBuffer widening = ByteBuffer.allocateDirect(CHUNK * Float.BYTES).order(ByteOrder.nativeOrder());
             for (Map.Entry<String, Parameter> e : model.weights().parameters().entrySet()) {
                 copy(weights, sources.get(e.getKey()), e.getValue().getArray(), widening);
             }
@@ -149,7 +149,7 @@ public final class HfCheckpoint {
     /** Elements widened per step from half precision: bounds the off-heap buffer at 16 MiB whatever the tensor. */
     private static final int CHUNK = 4 << 20;
 
-    private static void copy(HfWeights weights, String source, NDArray target, ByteBuffer[] widening) throws IOException {
+    private static void copy(HfWeights weights, String source, NDArray target, ByteBuffer widening) throws IOException {
         TensorData t = weights.tensor(source);
         checkType(t.dtype(), weights.file(source), source);
         NDManager manager = target.getManager();
@@ -167,10 +167,8 @@ public final class HfCheckpoint {
         long perChunk = Math.max(1, CHUNK / Math.max(rowSize, 1));
         ShortBuffer halves = t.data().asShortBuffer();
         int bytes = Math.toIntExact(Math.min(rows, perChunk) * rowSize * Float.BYTES);
-        if (widening[0] == null || widening[0].capacity() < bytes) {
-            widening[0] = ByteBuffer.allocateDirect(Math.max(bytes, CHUNK * Float.BYTES)).order(ByteOrder.nativeOrder());
-        }
-        ByteBuffer wide = widening[0];
+        // A row longer than the buffer (over 4M values) gets one of its own.
+        ByteBuffer wide = bytes <= widening.capacity() ? widening : ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
         boolean bf16 = t.dtype() == DType.BF16;
         for (long from = 0; from < rows; from += perChunk) {
             long to = Math.min(rows, from + perChunk);

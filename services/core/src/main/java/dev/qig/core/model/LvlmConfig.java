@@ -163,7 +163,7 @@ public record LvlmConfig(
     /** The test bed's config.json: a {@code llava} config read back by {@link #fromJson}. */
     public String toJson() {
         if (vision != VisionKind.TEST_BED) {
-            throw new IllegalStateException("only the test-bed model is written by this project; a Hugging Face config stays as it came");
+            throw new IllegalStateException("LvlmConfig.toJson writes the test bed's config; HfLlavaConfig.toJson writes a Hugging Face one");
         }
         ObjectNode root = JSON.createObjectNode();
         root.put("model_type", "llava");
