@@ -9,6 +9,10 @@ import ai.djl.nn.Parameter;
 import dev.qig.core.io.ContentDigest;
 import dev.qig.core.io.DType;
 import dev.qig.core.io.TensorData;
+import dev.qig.core.io.TensorSource;
+import dev.qig.core.export.CompressedTensors;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qig.core.model.GradientRecording;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;
@@ -52,7 +56,8 @@ public final class HfCheckpoint {
     public static VisionLanguageModel loadModel(Path dir, NDManager manager) throws IOException {
         LvlmConfig config = HfLlavaConfig.read(dir);
         GradientRecording.offInThisThread(); // weights are written in place below
-        try (HfWeights weights = HfWeights.open(dir)) {
+        try (HfWeights stored = HfWeights.open(dir)) {
+            TensorSource weights = decoded(stored, dir);
             Map<String, String> sources = match(weights, config, dir);
             VisionLanguageModel model = VisionLanguageModel.allocate(config, manager);
             // One widening buffer for the whole load: a direct buffer per tensor is freed only by a garbage
@@ -61,8 +66,19 @@ public final class HfCheckpoint {
             for (Map.Entry<String, Parameter> e : model.weights().parameters().entrySet()) {
                 copy(weights, sources.get(e.getKey()), e.getValue().getArray(), widening);
             }
+            CompressedTensors.quantizeActivations(model, configJson(dir));
             return model;
         }
+    }
+
+    /** The stored tensors, or their float view when config.json says they are compressed-tensors quantized. */
+    private static TensorSource decoded(HfWeights stored, Path dir) throws IOException {
+        JsonNode config = configJson(dir);
+        return CompressedTensors.isQuantized(config) ? CompressedTensors.decoding(stored, config) : stored;
+    }
+
+    private static JsonNode configJson(Path dir) throws IOException {
+        return new ObjectMapper().readTree(dir.resolve(HfLlavaConfig.FILE).toFile());
     }
 
     /** Files beside the weights that change what the model computes from a user's text and images. */
@@ -94,7 +110,7 @@ public final class HfCheckpoint {
      * The checkpoint tensor for every parameter of the model the config describes, or the one
      * line that says why there is none.
      */
-    private static Map<String, String> match(HfWeights weights, LvlmConfig config, Path dir) throws CheckpointException {
+    private static Map<String, String> match(TensorSource weights, LvlmConfig config, Path dir) throws CheckpointException {
         Map<String, String> byInternal = new HashMap<>();
         for (String name : weights.names()) {
             String internal = HfWeights.internalName(name);
@@ -149,7 +165,7 @@ public final class HfCheckpoint {
     /** Elements widened per step from half precision: bounds the off-heap buffer at 16 MiB whatever the tensor. */
     private static final int CHUNK = 4 << 20;
 
-    private static void copy(HfWeights weights, String source, NDArray target, ByteBuffer widening) throws IOException {
+    private static void copy(TensorSource weights, String source, NDArray target, ByteBuffer widening) throws IOException {
         TensorData t = weights.tensor(source);
         checkType(t.dtype(), weights.file(source), source);
         NDManager manager = target.getManager();

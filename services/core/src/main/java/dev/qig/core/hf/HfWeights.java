@@ -2,7 +2,9 @@ package dev.qig.core.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.qig.core.io.DType;
 import dev.qig.core.io.SafetensorsReader;
+import dev.qig.core.io.TensorSource;
 import dev.qig.core.io.TensorData;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,10 +20,10 @@ import java.util.TreeMap;
  * page cache when used, never copied whole onto the heap). Names are the checkpoint's own; the
  * model's names come from {@link #internalName}.
  */
-final class HfWeights implements AutoCloseable {
+public final class HfWeights implements TensorSource, AutoCloseable {
 
-    static final String SINGLE = "model.safetensors";
-    static final String INDEX = "model.safetensors.index.json";
+    public static final String SINGLE = "model.safetensors";
+    public static final String INDEX = "model.safetensors.index.json";
 
     private final Map<Path, SafetensorsReader> shards;
     /** Checkpoint tensor name -> the shard holding it, in name order. */
@@ -32,7 +34,7 @@ final class HfWeights implements AutoCloseable {
         this.byName = byName;
     }
 
-    static HfWeights open(Path dir) throws IOException {
+    public static HfWeights open(Path dir) throws IOException {
         Map<Path, SafetensorsReader> shards = new LinkedHashMap<>();
         TreeMap<String, SafetensorsReader> byName = new TreeMap<>();
         try {
@@ -77,20 +79,28 @@ final class HfWeights implements AutoCloseable {
         return new HfWeights(shards, byName);
     }
 
-    Set<String> names() {
+    @Override
+    public Set<String> names() {
         return byName.navigableKeySet();
     }
 
-    long[] shape(String name) {
+    @Override
+    public long[] shape(String name) {
         return byName.get(name).shape(name);
     }
 
-    /** The file a tensor is in (for messages). */
-    Path file(String name) {
+    @Override
+    public DType dtype(String name) {
+        return byName.get(name).dtype(name);
+    }
+
+    @Override
+    public Path file(String name) {
         return byName.get(name).path();
     }
 
-    TensorData tensor(String name) throws IOException {
+    @Override
+    public TensorData tensor(String name) throws IOException {
         return byName.get(name).tensor(name);
     }
 
@@ -107,7 +117,7 @@ final class HfWeights implements AutoCloseable {
      * {@code model.vision_tower.*}, {@code model.multi_modal_projector.*}); null for a name of
      * neither layout.
      */
-    static String internalName(String name) {
+    public static String internalName(String name) {
         if (name.startsWith("language_model.model.")) {
             return "model." + name.substring("language_model.model.".length());
         }
@@ -127,7 +137,7 @@ final class HfWeights implements AutoCloseable {
     }
 
     /** The checkpoint name of a model parameter under transformers' current layout (the inverse of {@link #internalName}). */
-    static String checkpointName(String internal) {
+    public static String checkpointName(String internal) {
         if (internal.startsWith("model.")) {
             return "model.language_model." + internal.substring("model.".length());
         }

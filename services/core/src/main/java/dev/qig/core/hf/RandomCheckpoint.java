@@ -92,8 +92,8 @@ public final class RandomCheckpoint {
         }
     }
 
-    /** Shards this size or smaller, as {@code save_pretrained(max_shard_size=...)} cuts them (a bigger tensor gets a shard alone). */
-    public static final long DEFAULT_SHARD_BYTES = 1L << 30;
+    /** Shards this size or smaller (a bigger tensor gets a shard alone). */
+    public static final long DEFAULT_SHARD_BYTES = CheckpointShards.DEFAULT_SHARD_BYTES;
 
     private static final double STD = 0.02;
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -119,12 +119,12 @@ public final class RandomCheckpoint {
         Files.writeString(dir.resolve("processor_config.json"), processorConfig(config), StandardCharsets.UTF_8);
         TestBedTokenizer.write(dir, config);
 
-        List<List<Map.Entry<String, long[]>>> shards = shard(tensors(config), dtype, maxShardBytes);
+        List<List<Map.Entry<String, long[]>>> shards = CheckpointShards.plan(new ArrayList<>(tensors(config).entrySet()),
+                t -> numel(t.getValue()) * dtype.byteSize(), maxShardBytes);
         Map<String, String> weightMap = new LinkedHashMap<>();
         long total = 0;
         for (int i = 0; i < shards.size(); i++) {
-            String file = shards.size() == 1 ? HfWeights.SINGLE
-                    : String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
+            String file = CheckpointShards.fileName(i, shards.size());
             long start = System.nanoTime();
             List<Map.Entry<String, long[]>> shard = shards.get(i);
             // Drawn in parallel, one tensor per task: generating is the slow part, not the disk.
@@ -141,11 +141,7 @@ public final class RandomCheckpoint {
         }
         Path index = dir.resolve(HfWeights.INDEX);
         if (shards.size() > 1) {
-            ObjectNode root = JSON.createObjectNode();
-            root.putObject("metadata").put("total_size", total);
-            ObjectNode map = root.putObject("weight_map");
-            new java.util.TreeMap<>(weightMap).forEach(map::put);
-            Files.writeString(index, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n", StandardCharsets.UTF_8);
+            CheckpointShards.writeIndex(dir, weightMap, total);
             Files.deleteIfExists(dir.resolve(HfWeights.SINGLE));
         } else {
             Files.deleteIfExists(index);
@@ -162,26 +158,6 @@ public final class RandomCheckpoint {
         out.put(HfWeights.checkpointName("vision_tower.vision_model.post_layernorm.weight"), new long[] {config.visionHidden()});
         out.put(HfWeights.checkpointName("vision_tower.vision_model.post_layernorm.bias"), new long[] {config.visionHidden()});
         return out;
-    }
-
-    private static List<List<Map.Entry<String, long[]>>> shard(Map<String, long[]> tensors, DType dtype, long maxShardBytes) {
-        List<List<Map.Entry<String, long[]>>> shards = new ArrayList<>();
-        List<Map.Entry<String, long[]>> current = new ArrayList<>();
-        long size = 0;
-        for (Map.Entry<String, long[]> t : tensors.entrySet()) {
-            long bytes = numel(t.getValue()) * dtype.byteSize();
-            if (!current.isEmpty() && size + bytes > maxShardBytes) {
-                shards.add(current);
-                current = new ArrayList<>();
-                size = 0;
-            }
-            current.add(t);
-            size += bytes;
-        }
-        if (!current.isEmpty()) {
-            shards.add(current);
-        }
-        return shards;
     }
 
     private static TensorData random(String name, long[] shape, DType dtype, long seed) {

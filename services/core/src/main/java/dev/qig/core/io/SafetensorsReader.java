@@ -40,7 +40,7 @@ import java.util.stream.Collectors;
  * <p>Thread-safe. Tensors obtained before {@link #close()} remain readable afterwards: a mapping
  * outlives its channel and is released when the buffer is garbage collected.
  */
-public final class SafetensorsReader implements AutoCloseable {
+public final class SafetensorsReader implements TensorSource, AutoCloseable {
 
     /** Same cap as the reference implementation; guards against absurd allocations. */
     static final long MAX_HEADER_BYTES = 100_000_000L;
@@ -243,7 +243,13 @@ public final class SafetensorsReader implements AutoCloseable {
         return metadata;
     }
 
+    @Override
+    public Path file(String name) {
+        return file;
+    }
+
     /** Tensor names in sorted order. */
+    @Override
     public Set<String> names() {
         return entries.navigableKeySet();
     }

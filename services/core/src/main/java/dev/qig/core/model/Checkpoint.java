@@ -9,6 +9,10 @@ import ai.djl.nn.Parameter;
 import dev.qig.core.io.SafetensorsReader;
 import dev.qig.core.io.SafetensorsWriter;
 import dev.qig.core.io.TensorData;
+import dev.qig.core.io.TensorSource;
+import dev.qig.core.export.CompressedTensors;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qig.core.io.ContentDigest;
 import dev.qig.core.hf.HfCheckpoint;
 import dev.qig.core.hf.HfLlavaConfig;
@@ -101,7 +105,9 @@ public final class Checkpoint {
         }
         VisionLanguageModel model = VisionLanguageModel.create(config, manager, 0);
         try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
-            copyWeights(reader, model, dir);
+            JsonNode json = new ObjectMapper().readTree(dir.resolve(CONFIG).toFile());
+            copyWeights(CompressedTensors.isQuantized(json) ? CompressedTensors.decoding(reader, json) : reader, model, dir);
+            CompressedTensors.quantizeActivations(model, json);
             return new Loaded(model, List.copyOf(vocab), reader.metadata(), modelId(dir),
                     new TestBedProcessor(Vocabulary.of(vocab), config.maxPositions(), config.imageSize()));
         }
@@ -144,7 +150,7 @@ public final class Checkpoint {
     }
 
     /** Overwrites every parameter with the tensor of the same name; every name must match both ways, except that {@link VisionLanguageModel#ADDED_WEIGHTS} may be absent. */
-    private static void copyWeights(SafetensorsReader reader, VisionLanguageModel model, Path where) throws IOException {
+    private static void copyWeights(TensorSource reader, VisionLanguageModel model, Path where) throws IOException {
         Map<String, Parameter> params = model.weights().parameters();
         TreeSet<String> missing = new TreeSet<>(params.keySet());
         missing.removeAll(reader.names());
@@ -180,6 +186,19 @@ public final class Checkpoint {
         return few + (names.size() > few.size() ? " and " + (names.size() - few.size()) + " more" : "");
     }
 
+    /** Copies the files of a classpath model folder (config, weights, vocabulary) into {@code dir}. */
+    public static void copyFromClasspath(String folder, Path dir) throws IOException {
+        for (String file : List.of(CONFIG, WEIGHTS, VOCAB)) {
+            String resource = folder + "/" + file;
+            try (InputStream in = Checkpoint.class.getClassLoader().getResourceAsStream(resource)) {
+                if (in == null) {
+                    throw new IOException("no model on the classpath at " + resource);
+                }
+                Files.copy(in, dir.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
     private static Loaded loadFromClasspath(String folder, NDManager manager) throws IOException {
         return withClasspathCopy(folder, dir -> load(dir, manager));
     }
@@ -191,15 +210,7 @@ public final class Checkpoint {
     private static <T> T withClasspathCopy(String folder, DirectoryReader<T> reader) throws IOException {
         Path tmp = Files.createTempDirectory("qig-model");
         try {
-            for (String file : List.of(CONFIG, WEIGHTS, VOCAB)) {
-                String resource = folder + "/" + file;
-                try (InputStream in = Checkpoint.class.getClassLoader().getResourceAsStream(resource)) {
-                    if (in == null) {
-                        throw new IOException("no model on the classpath at " + resource);
-                    }
-                    Files.copy(in, tmp.resolve(file), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
+            copyFromClasspath(folder, tmp);
             return reader.read(tmp);
         } finally {
             deleteQuietly(tmp);

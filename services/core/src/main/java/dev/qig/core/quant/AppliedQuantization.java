@@ -25,6 +25,11 @@ public final class AppliedQuantization implements AutoCloseable {
         return config;
     }
 
+    /** The parameters this config replaced (scaled, quantized or both), by name. */
+    public java.util.Set<String> editedNames() {
+        return edited.stream().map(InPlaceWeight::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
+    }
+
     @Override
     public void close() {
         if (closed) {

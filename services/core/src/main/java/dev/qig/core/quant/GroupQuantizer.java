@@ -43,25 +43,80 @@ public final class GroupQuantizer implements UnaryOperator<NDArray> {
     }
 
     private NDArray compute(NDArray w) {
+        NDArray[] grid = grid(w);
+        NDArray q = grid[0];
+        NDArray scale = grid[1];
+        NDArray out = symmetric ? q.mul(scale) : q.sub(grid[2]).mul(scale);
+        return out.reshape(w.getShape()).toType(w.getDataType(), false);
+    }
+
+    /**
+     * The integer grid of a weight (q, scale and, when asymmetric, zero; shaped (rows, groups, g)
+     * and (rows, groups, 1)): the one computation behind both the fake-quantized weight and the
+     * integers an export stores, so the two cannot differ.
+     */
+    private NDArray[] grid(NDArray w) {
         Shape shape = w.getShape();
         long rows = shape.get(0);
         long in = shape.get(1);
         int g = effectiveGroupSize(in);
         NDArray x = w.toType(DataType.FLOAT32, false).reshape(rows, in / g, g);
-        NDArray out;
         if (symmetric) {
             int qmax = (1 << (bits - 1)) - 1;
             NDArray scale = Scalars.div(Scalars.maximum(x.abs().max(new int[] {-1}, true), 1e-5f), qmax);
-            out = x.div(scale).round().clip(-qmax - 1, qmax).mul(scale);
-        } else {
-            int qmax = (1 << bits) - 1;
-            NDArray max = x.max(new int[] {-1}, true);
-            NDArray min = x.min(new int[] {-1}, true);
-            NDArray scale = Scalars.div(Scalars.maximum(max.sub(min), 1e-5f), qmax);
-            NDArray zero = min.div(scale).round().neg().clip(0, qmax);
-            out = x.div(scale).round().add(zero).clip(0, qmax).sub(zero).mul(scale);
+            return new NDArray[] {x.div(scale).round().clip(-qmax - 1, qmax), scale};
         }
-        return out.reshape(shape).toType(w.getDataType(), false);
+        int qmax = (1 << bits) - 1;
+        NDArray max = x.max(new int[] {-1}, true);
+        NDArray min = x.min(new int[] {-1}, true);
+        NDArray scale = Scalars.div(Scalars.maximum(max.sub(min), 1e-5f), qmax);
+        NDArray zero = min.div(scale).round().neg().clip(0, qmax);
+        return new NDArray[] {x.div(scale).round().add(zero).clip(0, qmax), scale, zero};
+    }
+
+    /**
+     * The integers of a weight (out, in) as this quantizer rounds it.
+     *
+     * @param rows output rows
+     * @param columns input columns
+     * @param groupSize columns per group (the effective one: the whole row when the group size does not divide it)
+     * @param values row-major, signed in [-2^(b-1), 2^(b-1)-1] when symmetric, unsigned in [0, 2^b-1] when not
+     * @param scales per (row, group), row-major
+     * @param zeros per (row, group) in [0, 2^b-1]; null when symmetric
+     */
+    public record Codes(int rows, int columns, int groupSize, int[] values, float[] scales, int[] zeros) {
+
+        public int groups() {
+            return columns / groupSize;
+        }
+
+        /** The fake-quantized value at (row, column): (q - zero) * scale in float32, as {@link #apply} computes it. */
+        public float dequantized(int row, int column) {
+            int group = row * groups() + column / groupSize;
+            int q = values[row * columns + column];
+            return (zeros == null ? q : q - zeros[group]) * scales[group];
+        }
+    }
+
+    /** The integers, scales and zero points of a weight (out, in); {@link #apply} returns exactly their dequantized values. */
+    public Codes codes(NDArray w) {
+        long rows = w.getShape().get(0);
+        long in = w.getShape().get(1);
+        try (ai.djl.ndarray.NDManager scope = w.getManager().newSubManager()) {
+            w.tempAttach(scope);
+            NDArray[] grid = grid(w);
+            return new Codes(Math.toIntExact(rows), Math.toIntExact(in), effectiveGroupSize(in),
+                    grid[0].toType(DataType.INT32, false).toIntArray(), grid[1].toFloatArray(),
+                    symmetric ? null : grid[2].toType(DataType.INT32, false).toIntArray());
+        }
+    }
+
+    public int bits() {
+        return bits;
+    }
+
+    public boolean symmetric() {
+        return symmetric;
     }
 
     @Override
