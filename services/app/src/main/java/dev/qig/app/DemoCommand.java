@@ -7,9 +7,12 @@ import dev.qig.core.quant.Method;
 import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.DriftEvent;
 import dev.qig.schemas.EvalResult;
+import dev.qig.schemas.ModelPublished;
 import dev.qig.schemas.QuantConfig;
 import dev.qig.schemas.internal.DriftCheck;
 import java.time.Duration;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -68,16 +71,21 @@ final class DemoCommand implements Callable<Integer> {
     long seed = 2026;
 
     @Option(names = "--metrics-port", description = "Prometheus metrics and health endpoints: ingest on this port, the "
-            + "attributor, aggregator and evaluator on the next three; 0 = free ports, -1 = none (default: ${DEFAULT-VALUE}, "
+            + "attributor, aggregator, evaluator and publisher on the next four; 0 = free ports, -1 = none (default: ${DEFAULT-VALUE}, "
             + "the services' own defaults).")
     int metricsPort = 9401;
+
+    @Option(names = "--published-dir", description = "Folder the publisher commits checkpoints to (default: a new "
+            + "temporary folder, named at the end and kept).")
+    Path publishedDir;
 
     @Option(names = "--timeout-minutes", description = "Give up on a round after this long (default: ${DEFAULT-VALUE}).")
     int timeoutMinutes = 20;
 
     /** What a run produced, for the end-to-end test. */
     record Result(List<Row> rows, List<QuantConfig> configs, List<EvalResult> evaluations, List<ActiveConfig> promotions,
-                  List<DriftEvent> driftEvents, Map<String, Long> deadLetters, long ingested, long attributed) {}
+                  List<DriftEvent> driftEvents, Map<String, Long> deadLetters, long ingested, long attributed,
+                  List<ModelPublished> published, Path publishedDir) {}
 
     Result result;
 
@@ -105,6 +113,9 @@ final class DemoCommand implements Callable<Integer> {
         o.evalDomains = streamed.stream().distinct().map(Domain::id).toList();
         o.evalQuestions = evalLimit;
         o.metricsPort = metricsPort;
+        o.publishedDir = publishedDir != null ? publishedDir : Files.createTempDirectory("qig-published");
+        // The demo's default scheme (w4a4) has no serving format: its checkpoint is published fake-quantized, labelled so.
+        o.exportUnservable = "fake-quantize";
         int rounds = roundsPerDomain * streamed.size();
         long start = System.nanoTime();
         System.out.printf(Locale.ROOT, "qig demo: %s, %s; %d rounds of %d samples per domain x %d, methods %s, "
@@ -180,14 +191,22 @@ final class DemoCommand implements Callable<Integer> {
                             configsEvaluated(pipeline), all.size())), "the evaluation of every config");
             Thread.sleep(2_000); // a promotion follows the results it is based on
             progress.done(String.format(Locale.ROOT, "all %d configs evaluated on %s", all.size(), o.evalDomains));
+            List<String> promoted = pipeline.watcher().promotions().stream().map(a -> a.getConfig().getConfigId()).distinct().toList();
+            TopicWatcher.await(() -> pipeline.watcher().published().stream().map(ModelPublished::getConfigId).toList()
+                            .containsAll(promoted) ? Boolean.TRUE : null, timeout,
+                    () -> progress.show(() -> String.format(Locale.ROOT, "publishing: %d of %d promoted configs published",
+                            pipeline.watcher().published().size(), promoted.size())), "the publication of every promoted config");
+            progress.done(String.format(Locale.ROOT, "%d promoted configs published to %s", promoted.size(), o.publishedDir));
             System.out.println();
             System.out.println(table(rows, all, configResults(pipeline), pipeline.watcher().promotions(), methodSet));
             System.out.println(decisions(all, configResults(pipeline)));
+            System.out.println(publishedTable(pipeline.watcher().published()));
             System.out.println("drift events: " + pipeline.watcher().driftEvents().size()
                     + "; dead letters: " + (pipeline.deadLetters().isEmpty() ? "none" : pipeline.deadLetters()));
             System.out.printf(Locale.ROOT, "done in %.1f s%n", seconds(start));
             result = new Result(rows, all, configResults(pipeline), pipeline.watcher().promotions(),
-                    pipeline.watcher().driftEvents(), pipeline.deadLetters(), (long) rounds * samples, pipeline.attributed());
+                    pipeline.watcher().driftEvents(), pipeline.deadLetters(), (long) rounds * samples, pipeline.attributed(),
+                    pipeline.watcher().published(), o.publishedDir);
             beforeClose.accept(pipeline.metricsUrls());
         }
         return 0;
@@ -268,6 +287,21 @@ final class DemoCommand implements Callable<Integer> {
             String decision = results.stream().filter(e -> e.getConfigId().equals(c.getConfigId()) && e.getDecision() != null)
                     .map(EvalResult::getDecision).findFirst().orElse("not evaluated");
             sb.append("  ").append(c.getConfigId()).append(": ").append(decision).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** What the publisher committed, one line per ModelPublished event: the checkpoint and where it is. */
+    static String publishedTable(List<ModelPublished> published) {
+        StringBuilder sb = new StringBuilder("published checkpoints (qig.published-models.v1):\n");
+        sb.append("| config | format | files | MB | content hash | location |\n|---|---|---:|---:|---|---|\n");
+        for (ModelPublished m : published) {
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %.2f | %s | %s |%n", m.getConfigId(), m.getFormat(),
+                    m.getFiles().size(), m.getTotalBytes() / 1e6, m.getContentHash(), m.getLocation()));
+        }
+        if (published.stream().anyMatch(m -> "fake-quantized".equals(m.getFormat()))) {
+            sb.append("fake-quantized: the scheme has no serving format, so the checkpoint holds float32 weights on its grid "
+                    + "(for evaluation; --scheme w4a16 or w8a8 publishes what vLLM loads).\n");
         }
         return sb.toString();
     }

@@ -13,6 +13,8 @@ import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.evaluator.Evaluator;
 import dev.qig.evaluator.EvaluatorConfig;
+import dev.qig.publisher.Publisher;
+import dev.qig.publisher.PublisherConfig;
 import dev.qig.ingest.Ingest;
 import dev.qig.ingest.IngestConfig;
 import dev.qig.ingest.IngestMetrics;
@@ -44,7 +46,7 @@ import java.util.UUID;
 /**
  * Every service in one JVM: a real Kafka broker in process (or the one given), the in-memory
  * schema registry (or the one given), the aggregator, attributors as members of one consumer group,
- * and ingest on demand. What {@code qig stream}, {@code qig bench --stream} and the end-to-end tests
+ * optionally the evaluator and the publisher, and ingest on demand. What {@code qig stream}, {@code qig bench --stream} and the end-to-end tests
  * run; the services talk to each other only through Kafka.
  */
 final class LocalPipeline implements AutoCloseable {
@@ -76,11 +78,16 @@ final class LocalPipeline implements AutoCloseable {
         int evalQuestions = 100;
         /**
          * Metrics and health endpoints: -1 none; 0 a free port per service; above 0 the ingest's port,
-         * the first attributor's +1, the aggregator's +2, the evaluator's +3 (further attributors: free ports).
+         * the first attributor's +1, the aggregator's +2, the evaluator's +3, the publisher's +4 (further attributors: free
+         * ports).
          */
         int metricsPort = -1;
         /** The attributors' stats.record.max.bytes, when not the default. */
         Integer statsRecordMaxBytes;
+        /** Run a publisher too, committing checkpoints to this folder (null: no publisher). */
+        Path publishedDir;
+        /** The publisher's export.unservable: refuse, or fake-quantize schemes no engine serves. */
+        String exportUnservable = "refuse";
     }
 
     private final Options options;
@@ -92,6 +99,7 @@ final class LocalPipeline implements AutoCloseable {
     private final boolean ownsStateDir;
     private final Aggregator aggregator;
     private final Evaluator evaluator;
+    private final Publisher publisher;
     private final List<Attributor> attributors = new ArrayList<>();
     private final TopicWatcher watcher;
     private final RoundKey roundKey;
@@ -124,6 +132,17 @@ final class LocalPipeline implements AutoCloseable {
         } else {
             this.evaluator = null;
         }
+        if (options.publishedDir != null) {
+            Map<String, Object> p = common("publisher");
+            p.put(ServiceConfig.METRICS_PORT, port(4));
+            p.put(PublisherConfig.MODELS, options.model);
+            p.put(PublisherConfig.STORE_FOLDER_PATH, options.publishedDir.toString());
+            p.put(PublisherConfig.EXPORT_UNSERVABLE, options.exportUnservable);
+            this.publisher = new Publisher(new PublisherConfig(p), registry);
+            publisher.start();
+        } else {
+            this.publisher = null;
+        }
         for (int i = 0; i < options.attributors; i++) {
             Map<String, Object> p = common("attributor-" + i);
             p.put(ServiceConfig.METRICS_PORT, i == 0 ? port(1) : Math.min(port(1), 0));
@@ -141,14 +160,14 @@ final class LocalPipeline implements AutoCloseable {
         }
         this.watcher = new TopicWatcher(bootstrapServers, registry, Topics.named(List.of(Topics.Topic.PLANS,
                 Topics.Topic.CONFIGS, Topics.Topic.DRIFT_EVENTS, Topics.Topic.EVAL_RESULTS, Topics.Topic.ACTIVE_CONFIGS,
-                Topics.Topic.DLQ), Topics.Topic::defaultName));
+                Topics.Topic.PUBLISHED_MODELS, Topics.Topic.DLQ), Topics.Topic::defaultName));
     }
 
     static LocalPipeline start(Options options) throws IOException, InterruptedException {
         return new LocalPipeline(options);
     }
 
-    /** The metrics port of the service at {@code offset} (0 ingest, 1 attributor, 2 aggregator, 3 evaluator). */
+    /** The metrics port of the service at {@code offset} (0 ingest, 1 attributor, 2 aggregator, 3 evaluator, 4 publisher). */
     private int port(int offset) {
         return options.metricsPort <= 0 ? options.metricsPort : options.metricsPort + offset;
     }
@@ -275,7 +294,7 @@ final class LocalPipeline implements AutoCloseable {
         return null;
     }
 
-    /** The metrics URL of every service that serves one: ingest, attributor-N, aggregator, evaluator. */
+    /** The metrics URL of every service that serves one: ingest, attributor-N, aggregator, evaluator, publisher. */
     Map<String, String> metricsUrls() {
         Map<String, String> out = new java.util.LinkedHashMap<>();
         put(out, "ingest", ingestMetrics.service());
@@ -285,6 +304,9 @@ final class LocalPipeline implements AutoCloseable {
         put(out, "aggregator", aggregator.metrics());
         if (evaluator != null) {
             put(out, "evaluator", evaluator.metrics());
+        }
+        if (publisher != null) {
+            put(out, "publisher", publisher.metrics());
         }
         return out;
     }
@@ -311,6 +333,9 @@ final class LocalPipeline implements AutoCloseable {
     public void close() {
         watcher.close();
         attributors.forEach(Attributor::close);
+        if (publisher != null) {
+            publisher.close();
+        }
         if (evaluator != null) {
             evaluator.close();
         }

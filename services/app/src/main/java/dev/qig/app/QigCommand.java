@@ -12,8 +12,9 @@ import picocli.CommandLine.Command;
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, CalibrateCommand.class, DriftStudyCommand.class,
                 BenchCommand.class, AttributionCommand.class, StreamCommand.class, ServiceCommands.IngestCommand.class,
                 ServiceCommands.AttributorCommand.class, ServiceCommands.AggregatorCommand.class,
-                ServiceCommands.EvaluatorCommand.class, ServiceCommands.TopicsCommand.class,
-                ServiceCommands.ConfigCommand.class, CheckpointCommand.class})
+                ServiceCommands.EvaluatorCommand.class, ServiceCommands.PublisherCommand.class,
+                ServiceCommands.TopicsCommand.class,
+                ServiceCommands.ConfigCommand.class, CheckpointCommand.class, ExportCommand.class})
 public final class QigCommand implements Runnable {
 
     @Override

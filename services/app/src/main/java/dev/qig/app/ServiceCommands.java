@@ -12,6 +12,9 @@ import dev.qig.ingest.Ingest;
 import dev.qig.ingest.IngestConfig;
 import dev.qig.kafka.config.ConfigDocs;
 import dev.qig.kafka.registry.SchemaRegistries;
+import dev.qig.publisher.Publisher;
+import dev.qig.publisher.PublisherConfig;
+import dev.qig.publisher.internals.PublisherStats;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -162,6 +165,31 @@ final class ServiceCommands {
         }
     }
 
+    @Command(name = "publisher", mixinStandardHelpOptions = true,
+            description = "Run the publisher: exports every promoted config as a checkpoint vLLM loads (compressed-tensors), "
+                    + "commits it to a folder or S3-compatible storage and announces it on the published-models topic. "
+                    + "Runs until stopped. Settings: `qig config publisher`.")
+    static final class PublisherCommand implements Callable<Integer> {
+        @Mixin
+        ServiceOptions options;
+
+        @Override
+        public Integer call() throws Exception {
+            PublisherConfig config = new PublisherConfig(options.resolve(PublisherConfig.definition()));
+            Publisher publisher = new Publisher(config, SchemaRegistries.create(config.registryProperties()));
+            publisher.start();
+            System.out.println("publisher " + config.instanceId() + " serving " + config.models() + ", publishing to "
+                    + config.destination() + metricsText(publisher.metrics()));
+            runUntilStopped(publisher, () -> {
+                PublisherStats s = publisher.stats();
+                System.out.printf(Locale.ROOT, "consumed %d, published %d (%d bytes), duplicates skipped %d, "
+                        + "dead letters %s%n", s.consumed(), s.published(), s.bytes(), s.skippedDuplicates(),
+                        s.failuresByReason());
+            });
+            return 0;
+        }
+    }
+
     @Command(name = "topics", mixinStandardHelpOptions = true,
             description = "Create every topic of the design that is missing (compacted where the topic table says so) "
                     + "with topics.partitions and topics.replication.factor, then list them; for deployments where the "
@@ -197,7 +225,7 @@ final class ServiceCommands {
             description = "Print a service's settings (key, environment variable, type, default, valid values, description) "
                     + "as a Markdown table.")
     static final class ConfigCommand implements Callable<Integer> {
-        @Parameters(paramLabel = "SERVICE", description = "ingest, attributor, aggregator, evaluator or topics")
+        @Parameters(paramLabel = "SERVICE", description = "ingest, attributor, aggregator, evaluator, publisher or topics")
         String service;
 
         @Spec
@@ -225,9 +253,10 @@ final class ServiceCommands {
                 case "attributor" -> AttributorConfig.definition();
                 case "aggregator" -> AggregatorConfig.definition();
                 case "evaluator" -> EvaluatorConfig.definition();
+                case "publisher" -> PublisherConfig.definition();
                 case "topics" -> TopicsConfig.definition();
                 default -> throw new IllegalArgumentException("unknown service '" + service
-                        + "'; expected ingest, attributor, aggregator, evaluator or topics");
+                        + "'; expected ingest, attributor, aggregator, evaluator, publisher or topics");
             };
         }
     }

@@ -9,6 +9,7 @@ import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.CalibrationPlan;
 import dev.qig.schemas.DriftEvent;
 import dev.qig.schemas.EvalResult;
+import dev.qig.schemas.ModelPublished;
 import dev.qig.schemas.QuantConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 /**
  * Follows the pipeline's outputs from the side, as any consumer of the topics would: every plan and
  * config (read committed: only what the aggregator's transactions committed), the drift events,
- * evaluation results and promotions, and the dead letters by reason. What {@code qig stream},
+ * evaluation results, promotions and published models, and the dead letters by reason. What {@code qig stream},
  * {@code qig demo}, the stream benchmark and the end-to-end tests wait on.
  */
 final class TopicWatcher implements AutoCloseable {
@@ -39,6 +40,7 @@ final class TopicWatcher implements AutoCloseable {
     private final AvroDeserializer<DriftEvent> driftEvents;
     private final AvroDeserializer<EvalResult> evalResults;
     private final AvroDeserializer<ActiveConfig> activeConfigs;
+    private final AvroDeserializer<ModelPublished> publishedModels;
     private final Map<Topic, String> topics;
     private final Map<String, CalibrationPlan> planByKeyAndVersion = new ConcurrentHashMap<>();
     private final Map<String, QuantConfig> configByKeyAndRound = new ConcurrentHashMap<>();
@@ -46,10 +48,11 @@ final class TopicWatcher implements AutoCloseable {
     private final List<DriftEvent> drifts = Collections.synchronizedList(new ArrayList<>());
     private final List<EvalResult> evaluations = Collections.synchronizedList(new ArrayList<>());
     private final List<ActiveConfig> promotions = Collections.synchronizedList(new ArrayList<>());
+    private final List<ModelPublished> published = Collections.synchronizedList(new ArrayList<>());
     private final Thread thread;
     private volatile boolean running = true;
 
-    /** Follows the given topics (any of plans, configs, drift events, eval results, active configs, DLQ) by their names. */
+    /** Follows the given topics (any of plans, configs, drift events, eval results, active configs, published models, DLQ) by their names. */
     TopicWatcher(String bootstrapServers, SchemaRegistryClient registry, Map<Topic, String> topics) {
         this.consumer = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrapServers,
                 "group.id", "qig-watch-" + UUID.randomUUID(), "auto.offset.reset", "earliest",
@@ -62,6 +65,7 @@ final class TopicWatcher implements AutoCloseable {
         this.driftEvents = new AvroDeserializer<>(registry, DriftEvent.class);
         this.evalResults = new AvroDeserializer<>(registry, EvalResult.class);
         this.activeConfigs = new AvroDeserializer<>(registry, ActiveConfig.class);
+        this.publishedModels = new AvroDeserializer<>(registry, ModelPublished.class);
         this.topics = Map.copyOf(topics);
         this.consumer.subscribe(List.copyOf(topics.values()));
         this.thread = new Thread(this::run, "qig-watch");
@@ -96,6 +100,8 @@ final class TopicWatcher implements AutoCloseable {
             evaluations.add(evalResults.deserialize(r.topic(), r.value()));
         } else if (r.topic().equals(topics.get(Topic.ACTIVE_CONFIGS))) {
             promotions.add(activeConfigs.deserialize(r.topic(), r.value()));
+        } else if (r.topic().equals(topics.get(Topic.PUBLISHED_MODELS))) {
+            published.add(publishedModels.deserialize(r.topic(), r.value()));
         } else if (r.topic().equals(topics.get(Topic.DLQ))) {
             String reason = DeadLetters.header(r.headers(), DeadLetters.REASON);
             deadLetters.merge(reason == null ? "unknown" : reason, 1L, Long::sum);
@@ -144,6 +150,13 @@ final class TopicWatcher implements AutoCloseable {
     List<ActiveConfig> promotions() {
         synchronized (promotions) {
             return List.copyOf(promotions);
+        }
+    }
+
+    /** Every ModelPublished event, in the order read. */
+    List<ModelPublished> published() {
+        synchronized (published) {
+            return List.copyOf(published);
         }
     }
 

@@ -18,7 +18,7 @@ class ConfigurationDocsTest {
     void theConfigurationReferenceIsGeneratedFromTheCode() throws Exception {
         Path doc = Path.of("../../docs/configuration.md");
         String text = Files.readString(doc, StandardCharsets.UTF_8);
-        for (String service : new String[] {"ingest", "attributor", "aggregator", "evaluator"}) {
+        for (String service : new String[] {"ingest", "attributor", "aggregator", "evaluator", "publisher"}) {
             String table = ConfigDocs.markdown(ServiceCommands.ConfigCommand.definition(service));
             assertTrue(text.contains(table), "docs/configuration.md lacks the current table of " + service
                     + "; regenerate it with ./qig config " + service + "\n" + table);

@@ -101,6 +101,22 @@ class DemoEndToEndTest {
         assertTrue(!r.promotions().isEmpty(), "a config was promoted:\n" + printed);
         assertTrue(printed.contains("| round | domain | plan |"), "the final table is printed");
 
+        // Every promoted config became exactly one complete checkpoint in the folder store, announced once.
+        Set<String> promoted = new TreeSet<>();
+        r.promotions().forEach(a -> promoted.add(a.getConfig().getConfigId()));
+        List<String> announced = r.published().stream().map(m -> m.getConfigId()).sorted().toList();
+        assertEquals(List.copyOf(promoted), announced, "one ModelPublished per promoted config:\n" + printed);
+        for (var m : r.published()) {
+            assertEquals("fake-quantized", m.getFormat(), "w4a4 has no serving format; the demo publishes it labelled");
+            java.nio.file.Path dir = java.nio.file.Path.of(m.getLocation());
+            assertTrue(dir.startsWith(r.publishedDir()), m.getLocation());
+            assertTrue(java.nio.file.Files.isRegularFile(dir.resolve("qig-manifest.json")), "committed with its manifest");
+            for (var f : m.getFiles()) {
+                assertEquals(f.getSize(), java.nio.file.Files.size(dir.resolve(f.getPath())), f.getPath());
+            }
+            assertTrue(printed.contains(m.getLocation()), "the final table names where it is published");
+        }
+
         checkMetrics(r, scraped, raw, health, printed);
     }
 
@@ -112,7 +128,7 @@ class DemoEndToEndTest {
         for (Map.Entry<String, String> e : raw.entrySet()) {
             Files.writeString(dump.resolve(e.getKey() + ".txt"), e.getValue());
         }
-        assertEquals(Set.of("ingest", "attributor", "aggregator", "evaluator"), scraped.keySet(), printed);
+        assertEquals(Set.of("ingest", "attributor", "aggregator", "evaluator", "publisher"), scraped.keySet(), printed);
         assertTrue(printed.contains("metrics (Prometheus"), "the demo prints the metrics URLs:\n" + printed);
         for (Map.Entry<String, PrometheusText> e : scraped.entrySet()) {
             PrometheusText t = e.getValue();
@@ -193,6 +209,11 @@ class DemoEndToEndTest {
                 "alphas per group unless RTN is active: " + alphas);
         assertFalse(evaluator.series("qig_active_config_round").isEmpty(), "an active config");
         assertFalse(evaluator.series("qig_kafka_consumer_fetch_manager_records_lag_max").isEmpty(), "consumer lag");
+
+        PrometheusText publisher = scraped.get("publisher");
+        assertEquals(r.published().size(), publisher.sum("qig_publisher_published_total"));
+        assertEquals(r.published().stream().mapToLong(m -> m.getTotalBytes()).sum(), publisher.sum("qig_publisher_bytes_total"));
+        assertEquals(0.0, publisher.sum("qig_publisher_failures_total"));
 
         // Every dashboard query reads metrics that the services export.
         Set<String> exported = new TreeSet<>();

@@ -1,11 +1,15 @@
 package dev.qig.app;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class QigCommandTest {
@@ -25,7 +29,7 @@ class QigCommandTest {
         String[] r = run("--help");
         assertEquals("0", r[0]);
         for (String c : new String[] {"demo", "train", "eval", "calibrate", "drift-study", "bench", "attribution", "stream",
-            "ingest", "attributor", "aggregator", "evaluator", "config", "checkpoint"}) {
+            "ingest", "attributor", "aggregator", "evaluator", "publisher", "config", "checkpoint", "export"}) {
             assertTrue(r[1].contains(c), c + " missing from\n" + r[1]);
         }
     }
@@ -41,6 +45,22 @@ class QigCommandTest {
         String[] domain = run("attribution", "--domain", "space");
         assertEquals("2", domain[0]);
         assertTrue(domain[2].contains("clean"), domain[2]);
+    }
+
+    @Test
+    void exportWritesAServableCheckpointAndRefusesAnUnservableSchemeInOneLine(@TempDir Path tmp) throws Exception {
+        String fixture = Path.of("..", "core", "src", "test", "resources", "hf-llava", "llava-siglip-qwen2").toString();
+        String[] refused = run("export", "--model", fixture, "--config", "rtn:w3a16", "--out", tmp.resolve("w3").toString());
+        assertEquals("2", refused[0]);
+        assertEquals(1, refused[2].strip().lines().count(), refused[2]);
+        assertTrue(refused[2].startsWith("qig export: scheme w3a16 has no serving format"), refused[2]);
+        assertFalse(Files.exists(tmp.resolve("w3").resolve("model.safetensors")), "nothing written for a refused scheme");
+
+        String[] done = run("export", "--model", fixture, "--config", "rtn:w8a8", "--out", tmp.resolve("w8").toString());
+        assertEquals("0", done[0], done[2]);
+        var config = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("w8").resolve("config.json").toFile());
+        assertEquals("int-quantized", config.path("quantization_config").path("format").asText());
+        assertTrue(Files.isRegularFile(tmp.resolve("w8").resolve("qig-export.json")));
     }
 
     @Test

@@ -26,7 +26,7 @@ public final class DeadLetters {
     public static final String OFFSET = "__streams.errors.offset";
     /** qig-stream's reason code, e.g. {@code corrupt_image}. */
     public static final String REASON = "qig.errors.reason";
-    /** The stage that rejected the record: ingest, attributor or aggregator. */
+    /** The stage that rejected the record: ingest, attributor, aggregator, evaluator or publisher. */
     public static final String STAGE = "qig.errors.stage";
     /** The model the rejection concerns, when there is one. */
     public static final String MODEL = "qig.errors.model";

@@ -46,6 +46,10 @@ public enum RejectReason {
      * contradict its scheme, scales that are not finite and positive, or groups that do not fit the model.
      */
     MALFORMED_CONFIG,
+    /** A promoted config of a scheme no serving engine loads, which the publisher is set to refuse (export.unservable). */
+    UNSERVABLE_SCHEME,
+    /** A checkpoint the publisher could not commit to its artifact store, after every retry; the message is the last error. */
+    PUBLISH_FAILED,
     /** Anything else that went wrong while processing the record. */
     PROCESSING_ERROR;
 

@@ -33,6 +33,8 @@ public final class Topics {
                 "drift events (DriftEvent, key = model/scheme)."),
         ACTIVE_CONFIGS("topic.active.configs", "qig.active-configs.v1", true,
                 "promoted configs (ActiveConfig, key = model/scheme; compacted)."),
+        PUBLISHED_MODELS("topic.published.models", "qig.published-models.v1", true,
+                "published checkpoints of promoted configs (ModelPublished, key = config id; compacted)."),
         DLQ("topic.dlq", "qig.dlq.v1", false,
                 "dead letters: the original key and value bytes, the error and where it happened in headers (KIP-1034).");
 
