@@ -12,6 +12,7 @@ import dev.qig.core.hf.HfLlavaConfig;
 import dev.qig.core.hf.HfWeights;
 import dev.qig.core.io.DType;
 import dev.qig.core.io.SafetensorsReader;
+import dev.qig.core.io.Sha256;
 import dev.qig.core.io.TensorData;
 import dev.qig.core.io.TensorSource;
 import dev.qig.core.model.Checkpoint;
@@ -23,18 +24,13 @@ import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantConfigApplier;
 import dev.qig.core.quant.QuantScheme;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -191,10 +187,10 @@ public final class CheckpointExporter implements AutoCloseable {
                 } else if (folded.editedNames().contains(internal)) {
                     // A norm or bias that took a group's 1/s: kept in float32, as folded, whatever the source's dtype (a
                     // vector per layer; an engine casts it to its own dtype on load).
-                    units.add(new Unit(numel(stored.shape(name)) * Float.BYTES,
+                    units.add(new Unit(TensorData.numel(stored.shape(name)) * Float.BYTES,
                             () -> List.of(fromArray(name, model.weights().parameters().get(internal).getArray()))));
                 } else {
-                    units.add(new Unit(numel(stored.shape(name)) * dtype.byteSize(), () -> List.of(stored.tensor(name))));
+                    units.add(new Unit(TensorData.numel(stored.shape(name)) * dtype.byteSize(), () -> List.of(stored.tensor(name))));
                 }
             }
             writeWeights(out, units, format, config, options);
@@ -205,7 +201,7 @@ public final class CheckpointExporter implements AutoCloseable {
         List<ExportedFile> files = new ArrayList<>();
         try (Stream<Path> all = Files.walk(out)) {
             for (Path p : (Iterable<Path>) all.filter(Files::isRegularFile).sorted()::iterator) {
-                files.add(new ExportedFile(out.relativize(p).toString().replace('\\', '/'), Files.size(p), sha256(p)));
+                files.add(new ExportedFile(out.relativize(p).toString().replace('\\', '/'), Files.size(p), Sha256.of(p)));
             }
         }
         ExportedCheckpoint done = new ExportedCheckpoint(out, modelId(), config.id(), format, files);
@@ -427,27 +423,6 @@ public final class CheckpointExporter implements AutoCloseable {
         }
         b.append("\n`").append(PROVENANCE).append("` says what it was exported from.\n");
         return b.toString();
-    }
-
-    private static long numel(long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        return n;
-    }
-
-    private static String sha256(Path file) throws IOException {
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM lacks SHA-256", e);
-        }
-        try (InputStream in = new DigestInputStream(Files.newInputStream(file), sha)) {
-            in.transferTo(java.io.OutputStream.nullOutputStream());
-        }
-        return HexFormat.of().formatHex(sha.digest());
     }
 
     private static void deleteTree(Path root) {

@@ -1,9 +1,9 @@
 package dev.qig.core.export;
 
 import java.nio.charset.StandardCharsets;
+import dev.qig.core.io.Sha256;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
@@ -34,12 +34,7 @@ public record ExportedCheckpoint(Path folder, String modelId, String configId, S
      * "path size sha256" of its files in path order. Two exports with the same bytes share it.
      */
     public String contentHash() {
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM lacks SHA-256", e);
-        }
+        MessageDigest sha = Sha256.newDigest();
         for (ExportedFile f : files) {
             sha.update((f.path() + " " + f.size() + " " + f.sha256() + "\n").getBytes(StandardCharsets.UTF_8));
         }

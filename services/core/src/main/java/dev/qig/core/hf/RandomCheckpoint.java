@@ -120,7 +120,7 @@ public final class RandomCheckpoint {
         TestBedTokenizer.write(dir, config);
 
         List<List<Map.Entry<String, long[]>>> shards = CheckpointShards.plan(new ArrayList<>(tensors(config).entrySet()),
-                t -> numel(t.getValue()) * dtype.byteSize(), maxShardBytes);
+                t -> TensorData.numel(t.getValue()) * dtype.byteSize(), maxShardBytes);
         Map<String, String> weightMap = new LinkedHashMap<>();
         long total = 0;
         for (int i = 0; i < shards.size(); i++) {
@@ -161,7 +161,7 @@ public final class RandomCheckpoint {
     }
 
     private static TensorData random(String name, long[] shape, DType dtype, long seed) {
-        int n = Math.toIntExact(numel(shape));
+        int n = Math.toIntExact(TensorData.numel(shape));
         boolean norm = name.matches(".*(norm|layrnorm)[^.]*\\.(weight|bias)");
         float constant = name.endsWith(".weight") ? 1f : 0f;
         SplittableRandom random = new SplittableRandom(seed ^ name.hashCode() * 0x9E3779B97F4A7C15L);
@@ -175,14 +175,6 @@ public final class RandomCheckpoint {
             }
         }
         return new TensorData(name, dtype, shape, buf.flip());
-    }
-
-    private static long numel(long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        return n;
     }
 
     private static String torchDtype(DType dtype) {

@@ -2,7 +2,6 @@ package dev.qig.core.io;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 
@@ -15,11 +14,7 @@ public final class ContentDigest {
     private final MessageDigest sha;
 
     public ContentDigest() {
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM lacks SHA-256", e);
-        }
+        sha = Sha256.newDigest();
     }
 
     /** A named file's bytes. */

@@ -176,7 +176,8 @@ public record TensorData(String name, DType dtype, long[] shape, ByteBuffer data
         return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
     }
 
-    static long numel(long[] shape) {
+    /** Elements of a tensor of this shape (1 for a scalar). */
+    public static long numel(long[] shape) {
         long n = 1;
         for (long d : shape) {
             if (d < 0) {

@@ -1,4 +1,4 @@
-package dev.qig.publisher.store;
+package dev.qig.core.io;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,12 +8,12 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** SHA-256 as {@link dev.qig.core.export.ExportedFile#sha256()} writes it: 64 lower-case hex digits. */
-final class Sha256 {
+/** SHA-256: the digest, and a file's as 64 lower-case hex digits (what exported files and manifests list). */
+public final class Sha256 {
 
     private Sha256() {}
 
-    static MessageDigest newDigest() {
+    public static MessageDigest newDigest() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
@@ -21,12 +21,13 @@ final class Sha256 {
         }
     }
 
-    static String hex(MessageDigest digest) {
+    /** The digest's value as 64 lower-case hex digits. */
+    public static String hex(MessageDigest digest) {
         return HexFormat.of().formatHex(digest.digest());
     }
 
     /** The SHA-256 of a file's bytes. */
-    static String of(Path file) throws IOException {
+    public static String of(Path file) throws IOException {
         MessageDigest digest = newDigest();
         byte[] buffer = new byte[1 << 16];
         try (InputStream in = Files.newInputStream(file)) {
