@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# The qig-stream image: one image, four services (and every other qig command).
+# The qig-stream image: one image, five services (and every other qig command).
 #   docker build -t qig-stream:dev .
 #   docker run --rm qig-stream:dev config attributor          # the attributor's settings
 #   docker run --rm -e QIG_BOOTSTRAP_SERVERS=... -e QIG_SCHEMA_REGISTRY_URL=... qig-stream:dev attributor
@@ -29,7 +29,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 qig \
  && useradd --system --uid 10001 --gid qig --home-dir /var/lib/qig --shell /usr/sbin/nologin qig \
- && mkdir -p /opt/qig /var/lib/qig/djl /var/lib/qig/streams /var/lib/qig/tmp \
+ && mkdir -p /opt/qig /var/lib/qig/djl /var/lib/qig/streams /var/lib/qig/published /var/lib/qig/tmp \
  && chown -R qig:qig /var/lib/qig
 COPY --from=build /qig.jar /opt/qig/qig.jar
 
@@ -37,8 +37,10 @@ COPY --from=build /qig.jar /opt/qig/qig.jar
 # (libtorch in worker threads ran up to 1.8x slower with per-thread arenas; README, "Running the JVM").
 # DJL unpacks libtorch from the jar into DJL_CACHE_DIR at the first start (writable; offline, nothing is
 # downloaded). QIG_STATE_DIR is the aggregator's Kafka Streams state.dir (the other services ignore it;
-# k8s/ mounts a volume there). The heap follows the container's memory limit, leaving room for
-# libtorch's native memory; JAVA_TOOL_OPTIONS replaces these JVM options.
+# k8s/ mounts a volume there). /var/lib/qig/published is where docker-compose.yml and k8s/ mount the
+# publisher's folder store (QIG_STORE_FOLDER_PATH); it exists here, owned by qig, so that a new named
+# volume mounted there is writable by the service. The heap follows the container's memory limit,
+# leaving room for libtorch's native memory; JAVA_TOOL_OPTIONS replaces these JVM options.
 ENV OMP_WAIT_POLICY=PASSIVE \
     MALLOC_ARENA_MAX=1 \
     DJL_CACHE_DIR=/var/lib/qig/djl \
@@ -48,7 +50,7 @@ ENV OMP_WAIT_POLICY=PASSIVE \
 USER 10001:10001
 WORKDIR /var/lib/qig
 VOLUME ["/var/lib/qig/streams"]
-# metrics.port of ingest, attributor, aggregator, evaluator; the aggregator's http.port (/rounds).
-EXPOSE 9401 9402 9403 9404 7071
+# metrics.port of ingest, attributor, aggregator, evaluator, publisher; the aggregator's http.port (/rounds).
+EXPOSE 9401 9402 9403 9404 9405 7071
 ENTRYPOINT ["java", "-jar", "/opt/qig/qig.jar"]
 CMD ["--help"]

@@ -21,9 +21,9 @@ import org.testcontainers.junit.jupiter.Testcontainers;
 
 /**
  * The compose stack of docker-compose.yml for real: builds the image, starts Kafka, the registry, the
- * four services, Prometheus and Grafana, waits until the evaluator is ready (full precision measured),
- * then until Prometheus has scraped an evaluated config and a promotion from the evaluator, and the
- * aggregator's /rounds shows closed rounds. Skipped where no Docker engine runs (this machine); it takes
+ * five services, Prometheus and Grafana, waits until the evaluator is ready (full precision measured),
+ * then until Prometheus has scraped an evaluated config and a promotion from the evaluator and a
+ * published checkpoint from the publisher, and the aggregator's /rounds shows closed rounds. Skipped where no Docker engine runs (this machine); it takes
  * the demo's time (tens of minutes on a laptop CPU).
  */
 @Testcontainers(disabledWithoutDocker = true)
@@ -57,13 +57,16 @@ class ComposeStackTest {
         long deadline = System.nanoTime() + Duration.ofMinutes(45).toNanos();
         double evaluated = 0;
         double promoted = 0;
-        while (System.nanoTime() < deadline && (evaluated < 1 || promoted < 1)) {
+        double published = 0;
+        while (System.nanoTime() < deadline && (evaluated < 1 || promoted < 1 || published < 1)) {
             evaluated = promQuery(prometheus, "sum(qig_configs_evaluated_total)");
             promoted = promQuery(prometheus, "sum(qig_promotions_total)");
+            published = promQuery(prometheus, "sum(qig_publisher_published_total)");
             Thread.sleep(10_000);
         }
         assertTrue(evaluated >= 1, "no config evaluated (qig_configs_evaluated_total via Prometheus)");
         assertTrue(promoted >= 1, "no config promoted (qig_promotions_total via Prometheus)");
+        assertTrue(published >= 1, "no checkpoint published (qig_publisher_published_total via Prometheus)");
         String metrics = get(evaluator + "/metrics").body();
         assertTrue(metrics.contains("qig_evaluation_accuracy"), "the evaluator reports accuracy");
 

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
  * The dashboards are well formed: JSON with a unique uid, panels with queries on the provisioned
  * Prometheus datasource, and every query names at least one of the services' metrics. (That each
  * name is one the services export is checked against a live scrape in {@link DemoEndToEndTest}.)
- * Also: the Prometheus scrape config lists the four services on their default metrics ports.
+ * Also: the Prometheus scrape config lists the five services on their default metrics ports.
  */
 class DashboardsTest {
 
@@ -49,14 +49,15 @@ class DashboardsTest {
     }
 
     @Test
-    void prometheusScrapesTheFourServicesOnTheirDefaultPorts() throws Exception {
+    void prometheusScrapesTheFiveServicesOnTheirDefaultPorts() throws Exception {
         String yml = Files.readString(Dashboards.DIRECTORY.getParent().getParent().resolve("prometheus/prometheus.yml"));
-        for (String target : List.of("ingest:9401", "attributor:9402", "aggregator:9403", "evaluator:9404")) {
+        for (String target : List.of("ingest:9401", "attributor:9402", "aggregator:9403", "evaluator:9404", "publisher:9405")) {
             assertTrue(yml.contains(target), "prometheus.yml scrapes " + target);
         }
         assertEquals(dev.qig.ingest.IngestConfig.DEFAULT_METRICS_PORT, 9401);
         assertEquals(dev.qig.attributor.AttributorConfig.DEFAULT_METRICS_PORT, 9402);
         assertEquals(dev.qig.aggregator.AggregatorConfig.DEFAULT_METRICS_PORT, 9403);
         assertEquals(dev.qig.evaluator.EvaluatorConfig.DEFAULT_METRICS_PORT, 9404);
+        assertEquals(dev.qig.publisher.PublisherConfig.DEFAULT_METRICS_PORT, 9405);
     }
 }

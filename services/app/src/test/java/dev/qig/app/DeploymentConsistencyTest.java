@@ -46,7 +46,7 @@ class DeploymentConsistencyTest {
 
     private static final Path ROOT = Path.of("../..");
     private static final String IMAGE = "qig-stream";
-    private static final List<String> SERVICES = List.of("ingest", "attributor", "aggregator", "evaluator");
+    private static final List<String> SERVICES = List.of("ingest", "attributor", "aggregator", "evaluator", "publisher");
     private static final Pattern TOPIC_NAME = Pattern.compile("\\bqig\\.[a-z0-9.-]+\\.v[0-9]+\\b");
 
     /** One container of the project's image: where it is declared, its qig command and environment. */
@@ -107,6 +107,11 @@ class DeploymentConsistencyTest {
             for (String port : strings(s.getOrDefault("ports", List.of()))) {
                 int container = Integer.parseInt(port.substring(port.lastIndexOf(':') + 1).replace("/tcp", ""));
                 assertTrue(served.contains(container), c.where() + " publishes " + port + ", but serves " + served);
+            }
+            if ("publisher".equals(c.service())) {
+                String folder = c.env().get("QIG_STORE_FOLDER_PATH");
+                assertTrue(strings(s.getOrDefault("volumes", List.of())).stream().anyMatch(v -> v.endsWith(":" + folder)),
+                        c.where() + ": a volume is mounted at store.folder.path " + folder);
             }
             if (!"ingest".equals(c.service())) {
                 String test = String.join(" ", strings(map(s.get("healthcheck")).get("test")));
@@ -356,14 +361,21 @@ class DeploymentConsistencyTest {
                                     .anyMatch(m -> "state".equals(m.get("name")) && stateDir.equals(m.get("mountPath"))),
                             where + ": the state volume is mounted at state.dir " + stateDir);
                 }
+                if ("publisher".equals(c.service())) {
+                    String folder = c.env().get("QIG_STORE_FOLDER_PATH");
+                    assertNotNull(folder, where + ": QIG_STORE_FOLDER_PATH");
+                    assertTrue(list(container.get("volumeMounts")).stream().map(m -> map(m))
+                                    .anyMatch(m -> folder.equals(m.get("mountPath"))),
+                            where + ": a volume is mounted at store.folder.path " + folder);
+                }
                 podLabelsToContainer.put(String.valueOf(map(podMeta.get("labels")).get("app.kubernetes.io/name")),
                         Map.of("ports", ports, "metrics", c.metricsPort()));
             }
         }
-        assertEquals(new TreeSet<>(List.of("ingest", "attributor", "aggregator", "evaluator", "topics")),
+        assertEquals(new TreeSet<>(List.of("ingest", "attributor", "aggregator", "evaluator", "publisher", "topics")),
                 qig.stream().map(QigContainer::service).collect(Collectors.toCollection(TreeSet::new)),
                 "k8s (with the demo's ingest Job) runs every service and the topics Job");
-        assertEquals(new TreeSet<>(List.of("attributor", "aggregator", "evaluator", "topics")),
+        assertEquals(new TreeSet<>(List.of("attributor", "aggregator", "evaluator", "publisher", "topics")),
                 qig.stream().filter(c -> !c.where().startsWith("k8s/demo/")).map(QigContainer::service)
                         .collect(Collectors.toCollection(TreeSet::new)),
                 "k8s/ itself runs the services and the topics Job, and writes no samples");
@@ -474,6 +486,7 @@ class DeploymentConsistencyTest {
                 "ConfigMap", Map.entry("v1", io.fabric8.kubernetes.api.model.ConfigMap.class),
                 "Secret", Map.entry("v1", io.fabric8.kubernetes.api.model.Secret.class),
                 "Service", Map.entry("v1", io.fabric8.kubernetes.api.model.Service.class),
+                "PersistentVolumeClaim", Map.entry("v1", io.fabric8.kubernetes.api.model.PersistentVolumeClaim.class),
                 "Deployment", Map.entry("apps/v1", io.fabric8.kubernetes.api.model.apps.Deployment.class),
                 "StatefulSet", Map.entry("apps/v1", io.fabric8.kubernetes.api.model.apps.StatefulSet.class),
                 "Job", Map.entry("batch/v1", io.fabric8.kubernetes.api.model.batch.v1.Job.class));
@@ -565,7 +578,7 @@ class DeploymentConsistencyTest {
 
     /** Every QIG_* variable sets a key the service knows; every required key is set; the values are valid. */
     private static void checkEnvironment(QigContainer c) {
-        assertTrue(List.of("ingest", "attributor", "aggregator", "evaluator", "topics").contains(c.service()),
+        assertTrue(List.of("ingest", "attributor", "aggregator", "evaluator", "publisher", "topics").contains(c.service()),
                 c.where() + ": unknown qig command " + c.service());
         Map<String, String> known = ConfigSources.envKeys(c.definition(), ServiceCommands.ConfigCommand.passThroughKeys(c.service()));
         List<String> unknown = c.env().keySet().stream()
@@ -595,7 +608,7 @@ class DeploymentConsistencyTest {
         for (Topics.Topic t : Topics.Topic.values()) {
             allowed.add(t.defaultName());
         }
-        for (String s : List.of("ingest", "attributor", "aggregator", "evaluator", "topics")) {
+        for (String s : List.of("ingest", "attributor", "aggregator", "evaluator", "publisher", "topics")) {
             ServiceCommands.ConfigCommand.definition(s).configKeys().values().stream()
                     .filter(k -> k.name.contains("topic") && k.defaultValue instanceof String)
                     .forEach(k -> allowed.add((String) k.defaultValue)); // eval.topic
