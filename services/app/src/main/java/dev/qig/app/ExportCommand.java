@@ -53,8 +53,9 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Folder to write (created; must be empty).")
     Path out;
 
-    @Option(names = "--fake-quantize", description = "Export a scheme no engine serves (w3a16, w2a16, w4a4) as float32 weights "
-            + "on its grid, labelled fake-quantized, instead of refusing it.")
+    @Option(names = "--fake-quantize", description = "Write float32 weights on the scheme's grid, labelled fake-quantized, "
+            + "instead of a compressed format: how a scheme no engine serves (w3a16, w2a16, w4a4) is exported at all, and "
+            + "the weights a compressed export of the same config must decode to.")
     boolean fakeQuantize;
 
     @Option(names = "--max-shard-mb", description = "Largest weight shard, in MB of 2^20 bytes (default: ${DEFAULT-VALUE}).")
@@ -69,7 +70,7 @@ final class ExportCommand implements Callable<Integer> {
              CheckpointExporter exporter = CheckpointExporter.open(model, manager)) {
             QuantConfig chosen = resolve(exporter.modelId());
             ExportedCheckpoint done = exporter.export(chosen, out, CheckpointExporter.Options.defaults()
-                    .fakeQuantizeUnservable(fakeQuantize).maxShardBytes(maxShardMb << 20).log(System.out::println));
+                    .fakeQuantize(fakeQuantize).maxShardBytes(maxShardMb << 20).log(System.out::println));
             System.out.printf(Locale.ROOT, "%nexported %s (%s) from %s to %s%n", chosen.id(), done.format().id(), model, out);
             System.out.printf(Locale.ROOT, "%-44s %12s  %s%n", "file", "bytes", "sha256");
             for (ExportedFile f : done.files()) {

@@ -58,6 +58,7 @@ public final class CheckpointExporter implements AutoCloseable {
     /** How to export. */
     public static final class Options {
         private boolean fakeQuantizeUnservable;
+        private boolean fakeQuantize;
         private long maxShardBytes = CheckpointShards.DEFAULT_SHARD_BYTES;
         private Consumer<String> log = s -> { };
 
@@ -68,6 +69,16 @@ public final class CheckpointExporter implements AutoCloseable {
         /** Export schemes no engine serves as float weights on their grid, labelled fake-quantized, instead of refusing them. */
         public Options fakeQuantizeUnservable(boolean on) {
             this.fakeQuantizeUnservable = on;
+            return this;
+        }
+
+        /**
+         * Export every scheme as float32 weights on its grid, labelled fake-quantized: for evaluating the
+         * quantized model in tools that do not read compressed-tensors, and for checking a compressed
+         * export against the weights it must decode to.
+         */
+        public Options fakeQuantize(boolean on) {
+            this.fakeQuantize = on;
             return this;
         }
 
@@ -211,6 +222,9 @@ public final class CheckpointExporter implements AutoCloseable {
     }
 
     private static ServingFormat servingFormat(QuantScheme scheme, Options options) {
+        if (options.fakeQuantize) {
+            return ServingFormat.FAKE_QUANTIZED;
+        }
         try {
             return CompressedTensors.formatOf(scheme);
         } catch (UnservableSchemeException e) {
@@ -410,7 +424,7 @@ public final class CheckpointExporter implements AutoCloseable {
                 .append(" config (version ").append(config.version()).append(", round ").append(config.round()).append(") for scheme ")
                 .append(s.id()).append(".\n\n");
         if (format == ServingFormat.FAKE_QUANTIZED) {
-            b.append("**FAKE-QUANTIZED.** No serving engine loads scheme ").append(s.id()).append(", so the decoder weights are ")
+            b.append("**FAKE-QUANTIZED.** The decoder weights of scheme ").append(s.id()).append(" are ")
                     .append("stored as float32 values equal to their quantized ones")
                     .append(s.quantizesActivations() ? "; the " + s.activationBits() + "-bit activation quantization is not "
                             + "represented and must be applied at run time" : "")

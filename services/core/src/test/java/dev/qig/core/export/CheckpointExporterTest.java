@@ -293,6 +293,8 @@ class CheckpointExporterTest {
             ExportedCheckpoint c = exporter.export(randomScales(exporter.model(), exporter.modelId(), QuantScheme.W4A16, 4),
                     tmp.resolve("c"), CheckpointExporter.Options.defaults());
             assertNotEquals(a.contentHash(), c.contentHash(), "other scales, other bytes");
+            assertEquals(ServingFormat.FAKE_QUANTIZED, exporter.export(config, tmp.resolve("fake"),
+                    CheckpointExporter.Options.defaults().fakeQuantize(true)).format(), "asked for, any scheme is fake-quantized");
             for (String f : List.of("preprocessor_config.json", "processor_config.json")) {
                 assertEquals(Files.readString(fixture.resolve(f)), Files.readString(tmp.resolve("a").resolve(f)), f);
             }
