@@ -170,6 +170,8 @@ class AggregatorDriftTest {
         assertEquals(List.of("awq", "mbq", "qig", "rtn"), initial.keySet().stream().sorted().toList(),
                 "the first search round is the initial calibration");
         assertQigAlpha(FakeStats.QIG_BEST, initial.get("qig"));
+        initial.values().forEach(c -> assertEquals("statistics", c.getProvenance().get("planReason"),
+                "calibrated under the first plan, built from the statistics round"));
         for (int i = 0; i < 5; i++) {
             searchRound(1, 0, FakeStats.QIG_BEST, "clean");
             DriftCheck check = lastCheck();
@@ -235,6 +237,10 @@ class AggregatorDriftTest {
         assertEquals(4, requantized.size());
         assertEquals(2, requantized.get("qig").getPlanVersion());
         assertQigAlpha(JUMPED_QIG_BEST, requantized.get("qig"));
+        requantized.values().forEach(c -> {
+            assertEquals("drift", c.getProvenance().get("planReason"), "calibrated under the plan the drift built");
+            assertEquals("night=" + SAMPLES, c.getProvenance().get("domains"), "the drifted traffic the evaluator will judge on");
+        });
         assertTrue(drifts.isEmpty());
 
         for (int i = 0; i < 3; i++) { // monitoring resumes against the new configs

@@ -98,6 +98,14 @@ class DemoEndToEndTest {
                 assertTrue(evaluated.contains(c.getConfigId() + "@" + domain), c.getConfigId() + " on " + domain);
             }
         }
+        // Configs calibrated after the drift are judged on the traffic now served; the first ones on everything evaluated.
+        long driftRound = r.driftEvents().get(0).getRound();
+        for (QuantConfig c : r.configs()) {
+            String decision = r.evaluations().stream().filter(e -> e.getConfigId().equals(c.getConfigId()) && e.getDecision() != null)
+                    .map(EvalResult::getDecision).findFirst().orElseThrow();
+            assertEquals(c.getRound() > driftRound, "drift".equals(c.getProvenance().get("planReason")), c.getConfigId());
+            assertEquals(c.getRound() > driftRound, decision.contains("judged on the questions of cluttered"), decision);
+        }
         assertTrue(!r.promotions().isEmpty(), "a config was promoted:\n" + printed);
         assertTrue(printed.contains("| round | domain | plan |"), "the final table is printed");
 

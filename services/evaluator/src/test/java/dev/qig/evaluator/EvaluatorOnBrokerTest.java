@@ -49,7 +49,8 @@ import org.junit.jupiter.api.Test;
  * The evaluator on a real broker with the shipped model and 2 x 30 held-out questions: a config
  * that changes nothing that matters (W8A8 round-to-nearest) is promoted, configs that destroy
  * accuracy (scales that round all but every 64th input channel to zero) are refused whether or not
- * an active config exists, a config equal to the active one is promoted over it, and configs that
+ * an active config exists, a config equal to the active one replaces it only when it was calibrated after
+ * a drift (and is then judged on the drifted round's domain), and configs that
  * cannot be used go to the dead-letter topic while the next ones are still processed. A second
  * evaluator restores the active config from the topic and compares with it after a restart.
  */
@@ -87,7 +88,10 @@ class EvaluatorOnBrokerTest {
 
             QuantConfig rtnV1 = new QuantConfig(modelId, QuantScheme.W8A8, Method.RTN, 1, 1, Map.of(), Map.of());
             QuantConfig destroyedV2 = destroyed(modelId, QuantScheme.W8A8, 2, channels);
-            QuantConfig rtnV3 = new QuantConfig(modelId, QuantScheme.W8A8, Method.RTN, 3, 3, Map.of(), Map.of());
+            QuantConfig sameV2 = new QuantConfig(modelId, QuantScheme.W8A8, Method.MBQ, 2, 2, Map.of(), Map.of());
+            // Calibrated under a plan a drift built, on cluttered traffic (the aggregator's provenance).
+            QuantConfig rtnV3 = new QuantConfig(modelId, QuantScheme.W8A8, Method.RTN, 3, 3, Map.of(),
+                    Map.of("planReason", "drift", "domains", "clean=0,cluttered=16"));
             QuantConfig destroyedW2 = destroyed(modelId, QuantScheme.W2A16, 1, channels);
             GroupKey first = channels.keySet().iterator().next();
             QuantConfig wrongShape = new QuantConfig(modelId, QuantScheme.W8A8, Method.AWQ, 9, 9,
@@ -102,12 +106,13 @@ class EvaluatorOnBrokerTest {
             sequence.add(serializer.serialize(configsTopic, record(wrongShape)));  // dead letter: malformed_config
             sequence.add(serializer.serialize(configsTopic, record(destroyedV2))); // refused against the active v1
             sequence.add(serializer.serialize(configsTopic, record(destroyedW2))); // refused against fp32 (no active w2a16)
-            sequence.add(serializer.serialize(configsTopic, record(rtnV3)));       // promoted: equal to the active v1
+            sequence.add(serializer.serialize(configsTopic, record(sameV2)));      // refused: equal, not shown better
+            sequence.add(serializer.serialize(configsTopic, record(rtnV3)));       // promoted: equal, after a drift
             try (Evaluator evaluator = new Evaluator(config, registry)) {
                 evaluator.start();
                 send(kafka, configsTopic, sequence);
 
-                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 4 * 2,
+                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 5 * 2,
                         new AvroDeserializer<>(registry, EvalResult.class));
                 List<ActiveConfig> promoted = read(kafka, config.topic(Topics.Topic.ACTIVE_CONFIGS), 2,
                         new AvroDeserializer<>(registry, ActiveConfig.class));
@@ -119,7 +124,8 @@ class EvaluatorOnBrokerTest {
                 List<EvalResult> v2 = byConfig.get(destroyedV2.id());
                 List<EvalResult> w2 = byConfig.get(destroyedW2.id());
                 List<EvalResult> v3 = byConfig.get(rtnV3.id());
-                for (List<EvalResult> r : List.of(fp, v1, v2, w2, v3)) {
+                List<EvalResult> same = byConfig.get(sameV2.id());
+                for (List<EvalResult> r : List.of(fp, v1, v2, w2, v3, same)) {
                     assertNotNull(r, "results of every evaluated config: " + byConfig.keySet());
                     assertEquals(List.of("clean", "cluttered"), r.stream().map(EvalResult::getDomain).toList());
                     for (EvalResult e : r) {
@@ -155,6 +161,9 @@ class EvaluatorOnBrokerTest {
                     assertNull(w2.get(d).getVsActive(), "no active w2a16 config");
                     assertEquals(rtnV1.id(), v3.get(d).getVsActive().getAgainst());
                     assertEquals(0, v3.get(d).getVsActive().getAccuracyDifference(), 0);
+                    String refused = same.get(d).getDecision();
+                    assertTrue(refused.startsWith("refused") && refused.contains("must be shown better"), refused);
+                    assertTrue(!refused.contains("judged on"), "no drift: judged on every evaluated question: " + refused);
                 }
 
                 assertEquals(rtnV1.id(), promoted.get(0).getConfig().getConfigId());
@@ -164,7 +173,8 @@ class EvaluatorOnBrokerTest {
                 assertEquals(rtnV3.id(), promoted.get(1).getConfig().getConfigId());
                 assertEquals(rtnV1.id(), promoted.get(1).getPreviousConfigId());
                 String decision = promoted.get(1).getDecision();
-                for (String word : List.of("promoted", "margin", "confidence", "interval", "p-value", rtnV1.id())) {
+                for (String word : List.of("promoted", "margin", "confidence", "interval", "p-value", rtnV1.id(),
+                        "calibrated after a drift", "on 30 paired questions", "judged on the questions of cluttered")) {
                     assertTrue(decision.contains(word), "decision names " + word + ": " + decision);
                 }
 
@@ -180,10 +190,10 @@ class EvaluatorOnBrokerTest {
                 assertArrayEquals(sequence.get(2), letterByReason.get("unknown_model"), "original bytes");
                 assertArrayEquals(sequence.get(3), letterByReason.get("malformed_config"), "original bytes");
 
-                assertEquals(7, evaluator.stats().consumed());
-                assertEquals(4, evaluator.stats().evaluated());
+                assertEquals(8, evaluator.stats().consumed());
+                assertEquals(5, evaluator.stats().evaluated());
                 assertEquals(2, evaluator.stats().promoted());
-                assertEquals(2, evaluator.stats().refused());
+                assertEquals(3, evaluator.stats().refused());
                 assertEquals(3, evaluator.stats().deadLettered());
             }
 
@@ -193,7 +203,7 @@ class EvaluatorOnBrokerTest {
             try (Evaluator restarted = new Evaluator(new EvaluatorConfig(settings(kafka, scope)), registry)) {
                 restarted.start();
                 send(kafka, configsTopic, List.of(serializer.serialize(configsTopic, record(destroyedV4))));
-                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 4 * 2 + 2 + 2,
+                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 5 * 2 + 2 + 2,
                         new AvroDeserializer<>(registry, EvalResult.class));
                 List<EvalResult> v4 = results.stream().filter(r -> r.getConfigId().equals(destroyedV4.id())).toList();
                 assertEquals(2, v4.size());

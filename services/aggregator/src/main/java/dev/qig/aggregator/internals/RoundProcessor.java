@@ -404,6 +404,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             CalibrationPlan next = CalibrationPlan.from(nextVersion, sums.statistics(), distorted ? distortion : null);
             dev.qig.schemas.CalibrationPlan planRecord = Records.planRecord(next, key, state.getSettings(),
                     state.getRound(), state.getSamples(), now);
+            // The evaluator reads the reason from the configs calibrated under the plan (provenance planReason).
+            planRecord.setReason(!searchRound ? "statistics" : driftConfirmed ? "drift" : "refresh");
             context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
             metrics.planPublished(key);
             // Records of the old plan are stale from now on: their sample ids need not be remembered, and parts
@@ -544,7 +546,10 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         p.put("lastEventTime", Instant.ofEpochMilli(state.getLastEventTime()).toString());
         List<String> domains = new ArrayList<>();
         new TreeMap<>(state.getDomains()).forEach((d, n) -> domains.add(d + "=" + n));
-        p.put("domains", String.join(",", domains));
+        p.put(Records.PROVENANCE_DOMAINS, String.join(",", domains));
+        if (state.getPlan() != null) {
+            p.put(Records.PROVENANCE_PLAN_REASON, state.getPlan().getReason());
+        }
         return p;
     }
 

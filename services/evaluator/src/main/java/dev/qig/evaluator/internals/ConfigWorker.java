@@ -2,6 +2,7 @@ package dev.qig.evaluator.internals;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import dev.qig.core.data.Domain;
 import dev.qig.core.data.VqaSample;
 import dev.qig.core.model.GradientRecording;
 import dev.qig.core.quant.QuantConfig;
@@ -9,6 +10,7 @@ import dev.qig.evaluator.EvaluatorConfig;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;
+import dev.qig.kafka.records.Records;
 import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.clients.AtLeastOnceLoop;
 import dev.qig.kafka.clients.ServiceClients;
@@ -179,10 +181,18 @@ public final class ConfigWorker implements Runnable {
             verdict = "not promoted: round " + decoded.record().getRound() + " is older than the active config's round "
                     + active.getConfig().getRound();
         } else {
-            PromotionRule.Decision d = rule.decide(measured.report().correctness(), activeOutcomes,
-                    activeOutcomes == null ? null : activeId, model.fullPrecision().report().correctness());
-            verdict = d.text();
-            results.forEach(res -> res.setDecision(d.text())); // before the promotion copies them
+            Map<String, String> provenance = decoded.record().getProvenance() == null ? Map.of()
+                    : decoded.record().getProvenance();
+            boolean afterDrift = "drift".equals(provenance.get(Records.PROVENANCE_PLAN_REASON));
+            // After a drift, the gate judges the traffic now served: the questions of the domains the round came from.
+            int[] judged = afterDrift ? servedQuestions(model, Records.provenanceDomains(provenance)) : null;
+            PromotionRule.Decision d = rule.decide(subset(measured.report().correctness(), judged),
+                    subset(activeOutcomes, judged), activeOutcomes == null ? null : activeId,
+                    subset(model.fullPrecision().report().correctness(), judged), afterDrift);
+            verdict = judged == null ? d.text() : d.text() + " (judged on the questions of " + String.join(", ",
+                    servedDomains(model, Records.provenanceDomains(provenance))) + ", the domains of the drifted round)";
+            String decision = verdict;
+            results.forEach(res -> res.setDecision(decision)); // before the promotion copies them
             if (d.promoted()) {
                 promotion = ActiveConfig.newBuilder()
                         .setModel(model.id())
@@ -190,7 +200,7 @@ public final class ConfigWorker implements Runnable {
                         .setConfig(decoded.record())
                         .setEvaluations(results)
                         .setPreviousConfigId(activeId)
-                        .setDecision(d.text())
+                        .setDecision(decision)
                         .setPromotedAt(now)
                         .build();
                 sent.add(send(producer, Topics.Topic.ACTIVE_CONFIGS, ActiveConfigs.key(model.id(), scheme), promotion));
@@ -208,6 +218,37 @@ public final class ConfigWorker implements Runnable {
         stats.reported(results, decoded.record().getRound(), promotion != null);
         LOG.info("config {}: mean accuracy {} (fp32 {}); {}", configId, measured.report().meanAccuracy(),
                 model.fullPrecision().report().meanAccuracy(), verdict);
+    }
+
+    /** The evaluated domains among {@code domains}, in evaluation order. */
+    private static List<String> servedDomains(ServedModel model, List<String> domains) {
+        List<String> out = new java.util.ArrayList<>();
+        for (Domain d : model.domains()) {
+            if (domains.contains(d.id())) {
+                out.add(d.id());
+            }
+        }
+        return out;
+    }
+
+    /** Question indices of the evaluated domains among {@code domains}; null (all) when none is evaluated. */
+    static int[] servedQuestions(ServedModel model, List<String> domains) {
+        List<String> served = servedDomains(model, domains);
+        if (served.isEmpty()) {
+            return null;
+        }
+        return served.stream().flatMapToInt(d -> java.util.Arrays.stream(model.indices(Domain.parse(d)))).sorted().toArray();
+    }
+
+    private static boolean[] subset(boolean[] all, int[] indices) {
+        if (all == null || indices == null) {
+            return all;
+        }
+        boolean[] out = new boolean[indices.length];
+        for (int i = 0; i < indices.length; i++) {
+            out[i] = all[indices[i]];
+        }
+        return out;
     }
 
     /**

@@ -211,6 +211,36 @@ public final class Records {
         return CalibrationSums.ofSample(statistics, errors);
     }
 
+    /** Provenance key of a streamed config: its round's samples per domain, {@code clean=12,cluttered=20}. */
+    public static final String PROVENANCE_DOMAINS = "domains";
+    /**
+     * Provenance key of a streamed config: why the plan it was calibrated under was built
+     * ({@code statistics}, {@code drift} or {@code refresh}; CalibrationPlan.reason).
+     */
+    public static final String PROVENANCE_PLAN_REASON = "planReason";
+
+    /** The domains of a {@link #PROVENANCE_DOMAINS} value that had samples, in the order listed; empty when absent. */
+    public static List<String> provenanceDomains(Map<String, String> provenance) {
+        List<String> out = new ArrayList<>();
+        String v = provenance.get(PROVENANCE_DOMAINS);
+        if (v == null || v.isBlank()) {
+            return out;
+        }
+        for (String part : v.split(",")) {
+            String[] kv = part.split("=", 2);
+            if (kv.length == 2 && !kv[0].isBlank()) {
+                try {
+                    if (Long.parseLong(kv[1].strip()) > 0) {
+                        out.add(kv[0].strip());
+                    }
+                } catch (NumberFormatException e) {
+                    // not a count: not a domain of the round
+                }
+            }
+        }
+        return out;
+    }
+
     // --- plans ---
 
     public static dev.qig.schemas.CalibrationPlan planRecord(CalibrationPlan plan, RoundKey key, EngineSettings settings,

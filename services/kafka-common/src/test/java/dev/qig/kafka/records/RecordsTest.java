@@ -42,6 +42,14 @@ class RecordsTest {
     }
 
     @Test
+    void theDomainsOfAConfigsRoundAreReadFromItsProvenance() {
+        assertEquals(List.of("clean", "cluttered"), Records.provenanceDomains(Map.of("domains", "clean=3,cluttered=29")));
+        assertEquals(List.of("cluttered"), Records.provenanceDomains(Map.of("domains", "clean=0,cluttered=29")), "no samples, not served");
+        assertEquals(List.of(), Records.provenanceDomains(Map.of()));
+        assertEquals(List.of("night"), Records.provenanceDomains(Map.of("domains", "night=2,broken,x=y")), "malformed parts skipped");
+    }
+
+    @Test
     void aSamplesSumsSurviveTheirRecordExactly() {
         CalibrationSettings settings = CalibrationSettings.defaults(QuantScheme.W4A8);
         EngineSettings er = Records.settingsRecord(settings, EnumSet.of(Method.QIG, Method.AWQ));

@@ -1,0 +1,297 @@
+package dev.qig.core.quant.gptq;
+
+import dev.qig.core.quant.ExactSum;
+import java.math.BigInteger;
+import java.util.Objects;
+import java.util.stream.IntStream;
+
+/**
+ * The exact accumulator of one linear layer's input Hessian {@code H = Σ_t w_t x_t x_tᵀ} (in x in,
+ * symmetric), the statistic GPTQ quantizes against. Calibration tokens arrive in blocks, in whatever
+ * order and grouping the stream delivers them; every entry is kept as an exact sum, so adding the
+ * same tokens in any order, or merging partial sums ({@link #plus}) in any grouping, gives the same
+ * {@link #toMatrix()} bit for bit, as {@link ExactSum} does for the scale search. Token weights are
+ * QIG's per-token importances ({@code H = Xᵀ diag(λ) X}, qig-method.md section 4); null means 1.
+ *
+ * <p><b>Representation.</b> Each upper-triangle entry is the exact sum of three doubles (a cascade:
+ * every addition is an error-free TwoSum whose rounding error moves one level down) plus an
+ * {@link ExactSum} that receives, exactly, whatever falls off the bottom level. Products of two
+ * float32 values are exact in double; a weighted product {@code (w x_i) x_j} is split exactly into
+ * a high and a low double with an FMA. The three levels hold 159 bits, enough for terms spanning
+ * some 30 decades, so the BigInteger fallback is almost never touched and the inner loop is plain
+ * double arithmetic over arrays.
+ *
+ * <p><b>Normalisation.</b> {@link #toMatrix()} returns the weighted mean {@code Σ w_t x_t x_tᵀ / Σ w_t},
+ * each entry the exact quotient rounded once. The reference (IST-DASLab/gptq {@code add_batch})
+ * keeps {@code 2/nsamples · Σ x xᵀ} with nsamples counting sequences, not tokens; GPTQ does not
+ * depend on a positive scale of H (its damping is relative to mean(diag H)), but the loss
+ * {@link Gptq.Result#error()} does: with this normalisation it is the mean squared output error.
+ *
+ * <p><b>Cost.</b> Memory is 24 bytes per upper-triangle entry: 9.6 MB at in = 896, 284 MB at
+ * in = 4864 (11.8M entries). {@link #add} costs about 20 flops per token and entry (twice that for
+ * weighted tokens), in parallel over rows; {@link #toMatrix()} does one BigInteger division per entry.
+ * It is meant for the in-process path and small layers; for large layers a stream would rather
+ * compute each sample's float64 {@code x xᵀ} with a BLAS and sum those per-sample matrices exactly
+ * per entry (the same cascade, one term per sample instead of one per token), which keeps replay
+ * exact at a fraction of the cost.
+ */
+public final class HessianSum {
+
+    /** Rows of the upper triangle handled by one parallel task; their partial sums stay in cache per token. */
+    private static final int ROWS_PER_TASK = 8;
+
+    private final int dimension;
+    private final double[] high;
+    private final double[] middle;
+    private final double[] low;
+    /** Per row, allocated on the first spill: the exact remainder below the three levels. */
+    private final ExactSum[][] spill;
+    private long tokens;
+    private ExactSum weightSum = ExactSum.ZERO;
+
+    /** An empty sum for inputs of {@code dimension} features (at most 46340, so that {@link #toMatrix()} fits one array). */
+    public HessianSum(int dimension) {
+        if (dimension < 1 || dimension > 46340) {
+            throw new IllegalArgumentException("dimension must be in [1, 46340], got " + dimension);
+        }
+        this.dimension = dimension;
+        int entries = dimension * (dimension + 1) / 2;
+        high = new double[entries];
+        middle = new double[entries];
+        low = new double[entries];
+        spill = new ExactSum[dimension][];
+    }
+
+    /**
+     * Adds a block of tokens.
+     *
+     * @param x tokens x dimension, row-major; finite
+     * @param tokens rows of {@code x}
+     * @param tokenWeights one finite non-negative weight per token, or null for all 1
+     */
+    public void add(float[] x, int tokens, float[] tokenWeights) {
+        Objects.requireNonNull(x, "x");
+        int n = dimension;
+        if (tokens < 0 || (long) tokens * n != x.length) {
+            throw new IllegalArgumentException("x has " + x.length + " values, expected " + tokens + " x " + n);
+        }
+        if (tokenWeights != null && tokenWeights.length != tokens) {
+            throw new IllegalArgumentException(tokenWeights.length + " token weights for " + tokens + " tokens");
+        }
+        double[] values = new double[x.length];
+        for (int k = 0; k < x.length; k++) {
+            if (!Float.isFinite(x[k])) {
+                throw new IllegalArgumentException("x[" + k + "] is not finite: " + x[k]);
+            }
+            values[k] = x[k];
+        }
+        ExactSum addedWeight = ExactSum.ZERO;
+        if (tokenWeights == null) {
+            addedWeight = ExactSum.of(tokens);
+        } else {
+            for (int t = 0; t < tokens; t++) {
+                float w = tokenWeights[t];
+                if (!(w >= 0) || w == Float.POSITIVE_INFINITY) {
+                    throw new IllegalArgumentException("token weight " + t + " must be finite and >= 0, got " + w);
+                }
+                addedWeight = addedWeight.plus(w);
+            }
+        }
+        int tasks = (n + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        IntStream.range(0, tasks).parallel().forEach(task -> addRows(task * ROWS_PER_TASK,
+                Math.min(n, (task + 1) * ROWS_PER_TASK), values, tokens, tokenWeights));
+        this.tokens += tokens;
+        weightSum = weightSum.plus(addedWeight);
+    }
+
+    private void addRows(int firstRow, int endRow, double[] x, int tokens, float[] tokenWeights) {
+        int n = dimension;
+        double[] residue = new double[n];
+        double[] residueLow = new double[n];
+        for (int t = 0; t < tokens; t++) {
+            double weight = tokenWeights == null ? 1.0 : tokenWeights[t];
+            if (weight == 0) {
+                continue;
+            }
+            int row = t * n;
+            for (int i = firstRow; i < endRow; i++) {
+                double xi = x[row + i];
+                if (xi == 0) {
+                    continue;
+                }
+                int base = offset(i) - i;
+                if (weight == 1) {
+                    for (int j = i; j < n; j++) {
+                        residue[j] = cascade(base + j, xi * x[row + j]);
+                    }
+                    spillResidues(i, residue);
+                } else {
+                    double wxi = weight * xi; // float x float: exact in double
+                    for (int j = i; j < n; j++) {
+                        double product = wxi * x[row + j];
+                        double productError = Math.fma(wxi, x[row + j], -product);
+                        residue[j] = cascade(base + j, product);
+                        residueLow[j] = cascade(base + j, productError);
+                    }
+                    spillResidues(i, residue);
+                    spillResidues(i, residueLow);
+                }
+            }
+        }
+    }
+
+    /** Adds {@code term} to entry {@code e} through the three levels; returns what is left below the lowest (usually 0). */
+    private double cascade(int e, double term) {
+        double h = high[e];
+        double sum = h + term;
+        double virtual = sum - h;
+        double carry = (h - (sum - virtual)) + (term - virtual);
+        high[e] = sum;
+        double m = middle[e];
+        sum = m + carry;
+        virtual = sum - m;
+        carry = (m - (sum - virtual)) + (carry - virtual);
+        middle[e] = sum;
+        double l = low[e];
+        sum = l + carry;
+        virtual = sum - l;
+        carry = (l - (sum - virtual)) + (carry - virtual);
+        low[e] = sum;
+        return carry;
+    }
+
+    private void spillResidues(int i, double[] residue) {
+        for (int j = i; j < dimension; j++) {
+            if (residue[j] != 0) {
+                spill(i, j, ExactSum.of(residue[j]));
+            }
+        }
+    }
+
+    private void addExactly(int i, int j, double term) {
+        double rest = cascade(offset(i) + j - i, term);
+        if (rest != 0) {
+            spill(i, j, ExactSum.of(rest));
+        }
+    }
+
+    /** Adds an exact remainder to entry (i, j >= i); only the task that owns row i calls this. */
+    private void spill(int i, int j, ExactSum value) {
+        ExactSum[] row = spill[i];
+        if (row == null) {
+            row = new ExactSum[dimension - i];
+            spill[i] = row;
+        }
+        ExactSum old = row[j - i];
+        row[j - i] = old == null ? value : old.plus(value);
+    }
+
+    /** Adds another sum of the same dimension into this one, exactly; returns this. */
+    public HessianSum plus(HessianSum other) {
+        Objects.requireNonNull(other, "other");
+        if (other.dimension != dimension) {
+            throw new IllegalArgumentException("dimension " + other.dimension + " != " + dimension);
+        }
+        int n = dimension;
+        IntStream.range(0, n).parallel().forEach(i -> {
+            int base = offset(i) - i;
+            ExactSum[] otherSpill = other.spill[i];
+            for (int j = i; j < n; j++) {
+                int e = base + j;
+                // Read all of other's entry first: other may be this.
+                double h = other.high[e];
+                double m = other.middle[e];
+                double l = other.low[e];
+                ExactSum s = otherSpill == null ? null : otherSpill[j - i];
+                addExactly(i, j, h);
+                addExactly(i, j, m);
+                addExactly(i, j, l);
+                if (s != null) {
+                    spill(i, j, s);
+                }
+            }
+        });
+        tokens += other.tokens;
+        weightSum = weightSum.plus(other.weightSum);
+        return this;
+    }
+
+    /** The exact, unnormalised {@code Σ_t w_t x_t[i] x_t[j]}. */
+    public ExactSum sum(int i, int j) {
+        int lo = Math.min(i, j);
+        int hi = Math.max(i, j);
+        Objects.checkIndex(hi, dimension);
+        Objects.checkIndex(lo, dimension);
+        int e = offset(lo) + hi - lo;
+        ExactSum s = ExactSum.of(high[e]).plus(middle[e]).plus(low[e]);
+        ExactSum[] row = spill[lo];
+        return row == null || row[hi - lo] == null ? s : s.plus(row[hi - lo]);
+    }
+
+    /**
+     * The weighted mean {@code Σ w_t x_t x_tᵀ / Σ w_t} as a dense symmetric in x in matrix, row-major,
+     * every entry the exact quotient rounded once to the nearest double.
+     */
+    public double[] toMatrix() {
+        if (weightSum.unscaled().signum() == 0) {
+            throw new IllegalStateException("no token weight has been added");
+        }
+        int n = dimension;
+        double[] h = new double[n * n];
+        double denominator = weightSum.doubleValue();
+        boolean denominatorExact = ExactSum.of(denominator).equals(weightSum);
+        IntStream.range(0, n).parallel().forEach(i -> {
+            int base = offset(i) - i;
+            ExactSum[] row = spill[i];
+            for (int j = i; j < n; j++) {
+                int e = base + j;
+                boolean single = middle[e] == 0 && low[e] == 0 && (row == null || row[j - i] == null);
+                // One double divided by an exact double is already the quotient rounded once.
+                double mean = single && denominatorExact ? high[e] / denominator : roundedQuotient(sum(i, j), weightSum);
+                h[i * n + j] = mean;
+                h[j * n + i] = mean;
+            }
+        });
+        return h;
+    }
+
+    /** The quotient of two exact values (denominator positive) rounded once to the nearest double, ties to even. */
+    static double roundedQuotient(ExactSum numerator, ExactSum denominator) {
+        int sign = numerator.unscaled().signum();
+        if (sign == 0) {
+            return 0.0;
+        }
+        BigInteger a = numerator.unscaled().abs();
+        BigInteger b = denominator.unscaled();
+        // At least 55 quotient bits, then the remainder as a sticky bit: enough to round correctly.
+        int shift = Math.max(0, 55 + b.bitLength() - a.bitLength());
+        BigInteger[] quotient = a.shiftLeft(shift).divideAndRemainder(b);
+        BigInteger q = quotient[0];
+        int exponent = numerator.exponent() - denominator.exponent() - shift;
+        if (quotient[1].signum() != 0) {
+            q = q.shiftLeft(1).setBit(0);
+            exponent--;
+        }
+        double magnitude = ExactSum.of(q, exponent).doubleValue();
+        return sign < 0 ? -magnitude : magnitude;
+    }
+
+    /** Index of entry (i, i) in the packed upper triangle. */
+    private int offset(int i) {
+        return i * dimension - i * (i - 1) / 2;
+    }
+
+    public int dimension() {
+        return dimension;
+    }
+
+    /** Tokens added, weighted or not (zero-weight tokens count too). */
+    public long tokens() {
+        return tokens;
+    }
+
+    /** The exact sum of the token weights (the token count when all weights are 1). */
+    public ExactSum weightSum() {
+        return weightSum;
+    }
+}
