@@ -75,6 +75,11 @@ final class DemoCommand implements Callable<Integer> {
             + "the services' own defaults).")
     int metricsPort = 9401;
 
+    @Option(names = "--requantize-policy", description = "The aggregator's requantize.policy: on-drift (calibrate once per "
+            + "plan, again after a drift) or every-round (configs every round; shows how often the evaluator swaps "
+            + "the active config) (default: ${DEFAULT-VALUE}).")
+    String requantizePolicy = "on-drift";
+
     @Option(names = "--published-dir", description = "Folder the publisher commits checkpoints to (default: a new "
             + "temporary folder, named at the end and kept).")
     Path publishedDir;
@@ -107,7 +112,7 @@ final class DemoCommand implements Callable<Integer> {
         o.scheme = dev.qig.core.quant.QuantScheme.parse(scheme);
         o.methods = methodSet;
         o.roundSamples = samples;
-        o.requantizePolicy = "on-drift";
+        o.requantizePolicy = requantizePolicy;
         o.driftConsecutiveRounds = driftRounds;
         o.evaluator = true;
         o.evalDomains = streamed.stream().distinct().map(Domain::id).toList();

@@ -5,8 +5,9 @@ import java.util.stream.IntStream;
 /**
  * The one dense kernel behind the GPTQ solver: {@code C -= A · B} on row-major sub-blocks of flat
  * double arrays, tiled for the caches, four rows by four depth steps per pass so that each load of
- * B and C serves several multiply-adds, and run in parallel over rows of C. Every element of C sees
- * the same sequence of operations whatever the thread count, so results are deterministic.
+ * B and C serves several fused multiply-adds (which the JIT vectorizes), and run in parallel over
+ * rows of C. Every element of C sees the same sequence of operations whatever the thread count, so
+ * results are deterministic.
  */
 final class DenseKernels {
 
@@ -79,20 +80,20 @@ final class DenseKernels {
             if (start >= to) {
                 return;
             }
-            double a00 = a[a0 + p], a01 = a[a0 + p + 1], a02 = a[a0 + p + 2], a03 = a[a0 + p + 3];
-            double a10 = a[a1 + p], a11 = a[a1 + p + 1], a12 = a[a1 + p + 2], a13 = a[a1 + p + 3];
-            double a20 = a[a2 + p], a21 = a[a2 + p + 1], a22 = a[a2 + p + 2], a23 = a[a2 + p + 3];
-            double a30 = a[a3 + p], a31 = a[a3 + p + 1], a32 = a[a3 + p + 2], a33 = a[a3 + p + 3];
+            double a00 = -a[a0 + p], a01 = -a[a0 + p + 1], a02 = -a[a0 + p + 2], a03 = -a[a0 + p + 3];
+            double a10 = -a[a1 + p], a11 = -a[a1 + p + 1], a12 = -a[a1 + p + 2], a13 = -a[a1 + p + 3];
+            double a20 = -a[a2 + p], a21 = -a[a2 + p + 1], a22 = -a[a2 + p + 2], a23 = -a[a2 + p + 3];
+            double a30 = -a[a3 + p], a31 = -a[a3 + p + 1], a32 = -a[a3 + p + 2], a33 = -a[a3 + p + 3];
             int b0 = bOff + p * bStride;
             int b1 = b0 + bStride;
             int b2 = b1 + bStride;
             int b3 = b2 + bStride;
             for (int j = start; j < to; j++) {
                 double x0 = b[b0 + j], x1 = b[b1 + j], x2 = b[b2 + j], x3 = b[b3 + j];
-                c[c0 + j] -= a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
-                c[c1 + j] -= a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
-                c[c2 + j] -= a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
-                c[c3 + j] -= a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3;
+                c[c0 + j] = Math.fma(a03, x3, Math.fma(a02, x2, Math.fma(a01, x1, Math.fma(a00, x0, c[c0 + j]))));
+                c[c1 + j] = Math.fma(a13, x3, Math.fma(a12, x2, Math.fma(a11, x1, Math.fma(a10, x0, c[c1 + j]))));
+                c[c2 + j] = Math.fma(a23, x3, Math.fma(a22, x2, Math.fma(a21, x1, Math.fma(a20, x0, c[c2 + j]))));
+                c[c3 + j] = Math.fma(a33, x3, Math.fma(a32, x2, Math.fma(a31, x1, Math.fma(a30, x0, c[c3 + j]))));
             }
         }
         for (; p < p1; p++) {
@@ -100,14 +101,14 @@ final class DenseKernels {
             if (start >= to) {
                 return;
             }
-            double v0 = a[a0 + p], v1 = a[a1 + p], v2 = a[a2 + p], v3 = a[a3 + p];
+            double v0 = -a[a0 + p], v1 = -a[a1 + p], v2 = -a[a2 + p], v3 = -a[a3 + p];
             int bp = bOff + p * bStride;
             for (int j = start; j < to; j++) {
                 double x = b[bp + j];
-                c[c0 + j] -= v0 * x;
-                c[c1 + j] -= v1 * x;
-                c[c2 + j] -= v2 * x;
-                c[c3 + j] -= v3 * x;
+                c[c0 + j] = Math.fma(v0, x, c[c0 + j]);
+                c[c1 + j] = Math.fma(v1, x, c[c1 + j]);
+                c[c2 + j] = Math.fma(v2, x, c[c2 + j]);
+                c[c3 + j] = Math.fma(v3, x, c[c3 + j]);
             }
         }
     }
@@ -120,13 +121,13 @@ final class DenseKernels {
             if (start >= to) {
                 return;
             }
-            double v0 = a[a0 + p], v1 = a[a0 + p + 1], v2 = a[a0 + p + 2], v3 = a[a0 + p + 3];
+            double v0 = -a[a0 + p], v1 = -a[a0 + p + 1], v2 = -a[a0 + p + 2], v3 = -a[a0 + p + 3];
             int b0 = bOff + p * bStride;
             int b1 = b0 + bStride;
             int b2 = b1 + bStride;
             int b3 = b2 + bStride;
             for (int j = start; j < to; j++) {
-                c[c0 + j] -= v0 * b[b0 + j] + v1 * b[b1 + j] + v2 * b[b2 + j] + v3 * b[b3 + j];
+                c[c0 + j] = Math.fma(v3, b[b3 + j], Math.fma(v2, b[b2 + j], Math.fma(v1, b[b1 + j], Math.fma(v0, b[b0 + j], c[c0 + j]))));
             }
         }
         for (; p < p1; p++) {
@@ -134,10 +135,10 @@ final class DenseKernels {
             if (start >= to) {
                 return;
             }
-            double v = a[a0 + p];
+            double v = -a[a0 + p];
             int bp = bOff + p * bStride;
             for (int j = start; j < to; j++) {
-                c[c0 + j] -= v * b[bp + j];
+                c[c0 + j] = Math.fma(v, b[bp + j], c[c0 + j]);
             }
         }
     }

@@ -16,9 +16,9 @@ import java.util.stream.IntStream;
  * groups of its effective group size (one group per row when the size is 0 or does not divide the
  * input width), parameters computed in float32 from the float32 rounding of the current, already
  * error-compensated weights, codes and scales in its convention. With a diagonal H nothing is
- * compensated and the result is exactly {@link GroupQuantizer#codes}. (The reference's quantizer
- * widens the range to include 0 and stores symmetric codes with an offset; this one does not.)
- * Everything else is double precision.
+ * compensated and, without act-order, the codes are exactly {@link GroupQuantizer#codes}. (The
+ * reference's quantizer widens the range to include 0 and stores symmetric codes with an offset;
+ * this one does not.) Everything else is double precision.
  *
  * <p>Steps, as the reference unless said otherwise:
  * <ol>
@@ -37,13 +37,14 @@ import java.util.stream.IntStream;
  *     {@code g_idx}). The reference reads those current values from W as of the start of the lazy
  *     block, missing the updates from earlier columns of the same block when groups are smaller
  *     than the block; here they are fully up to date, as in the paper's Algorithm 1, and a block
- *     ends early where a group would straddle its end. For groups of 128 (the project's schemes)
- *     the two coincide. Per-row parameters come from W after dead columns are zeroed (the
+ *     ends early where a group would straddle its end. For per-row parameters and groups of a
+ *     multiple of 128 (W3A16, W4A16, W4A8) the two coincide; for W2A16's groups of 64 they do not. Per-row parameters come from W after dead columns are zeroed (the
  *     reference takes them before).
  * </ol>
  *
  * <p>Work is about n³/3 multiply-adds for the factor plus rows · n²/2 for the updates (n the input
- * width), in parallel over rows; results do not depend on the thread count.
+ * width), in parallel over rows; results do not depend on the thread count. Memory is one n x n
+ * double matrix (189 MB at n = 4864) besides the caller's H, and W in double.
  */
 public final class Gptq {
 
@@ -87,9 +88,11 @@ public final class Gptq {
      * @param groupIndex per column, the group it belongs to ({@code column / groupSize} without act-order)
      * @param dequantized rows x columns: {@code (code - zero) · scale} in float32
      * @param error {@code Σ_rows Σ_j e_j²}, which equals {@code Σ_rows δ (H + damp·I) δᵀ} with δ the
-     *     row's quantization error: with H from {@link HessianSum#toMatrix()} and no damping, the mean
-     *     squared output error on the calibration tokens (the reference reports half of this on
-     *     its own scale of H)
+     *     row's quantization error (dead columns zeroed): with H from {@link HessianSum#toMatrix()}
+     *     and no damping, the weighted mean squared output error
+     *     {@code Σ_t w_t ||(W - Ŵ) x_t||² / Σ_t w_t} on the calibration tokens. The reference's
+     *     {@code error}, {@code ½ Σ (w - q)² / d²} on its {@code H = 2/nsamples Σ x xᵀ}, is the
+     *     (unweighted) sum over tokens divided by the number of sequences instead.
      */
     public record Result(int rows, int columns, int groupSize, int[] codes, float[] scales, int[] zeros,
             int[] groupIndex, float[] dequantized, double error) {

@@ -34,6 +34,8 @@ import java.util.stream.IntStream;
  * compute each sample's float64 {@code x xᵀ} with a BLAS and sum those per-sample matrices exactly
  * per entry (the same cascade, one term per sample instead of one per token), which keeps replay
  * exact at a fraction of the cost.
+ *
+ * <p>Not thread-safe: one caller at a time ({@link #add} and {@link #plus} parallelise internally).
  */
 public final class HessianSum {
 
