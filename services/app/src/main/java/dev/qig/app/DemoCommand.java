@@ -201,7 +201,7 @@ final class DemoCommand implements Callable<Integer> {
                             .containsAll(promoted) ? Boolean.TRUE : null, timeout,
                     () -> progress.show(() -> String.format(Locale.ROOT, "publishing: %d of %d promoted configs published",
                             pipeline.watcher().published().size(), promoted.size())), "the publication of every promoted config");
-            progress.done(String.format(Locale.ROOT, "%d promoted configs published to %s", promoted.size(), o.publishedDir));
+            progress.done(String.format(Locale.ROOT, "promoted configs published to %s: %d", o.publishedDir, promoted.size()));
             System.out.println();
             System.out.println(table(rows, all, configResults(pipeline), pipeline.watcher().promotions(), methodSet));
             System.out.println(decisions(all, configResults(pipeline)));
@@ -287,7 +287,8 @@ final class DemoCommand implements Callable<Integer> {
 
     /** The evaluator's decision on every config, in the order calibrated. */
     private static String decisions(List<QuantConfig> configs, List<EvalResult> results) {
-        StringBuilder sb = new StringBuilder("evaluator decisions (paired tests over every evaluated domain):\n");
+        StringBuilder sb = new StringBuilder("evaluator decisions (paired tests over every evaluated domain; for a config "
+                + "calibrated after a drift, over the domains of the drifted round):\n");
         for (QuantConfig c : configs) {
             String decision = results.stream().filter(e -> e.getConfigId().equals(c.getConfigId()) && e.getDecision() != null)
                     .map(EvalResult::getDecision).findFirst().orElse("not evaluated");
