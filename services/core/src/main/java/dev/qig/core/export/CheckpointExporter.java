@@ -43,7 +43,8 @@ import java.util.stream.Stream;
 /**
  * Writes a model with a {@link QuantConfig} applied as a checkpoint folder a serving engine loads:
  * the decoder linears in compressed-tensors' format ({@link CompressedTensors}), everything else as
- * the source stores it, config.json with its {@code quantization_config}, and the tokenizer,
+ * the source stores it (the norms and biases that took a scale in float32), config.json with its
+ * {@code quantization_config}, and the tokenizer,
  * chat-template and processor files copied. The scales of AWQ, MBQ and QIG are folded first, in
  * full precision, into the preceding norm or linear exactly as the evaluator applies them
  * ({@link QuantConfigApplier}), and the integers come from the same quantizer
