@@ -80,6 +80,16 @@ public final class Publisher implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot clean the store " + config.destination(), e);
         }
+        try {
+            // Exports a killed publisher left half written: nothing else writes here (one work folder per publisher).
+            int removed = emptyFolder(config.exportWorkDir());
+            if (removed > 0) {
+                LOG.info("publisher {}: removed {} files of interrupted exports from {}", config.instanceId(), removed,
+                        config.exportWorkDir());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare the export work folder " + config.exportWorkDir(), e);
+        }
         published.restore(config, config.topic(Topics.Topic.PUBLISHED_MODELS),
                 new AvroDeserializer<>(registry, ModelPublished.class));
         worker = new PublishWorker(config, store, new AvroDeserializer<>(registry, ActiveConfig.class),
@@ -92,6 +102,21 @@ public final class Publisher implements AutoCloseable {
         started = true;
         LOG.info("publisher {}: publishing promoted configs of {} to {} ({} published before)", config.instanceId(),
                 worker.modelIds(), config.destination(), published.size());
+    }
+
+    /** Creates {@code dir} if absent and deletes everything in it; returns how many files it deleted. */
+    private static int emptyFolder(java.nio.file.Path dir) throws IOException {
+        java.nio.file.Files.createDirectories(dir);
+        int files = 0;
+        try (java.util.stream.Stream<java.nio.file.Path> all = java.nio.file.Files.walk(dir)) {
+            for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                if (!p.equals(dir)) {
+                    files += java.nio.file.Files.isRegularFile(p) ? 1 : 0;
+                    java.nio.file.Files.delete(p);
+                }
+            }
+        }
+        return files;
     }
 
     /** The metrics and health endpoints of this publisher. */

@@ -43,6 +43,8 @@ public final class PublisherConfig extends ServiceConfig {
     public static final String STORE_THROTTLE_BYTES_PER_SECOND = "store.throttle.bytes.per.second";
     /** refuse or fake-quantize. */
     public static final String EXPORT_UNSERVABLE = "export.unservable";
+    /** The folder exports are written to before they are committed; emptied at start. */
+    public static final String EXPORT_WORK_DIR = "export.work.dir";
     /** Retries of a failed commit to the store before the promotion is dead-lettered. */
     public static final String PUBLISH_RETRIES = "publish.retries";
     /** Wait before the first retry; doubles with every retry. */
@@ -97,6 +99,10 @@ public final class PublisherConfig extends ServiceConfig {
                     "Promoted configs of a scheme no serving engine loads (e.g. w3a16): 'refuse' sends them to the "
                             + "dead-letter topic (unservable_scheme); 'fake-quantize' publishes float weights on the "
                             + "quantization grid, format fake-quantized, for evaluation or research.")
+            .define(EXPORT_WORK_DIR, Type.STRING, "", Importance.LOW,
+                    "Folder of this publisher's own where each export is written before it is committed (empty: "
+                            + "qig-publisher-<instance.id> in the JVM's temporary folder). Emptied at start: what is in it "
+                            + "was left by a publisher that was killed. Give each publisher its own.")
             .define(PUBLISH_RETRIES, Type.INT, 5, ConfigDef.Range.between(0, 100), Importance.MEDIUM,
                     "Retries of a failed commit to the store; after the last the promotion goes to the dead-letter "
                             + "topic (publish_failed) with the last error, and the stream goes on.")
@@ -144,6 +150,13 @@ public final class PublisherConfig extends ServiceConfig {
 
     public Unservable unservable() {
         return Unservable.valueOf(getString(EXPORT_UNSERVABLE).toUpperCase(Locale.ROOT).replace('-', '_'));
+    }
+
+    /** The export work folder: export.work.dir, or qig-publisher-&lt;instance.id&gt; in java.io.tmpdir. */
+    public java.nio.file.Path exportWorkDir() {
+        String dir = getString(EXPORT_WORK_DIR);
+        return dir.isBlank() ? java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "qig-publisher-" + instanceId())
+                : java.nio.file.Path.of(dir);
     }
 
     public int publishRetries() {

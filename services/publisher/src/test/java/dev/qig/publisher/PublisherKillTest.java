@@ -58,6 +58,8 @@ class PublisherKillTest {
 
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
             Map<String, Object> settings = settings(kafka, scope, root, "publisher-kill");
+            Path work = dir.resolve("export-work"); // the child's and the restart's: one publisher, one work folder
+            settings.put(PublisherConfig.EXPORT_WORK_DIR, work.toString());
             PublisherConfig config = new PublisherConfig(settings);
             PublisherTestKit.registerSchemas(registry, config); // before anything else, as the child does
             config.ensureTopics(Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.PUBLISHED_MODELS, Topics.Topic.DLQ);
@@ -91,6 +93,7 @@ class PublisherKillTest {
             }
             assertEquals(List.of(), committedFolders(root), "killed during the upload: nothing committed");
             assertFalse(incompleteFiles(root).isEmpty(), "the interrupted upload is left behind");
+            assertTrue(filesIn(work) > 0, "and so is the export it was uploading");
             readRaw(kafka, publishedTopic, 0);
 
             // The restart: same group, so the promotion, never committed, comes again; no throttle.
@@ -109,6 +112,7 @@ class PublisherKillTest {
                 assertFilesMatch(event, manifest);
                 assertEquals(rtnPromotion.getEvaluations(), event.getEvaluations());
                 assertEquals(List.of(), incompleteFiles(root), "the restart removed the interrupted upload");
+                assertEquals(0, filesIn(work), "and the export the killed publisher left (the new one deleted its own)");
                 assertEquals(0, store.removeIncomplete());
                 assertEquals(1, publisher.stats().published());
                 assertEquals(0, publisher.stats().skippedDuplicates());
@@ -116,6 +120,12 @@ class PublisherKillTest {
             readRaw(kafka, config.topic(Topics.Topic.DLQ), 0);
         } finally {
             MockSchemaRegistry.drop(scope);
+        }
+    }
+
+    private static long filesIn(Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+            return all.filter(Files::isRegularFile).count();
         }
     }
 
@@ -132,7 +142,7 @@ class PublisherKillTest {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx1g");
-        // Its export folder, which a SIGKILL leaves behind, goes where the test's own files go.
+        // Its temporary files go where the test's own files go.
         Path tmp = Files.createDirectories(log.resolveSibling("child-tmp"));
         command.add("-Djava.io.tmpdir=" + tmp);
         System.getProperties().forEach((k, v) -> {

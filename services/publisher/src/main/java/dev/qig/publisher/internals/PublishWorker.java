@@ -189,7 +189,7 @@ public final class PublishWorker implements Runnable {
         long start = System.nanoTime();
         Path work;
         try {
-            work = Files.createTempDirectory("qig-publisher-");
+            work = Files.createTempDirectory(config.exportWorkDir(), "export-");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create a temporary export folder", e); // the loop reads it again
         }
