@@ -6,6 +6,7 @@ import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
+import dev.qig.core.io.Folders;
 import dev.qig.publisher.internals.PublishWorker;
 import dev.qig.publisher.internals.PublishedModels;
 import dev.qig.publisher.internals.PublisherStats;
@@ -82,7 +83,7 @@ public final class Publisher implements AutoCloseable {
         }
         try {
             // Exports a killed publisher left half written: nothing else writes here (one work folder per publisher).
-            int removed = emptyFolder(config.exportWorkDir());
+            int removed = Folders.empty(config.exportWorkDir());
             if (removed > 0) {
                 LOG.info("publisher {}: removed {} files of interrupted exports from {}", config.instanceId(), removed,
                         config.exportWorkDir());
@@ -102,21 +103,6 @@ public final class Publisher implements AutoCloseable {
         started = true;
         LOG.info("publisher {}: publishing promoted configs of {} to {} ({} published before)", config.instanceId(),
                 worker.modelIds(), config.destination(), published.size());
-    }
-
-    /** Creates {@code dir} if absent and deletes everything in it; returns how many files it deleted. */
-    private static int emptyFolder(java.nio.file.Path dir) throws IOException {
-        java.nio.file.Files.createDirectories(dir);
-        int files = 0;
-        try (java.util.stream.Stream<java.nio.file.Path> all = java.nio.file.Files.walk(dir)) {
-            for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                if (!p.equals(dir)) {
-                    files += java.nio.file.Files.isRegularFile(p) ? 1 : 0;
-                    java.nio.file.Files.delete(p);
-                }
-            }
-        }
-        return files;
     }
 
     /** The metrics and health endpoints of this publisher. */

@@ -11,6 +11,7 @@ import dev.qig.core.hf.HfCheckpoint;
 import dev.qig.core.hf.HfLlavaConfig;
 import dev.qig.core.hf.HfWeights;
 import dev.qig.core.io.DType;
+import dev.qig.core.io.Folders;
 import dev.qig.core.io.SafetensorsReader;
 import dev.qig.core.io.Sha256;
 import dev.qig.core.io.TensorData;
@@ -143,7 +144,11 @@ public final class CheckpointExporter implements AutoCloseable {
             return new CheckpointExporter(location, dir, copy, model, Checkpoint.modelId(dir));
         } catch (IOException | RuntimeException e) {
             if (copy != null) {
-                deleteTree(copy);
+                try {
+                    Folders.deleteTree(copy);
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
             }
             throw e;
         }
@@ -440,21 +445,15 @@ public final class CheckpointExporter implements AutoCloseable {
         return b.toString();
     }
 
-    private static void deleteTree(Path root) {
-        try (Stream<Path> all = Files.walk(root)) {
-            for (Path p : (Iterable<Path>) all.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not delete " + root, e);
-        }
-    }
-
     /** Releases the temporary copy of a classpath model; the model's arrays belong to the caller's manager. */
     @Override
     public void close() {
         if (classpathCopy != null) {
-            deleteTree(classpathCopy);
+            try {
+                Folders.deleteTree(classpathCopy);
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not delete " + classpathCopy, e);
+            }
         }
     }
 }

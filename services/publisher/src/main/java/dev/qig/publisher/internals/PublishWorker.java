@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.export.CheckpointExporter;
 import dev.qig.core.export.ExportedCheckpoint;
 import dev.qig.core.export.UnservableSchemeException;
+import dev.qig.core.io.Folders;
 import dev.qig.core.model.GradientRecording;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.kafka.clients.AtLeastOnceLoop;
@@ -30,14 +31,12 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -322,10 +321,8 @@ public final class PublishWorker implements Runnable {
     }
 
     private static void deleteQuietly(Path folder) {
-        try (Stream<Path> paths = Files.walk(folder)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            Folders.deleteTree(folder);
         } catch (IOException | UncheckedIOException e) {
             LOG.warn("cannot delete the temporary export {}: {}", folder, e.getMessage());
         }
