@@ -32,7 +32,7 @@ final class FakeStats {
     static final int MBQ_BEST = 6;
     static final int QIG_BEST = 11;
     static final EngineSettings SETTINGS = Records.settingsRecord(CalibrationSettings.defaults(QuantScheme.W3A16),
-            EnumSet.allOf(Method.class));
+            Method.scaleSearches());
     static final RoundKey KEY = RoundKey.of(MODEL, QuantScheme.W3A16, SETTINGS);
 
     private FakeStats() {}

@@ -197,7 +197,7 @@ final class BenchCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);
             PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(quantScheme), model.id);
-            EnumSet<Method> all = EnumSet.allOf(Method.class);
+            EnumSet<Method> all = Method.scaleSearches();
             CalibrationPlan plan = CalibrationPlan.from(1, new BatchCalibrator(vqa, CalibrationSettings.defaults(quantScheme),
                     model.id).calibrate(EnumSet.of(Method.RTN), calibration, manager, (p, n) -> { }).sums().statistics(), null);
             System.out.printf(Locale.ROOT, "qig bench --threads: %s, %d samples per pass, MALLOC_ARENA_MAX=%s%n",

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
  * config against full precision on the held-out sets, and prints and writes the comparison.
  */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
-        description = "Calibrate RTN / AWQ / MBQ / QIG on synthetic samples and compare them with full precision "
+        description = "Calibrate RTN / AWQ / MBQ / QIG / GPTQ / QIG-GPTQ on synthetic samples and compare them with full precision "
                 + "on the held-out sets (accuracy, answer log-likelihood, KL to full precision, calibration time).")
 final class CalibrateCommand implements Callable<Integer> {
 
@@ -40,7 +40,8 @@ final class CalibrateCommand implements Callable<Integer> {
     @Mixin
     SchemeOption scheme;
 
-    @Option(names = "--methods", description = "Comma-separated methods (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"--methods", "--method"}, description = "Comma-separated methods: rtn, awq, mbq, qig, gptq, qig-gptq "
+            + "(default: ${DEFAULT-VALUE}).")
     String methods = "rtn,awq,mbq,qig";
 
     @Option(names = "--samples", description = "Calibration samples (default: ${DEFAULT-VALUE}).")
@@ -63,6 +64,9 @@ final class CalibrateCommand implements Callable<Integer> {
 
     @Mixin
     IgOptions ig;
+
+    @Mixin
+    GptqOptions gptq;
 
     @Option(names = "--out", description = "Directory for results.csv, results.json and the configs (default: ${DEFAULT-VALUE}).")
     Path out = Path.of("runs", "calibrate");
@@ -105,15 +109,15 @@ final class CalibrateCommand implements Callable<Integer> {
                         ? world.trainingMix(samples, seed + k)
                         : world.generate(Domain.parse(domain), samples, seed + k);
                 BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.id);
-                Map<Method, QuantConfig> configs = new LinkedHashMap<>();
-                Map<Method, Double> seconds = new LinkedHashMap<>();
                 String draw = repeats == 1 ? "" : String.format(Locale.ROOT, "draw %d/%d (seed %d): ", k + 1, repeats, seed + k);
-                for (Method m : methodList) {
-                    BatchCalibrator.Result r = ConfigRuns.calibrate(calibrator, List.of(m), calibration, manager, draw);
-                    configs.put(m, r.configs().get(m));
-                    seconds.put(m, r.seconds());
-                    Files.writeString(out.resolve("config-" + quantScheme.id() + "-" + m.id() + (k == 0 ? "" : "-draw" + (k + 1))
-                            + ".json"), r.configs().get(m).toJson(), StandardCharsets.UTF_8);
+                String suffix = k == 0 ? "" : "-draw" + (k + 1);
+                ConfigRuns.Calibrated calibrated = ConfigRuns.calibrate(calibrator, vqa, methodList, calibration, false, gptq,
+                        m -> out.resolve("weights-" + quantScheme.id() + "-" + m.id() + suffix + ".safetensors"), manager, draw);
+                Map<Method, QuantConfig> configs = calibrated.configs();
+                Map<Method, Double> seconds = calibrated.seconds();
+                for (Map.Entry<Method, QuantConfig> e : configs.entrySet()) {
+                    ConfigRuns.write(out.resolve("config-" + quantScheme.id() + "-" + e.getKey().id() + suffix + ".json"),
+                            e.getValue());
                 }
                 Map<Method, EvalReport> reports = new LinkedHashMap<>();
                 for (Map.Entry<Method, QuantConfig> e : configs.entrySet()) {

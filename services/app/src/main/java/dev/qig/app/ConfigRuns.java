@@ -10,7 +10,19 @@ import dev.qig.core.quant.QuantConfigApplier;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
 import dev.qig.core.vqa.VqaModel;
+import dev.qig.core.quant.GroupKey;
+import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.quant.gptq.GptqCalibrator;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -25,6 +37,81 @@ import java.util.stream.Collectors;
 final class ConfigRuns {
 
     private ConfigRuns() {}
+
+    /** Configs of several methods calibrated on the same samples, with the seconds each took. */
+    record Calibrated(Map<Method, QuantConfig> configs, Map<Method, Double> seconds) {}
+
+    /**
+     * Calibrates {@code methods} on {@code samples}: the scale searches together in one engine pass
+     * when {@code together}, else each on its own (so that each method's time is its own); GPTQ and
+     * QIG-GPTQ each on their own, their weights written to {@code weightsFile(method)} and named by
+     * the config (absolute location; {@link #write} stores it relative).
+     */
+    static Calibrated calibrate(BatchCalibrator calibrator, VqaModel vqa, List<Method> methods, List<VqaSample> samples,
+                                boolean together, GptqOptions gptq, Function<Method, Path> weightsFile, NDManager manager,
+                                String prefix) throws IOException {
+        Map<Method, QuantConfig> configs = new LinkedHashMap<>();
+        Map<Method, Double> seconds = new LinkedHashMap<>();
+        List<Method> searches = methods.stream().filter(Method::searchesScales).toList();
+        if (together && !searches.isEmpty()) {
+            BatchCalibrator.Result r = calibrate(calibrator, searches, samples, manager, prefix);
+            searches.forEach(m -> {
+                configs.put(m, r.configs().get(m));
+                seconds.put(m, r.seconds());
+            });
+        }
+        for (Method m : methods) {
+            if (m.searchesScales() && !together) {
+                BatchCalibrator.Result r = calibrate(calibrator, List.of(m), samples, manager, prefix);
+                configs.put(m, r.configs().get(m));
+                seconds.put(m, r.seconds());
+            } else if (m.roundsWithGptq()) {
+                long start = System.nanoTime();
+                configs.put(m, gptq(calibrator, vqa, m, samples, gptq, weightsFile.apply(m), manager, prefix));
+                seconds.put(m, (System.nanoTime() - start) / 1e9);
+            }
+        }
+        Map<Method, QuantConfig> ordered = new LinkedHashMap<>();
+        methods.forEach(m -> ordered.put(m, configs.get(m)));
+        return new Calibrated(ordered, seconds);
+    }
+
+    /** GPTQ (or QIG-GPTQ, whose token weights come from QIG's integrated gradients first) with a progress line. */
+    private static QuantConfig gptq(BatchCalibrator calibrator, VqaModel vqa, Method m, List<VqaSample> samples,
+                                    GptqOptions options, Path weightsFile, NDManager manager, String prefix)
+            throws IOException {
+        long start = System.nanoTime();
+        ProgressLine progress = new ProgressLine(System.out);
+        BiConsumer<String, Integer> show = (pass, done) -> progress.show(() -> String.format(Locale.ROOT,
+                "%scalibrating %-8s %-24s %4d/%d", prefix, m.id(), pass, done, samples.size()));
+        GptqCalibrator.TokenWeights weights = null;
+        if (m == Method.QIG_GPTQ) {
+            List<Map<GroupKey, float[]>> lambda = calibrator.tokenWeights(samples, manager, show);
+            weights = (sample, group) -> lambda.get(sample).get(group);
+        }
+        QuantScheme scheme = calibrator.engine().settings().scheme();
+        GptqCalibrator.Result r = new GptqCalibrator(vqa, scheme, options.damp, options.actOrder,
+                calibrator.engine().settings().batchSize()).calibrate(samples, weights, manager, show);
+        String sha = r.weights().write(weightsFile);
+        double error = r.errors().values().stream().mapToDouble(Double::doubleValue).sum();
+        progress.done(String.format(Locale.ROOT, "%scalibrated %-8s in %.1f s; GPTQ error summed over %d linears %.4g",
+                prefix, m.id(), (System.nanoTime() - start) / 1e9, r.errors().size(), error));
+        Map<String, String> provenance = new TreeMap<>(Map.of("samples", Integer.toString(samples.size()), "driver", "batch",
+                "gptqDamp", Double.toString(options.damp), "gptqActOrder", Boolean.toString(options.actOrder)));
+        return new QuantConfig(calibrator.modelId(), scheme, m, 1, 1, Map.of(), provenance,
+                new QuantConfig.WeightsRef(weightsFile.toAbsolutePath().toString(), sha));
+    }
+
+    /** Writes a config file; its weights, if any, are named relative to the file's folder. */
+    static void write(Path file, QuantConfig c) throws IOException {
+        QuantConfig stored = c;
+        if (c.weights() != null) {
+            Path folder = file.toAbsolutePath().getParent();
+            stored = c.withWeights(new QuantConfig.WeightsRef(
+                    folder.relativize(Path.of(c.weights().location()).toAbsolutePath()).toString(), c.weights().sha256()));
+        }
+        Files.writeString(file, stored.toJson(), StandardCharsets.UTF_8);
+    }
 
     /**
      * Calibrates {@code methods} together, in one pass over {@code samples}, showing progress on

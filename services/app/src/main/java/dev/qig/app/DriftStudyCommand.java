@@ -71,6 +71,9 @@ final class DriftStudyCommand implements Callable<Integer> {
     @Mixin
     IgOptions ig;
 
+    @Mixin
+    GptqOptions gptq = new GptqOptions();
+
     @Option(names = "--out", description = "Directory for drift-study-<scheme>.md/.csv/.json and the configs "
             + "(default: ${DEFAULT-VALUE}).")
     Path out = Path.of("runs", "drift-study");
@@ -101,7 +104,7 @@ final class DriftStudyCommand implements Callable<Integer> {
         List<Method> m = Method.parseList(methods);
         if (m.contains(Method.RTN)) {
             throw new IllegalArgumentException("--methods: rtn needs no calibration (it is the same before and after a "
-                    + "drift) and is always reported for reference; give awq, mbq and/or qig");
+                    + "drift) and is always reported for reference; give awq, mbq, qig, gptq and/or qig-gptq");
         }
         if (samples < 1) {
             throw new IllegalArgumentException("--samples must be at least 1");
@@ -154,11 +157,11 @@ final class DriftStudyCommand implements Callable<Integer> {
                 String prefix = study.repeats() == 1 ? "" : String.format(Locale.ROOT, "draw %d/%d (seed %d): ", k + 1,
                         study.repeats(), drawSeed);
                 BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.id);
-                Map<Method, QuantConfig> before = calibrate(calibrator, study, world, study.from(), drawSeed, k, prefix,
+                Map<Method, QuantConfig> before = calibrate(calibrator, vqa, study, world, study.from(), drawSeed, k, prefix,
                         configDir, manager);
                 Map<Domain, Map<Method, QuantConfig>> after = new EnumMap<>(Domain.class);
                 for (Domain d : study.to()) {
-                    after.put(d, calibrate(calibrator, study, world, d, drawSeed, k, prefix, configDir, manager));
+                    after.put(d, calibrate(calibrator, vqa, study, world, d, drawSeed, k, prefix, configDir, manager));
                 }
                 Map<Domain, Map<Method, EvalReport>> beforeReports = new EnumMap<>(Domain.class);
                 Map<Domain, Map<Method, EvalReport>> afterReports = new EnumMap<>(Domain.class);
@@ -206,18 +209,19 @@ final class DriftStudyCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static Map<Method, QuantConfig> calibrate(BatchCalibrator calibrator, Study study, SyntheticWorld world,
-                                                      Domain domain, long seed, int draw, String prefix, Path configDir,
-                                                      NDManager manager) throws java.io.IOException {
+    private Map<Method, QuantConfig> calibrate(BatchCalibrator calibrator, VqaModel vqa, Study study, SyntheticWorld world,
+                                               Domain domain, long seed, int draw, String prefix, Path configDir,
+                                               NDManager manager) throws java.io.IOException {
         List<VqaSample> samples = world.generate(domain, study.samples(), seed);
-        BatchCalibrator.Result r = ConfigRuns.calibrate(calibrator, study.methods(), samples, manager,
+        String name = String.format(Locale.ROOT, "%s-%%s-%s-draw%d", study.scheme().id(), domain.id(), draw + 1);
+        ConfigRuns.Calibrated r = ConfigRuns.calibrate(calibrator, vqa, study.methods(), samples, true, gptq,
+                m -> configDir.resolve("weights-" + String.format(Locale.ROOT, name, m.id()) + ".safetensors"), manager,
                 prefix + domain.id() + ": ");
         Map<Method, QuantConfig> configs = new EnumMap<>(Method.class);
         for (Method m : study.methods()) {
             QuantConfig c = r.configs().get(m);
             configs.put(m, c);
-            Files.writeString(configDir.resolve(String.format(Locale.ROOT, "config-%s-%s-%s-draw%d.json", study.scheme().id(),
-                    m.id(), domain.id(), draw + 1)), c.toJson(), StandardCharsets.UTF_8);
+            ConfigRuns.write(configDir.resolve("config-" + String.format(Locale.ROOT, name, m.id()) + ".json"), c);
         }
         return configs;
     }

@@ -8,6 +8,7 @@ import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.GroupKey;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
+import dev.qig.core.quant.QuantizedWeights;
 import dev.qig.core.vqa.EvalReport;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -63,24 +64,62 @@ final class DriftTable {
      */
     static String alphas(DriftStudyCommand.Study study, List<DriftStudyCommand.Draw> draws) {
         StringBuilder sb = new StringBuilder();
+        List<Method> searches = study.methods().stream().filter(Method::searchesScales).toList();
+        List<Method> gptq = study.methods().stream().filter(Method::roundsWithGptq).toList();
         for (int k = 0; k < draws.size(); k++) {
             DriftStudyCommand.Draw draw = draws.get(k);
-            List<GroupKey> keys = new ArrayList<>(draw.before().values().iterator().next().groups().keySet());
-            sb.append(String.format(Locale.ROOT, "%nAlphas chosen, draw %d (seed %d):%n%n| method | calibrated on |", k + 1,
-                    draw.seed()));
-            keys.forEach(key -> sb.append(' ').append(key).append(" |"));
-            sb.append(" mean abs change |\n|---|---|").append("---:|".repeat(keys.size())).append("---:|\n");
-            for (Method m : study.methods()) {
-                QuantConfig before = draw.before().get(m);
-                sb.append(alphaRow(m, study.from(), before, keys, ""));
-                for (Domain d : study.to()) {
-                    QuantConfig after = draw.after().get(d).get(m);
-                    sb.append(alphaRow(m, d, after, keys, String.format(Locale.ROOT, "%.3f",
-                            meanAbsoluteChange(before, after))));
+            if (!searches.isEmpty()) {
+                java.util.Set<GroupKey> union = new java.util.TreeSet<>();
+                searches.forEach(m -> union.addAll(draw.before().get(m).groups().keySet()));
+                List<GroupKey> keys = new ArrayList<>(union);
+                sb.append(String.format(Locale.ROOT, "%nAlphas chosen, draw %d (seed %d):%n%n| method | calibrated on |", k + 1,
+                        draw.seed()));
+                keys.forEach(key -> sb.append(' ').append(key).append(" |"));
+                sb.append(" mean abs change |\n|---|---|").append("---:|".repeat(keys.size())).append("---:|\n");
+                for (Method m : searches) {
+                    QuantConfig before = draw.before().get(m);
+                    sb.append(alphaRow(m, study.from(), before, keys, ""));
+                    for (Domain d : study.to()) {
+                        QuantConfig after = draw.after().get(d).get(m);
+                        sb.append(alphaRow(m, d, after, keys, String.format(Locale.ROOT, "%.3f",
+                                meanAbsoluteChange(before, after))));
+                    }
+                }
+            }
+            if (!gptq.isEmpty()) {
+                sb.append(String.format(Locale.ROOT, "%nGPTQ weights re-calibrated after the drift, draw %d (seed %d): share of "
+                        + "the integer codes that changed%n%n| method | calibrated on | codes changed |%n|---|---|---:|%n", k + 1,
+                        draw.seed()));
+                for (Method m : gptq) {
+                    for (Domain d : study.to()) {
+                        sb.append(String.format(Locale.ROOT, "| %s | %s | %.1f%% |%n", m.id(), d.id(),
+                                100 * changedCodes(draw.before().get(m), draw.after().get(d).get(m))));
+                    }
                 }
             }
         }
         return sb.toString();
+    }
+
+    /** The share of integer codes that differ between two configs' quantized weights. */
+    static double changedCodes(QuantConfig before, QuantConfig after) {
+        try {
+            QuantizedWeights a = QuantizedWeights.read(Path.of(before.weights().location()), before.weights().sha256());
+            QuantizedWeights b = QuantizedWeights.read(Path.of(after.weights().location()), after.weights().sha256());
+            long changed = 0;
+            long total = 0;
+            for (Map.Entry<String, QuantizedWeights.Linear> e : a.linears().entrySet()) {
+                int[] x = e.getValue().codes();
+                int[] y = b.linears().get(e.getKey()).codes();
+                for (int i = 0; i < x.length; i++) {
+                    changed += x[i] != y[i] ? 1 : 0;
+                }
+                total += x.length;
+            }
+            return total == 0 ? 0 : (double) changed / total;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static String alphaRow(Method m, Domain d, QuantConfig c, List<GroupKey> keys, String change) {

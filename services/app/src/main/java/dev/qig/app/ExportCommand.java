@@ -129,7 +129,7 @@ final class ExportCommand implements Callable<Integer> {
         }
         Path file = Path.of(config);
         if (Files.isRegularFile(file)) {
-            return QuantConfig.fromJson(Files.readString(file, StandardCharsets.UTF_8));
+            return QuantConfig.read(file);
         }
         if (!config.contains("/v")) {
             throw new IllegalArgumentException("--config " + config + " is neither a file, rtn:<scheme>, nor a config id "

@@ -55,7 +55,7 @@ final class LocalPipeline implements AutoCloseable {
     static final class Options {
         String model = Checkpoint.SHIPPED;
         QuantScheme scheme = QuantScheme.W3A16;
-        Set<Method> methods = EnumSet.allOf(Method.class);
+        Set<Method> methods = Method.scaleSearches();
         int roundSamples = 32;
         int planRefreshRounds = 1;
         int attributors = 1;

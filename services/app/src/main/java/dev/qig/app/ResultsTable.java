@@ -59,9 +59,8 @@ final class ResultsTable {
         sb.append("| method | accuracy % | vs fp32 | vs MBQ | McNemar p vs MBQ | KL | KL vs MBQ |\n");
         sb.append("|---|---:|---:|---:|---:|---:|---:|\n");
         sb.append(String.format(Locale.ROOT, "| fp32 | %.1f | | | | 0.00 | |%n", 100 * fp32.meanAccuracy()));
-        Method[] order = {Method.RTN, Method.AWQ, Method.MBQ, Method.QIG};
         List<String> verdicts = new ArrayList<>();
-        for (Method m : order) {
+        for (Method m : Method.values()) {
             if (!draws.get(0).containsKey(m)) {
                 continue;
             }
@@ -96,6 +95,17 @@ final class ResultsTable {
                 klVsMbq = klPoints(klc);
                 verdicts.add(String.format(Locale.ROOT, "- %s against MBQ: %s (%s points, accuracy; KL %s)", m.id().toUpperCase(Locale.ROOT),
                         Verdict.of(c, true).text(), points(c), klVsMbq));
+            }
+            if (m == Method.QIG_GPTQ && draws.get(0).containsKey(Method.GPTQ)) {
+                List<boolean[]> gptq = new ArrayList<>();
+                double[][] gptqKl = new double[k][];
+                for (int i = 0; i < k; i++) {
+                    gptq.add(draws.get(i).get(Method.GPTQ).correctness());
+                    gptqKl[i] = draws.get(i).get(Method.GPTQ).questionKl();
+                }
+                PairedComparison c = PairedComparison.accuracy(right, gptq, CONFIDENCE);
+                verdicts.add(String.format(Locale.ROOT, "- QIG-GPTQ against GPTQ: %s (%s points, accuracy; KL %s)",
+                        Verdict.of(c, true).text(), points(c), klPoints(PairedComparison.meanDifference(kl, gptqKl, CONFIDENCE))));
             }
             double meanKl = 0;
             for (double[] q : kl) {

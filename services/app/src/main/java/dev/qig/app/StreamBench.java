@@ -89,7 +89,7 @@ final class StreamBench {
 
     private static double batch(BatchCalibrator calibrator, List<VisualQuestion> questions, CalibrationPlan plan,
                                 NDManager manager, ProgressLine progress, int round) {
-        return calibrator.calibrate(EnumSet.allOf(Method.class), questions, Records.plan(plan), manager,
+        return calibrator.calibrate(Method.scaleSearches(), questions, Records.plan(plan), manager,
                 (pass, n) -> progress.show(() -> String.format(Locale.ROOT, "round %d: batch, %d/%d", round, n,
                         questions.size()))).seconds();
     }

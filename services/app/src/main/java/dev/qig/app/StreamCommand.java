@@ -151,7 +151,7 @@ final class StreamCommand implements Callable<Integer> {
             BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, pipeline.modelId());
             List<VisualQuestion> questions = LocalPipeline.asStreamed(samplesOfRound, vqa.processor());
             ProgressLine progress = new ProgressLine(System.out);
-            BatchCalibrator.Result r = calibrator.calibrate(EnumSet.allOf(Method.class), questions, Records.plan(plan),
+            BatchCalibrator.Result r = calibrator.calibrate(Method.scaleSearches(), questions, Records.plan(plan),
                     manager, (pass, n) -> progress.show(() -> "batch check: " + n + "/" + questions.size()));
             int groups = 0;
             int sameAlpha = 0;

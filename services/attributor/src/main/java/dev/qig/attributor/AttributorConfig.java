@@ -70,10 +70,11 @@ public final class AttributorConfig extends ServiceConfig {
                     "Checkpoint locations of the models served: directories or classpath:<folder>. Every record "
                             + "names a model by its content id, not by this location.")
             .define(SCHEMES, Type.LIST, List.of(QuantScheme.W3A16.id()), NON_EMPTY_LIST, Importance.HIGH,
-                    "Quantization schemes calibrated for every model: " + ids(QuantScheme.values()) + ".")
+                    "Quantization schemes calibrated for every model: " + String.join(", ", java.util.Arrays.stream(QuantScheme.values()).map(QuantScheme::id).toList()) + ".")
             .define(METHODS, Type.LIST, List.of("rtn", "awq", "mbq", "qig"), NON_EMPTY_LIST, Importance.MEDIUM,
-                    "Methods whose sums are computed: " + ids(Method.values()) + ". MBQ adds a gradient pass, QIG "
-                            + "the integrated gradients.")
+                    "Methods whose sums are computed: " + ids(Method.scaleSearches().toArray(Method[]::new))
+                            + ". MBQ adds a gradient pass, QIG the integrated gradients. (gptq and qig-gptq run in "
+                            + "qig calibrate; their round job in the stream is designed in docs/architecture.md.)")
             .define(CALIBRATION_BEHAVIOUR, Type.STRING, "reference_code",
                     ConfigDef.ValidString.in("reference_code", "paper"), Importance.LOW,
                     "Where QIG's integrated-gradients path starts: reference_code (the reference code) or paper "
@@ -126,6 +127,13 @@ public final class AttributorConfig extends ServiceConfig {
         }
         try {
             methods = EnumSet.copyOf(Method.parseList(String.join(",", getList(METHODS))));
+            for (Method m : methods) {
+                if (!m.searchesScales()) {
+                    throw new IllegalArgumentException("method '" + m.id() + "' is not computed in the stream yet; "
+                            + "use qig calibrate --methods " + m.id() + " (stream methods: "
+                            + ids(Method.scaleSearches().toArray(Method[]::new)) + ")");
+                }
+            }
         } catch (IllegalArgumentException e) {
             throw new ConfigException(METHODS, getList(METHODS), e.getMessage());
         }

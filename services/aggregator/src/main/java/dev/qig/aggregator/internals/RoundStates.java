@@ -1,6 +1,7 @@
 package dev.qig.aggregator.internals;
 
 import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.InputRange;
 import dev.qig.core.quant.ExactSum;
 import dev.qig.core.quant.GroupErrors;
 import dev.qig.core.quant.GroupKey;
@@ -74,6 +75,7 @@ final class RoundStates {
         }
         Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
         Map<GroupKey, GroupErrors> errors = new TreeMap<>();
+        Map<GroupKey, InputRange> ranges = new TreeMap<>();
         try (KeyValueIterator<String, RoundLayerSums> it = layers.prefixScan(layerPrefix(s.getRoundKey()), new StringSerializer())) {
             while (it.hasNext()) {
                 KeyValue<String, RoundLayerSums> e = it.next();
@@ -93,13 +95,16 @@ final class RoundStates {
                             exact(g.getEAnswer()), exact(g.getEVision()), exact(g.getEQig()), g.getNAll(), g.getNAnswer(),
                             g.getNVision(), exact(g.getLambdaSum())));
                 }
+                for (dev.qig.schemas.InputRange g : l.getRanges()) {
+                    ranges.put(Records.groupKey(g.getLayer(), g.getGroup()), Records.range(g));
+                }
             }
         }
         if (statistics.isEmpty()) {
             throw new IllegalStateException("round " + s.getRound() + " of " + s.getRoundKey() + " counts " + s.getSamples()
                     + " samples but its layer sums are missing");
         }
-        return new CalibrationSums(statistics, errors, s.getSamples());
+        return new CalibrationSums(statistics, errors, ranges, s.getSamples());
     }
 
     /** Writes sums into the state's count and one record per decoder layer, each with only that layer's groups. */
@@ -142,9 +147,12 @@ final class RoundStates {
                         .setNAll(g.nAll()).setNAnswer(g.nAnswer()).setNVision(g.nVision())
                         .setLambdaSum(record(g.lambdaSum()))
                         .build()));
+        Map<Integer, List<dev.qig.schemas.InputRange>> ranges = new TreeMap<>();
+        sums.ranges().forEach((k, r) -> ranges.computeIfAbsent(k.layer(), x -> new ArrayList<>()).add(Records.rangeRecord(k, r)));
         Map<String, RoundLayerSums> out = new java.util.LinkedHashMap<>();
         statistics.forEach((layer, st) -> out.put(layerKey(s.getRoundKey(), layer), new RoundLayerSums(s.getRound(),
-                s.getPlanVersion(), sums.samples(), st, errors.getOrDefault(layer, List.of()))));
+                s.getPlanVersion(), sums.samples(), st, errors.getOrDefault(layer, List.of()),
+                ranges.getOrDefault(layer, List.of()))));
         return out;
     }
 

@@ -23,6 +23,7 @@ import dev.qig.core.quant.AppliedQuantization;
 import dev.qig.core.quant.GroupQuantizer;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantConfigApplier;
+import dev.qig.core.quant.QuantizedWeights;
 import dev.qig.core.quant.QuantScheme;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -192,6 +193,8 @@ public final class CheckpointExporter implements AutoCloseable {
             linears.put(l.name() + CompressedTensors.WEIGHT, l);
         }
         GroupQuantizer quantizer = config.scheme().weightQuantizer();
+        QuantizedWeights own = ownWeights(config, format);
+        Map<String, Float> inputScales = inputScales(config);
         try (TensorSource stored = openStored();
              AppliedQuantization folded = QuantConfigApplier.apply(model, config, false)) {
             List<Unit> units = new ArrayList<>();
@@ -200,7 +203,10 @@ public final class CheckpointExporter implements AutoCloseable {
                 DType dtype = stored.dtype(name);
                 QuantizableLinear linear = linears.get(internal);
                 if (linear != null) {
-                    units.add(new Unit(encodedBytes(linear, quantizer, format), () -> encode(name, linear, quantizer, format)));
+                    QuantizedWeights.Linear codes = own == null ? null : own.linears().get(linear.name());
+                    Float inputScale = inputScales.get(linear.name());
+                    units.add(new Unit(encodedBytes(linear, quantizer, format) + (inputScale == null ? 0 : 4),
+                            () -> encode(name, linear, quantizer, format, codes, inputScale)));
                 } else if (folded.editedNames().contains(internal)) {
                     // A norm or bias that took a group's 1/s: kept in float32, as folded, whatever the source's dtype (a
                     // vector per layer; an engine casts it to its own dtype on load).
@@ -265,21 +271,63 @@ public final class CheckpointExporter implements AutoCloseable {
         };
     }
 
-    private static List<TensorData> encode(String name, QuantizableLinear linear, GroupQuantizer quantizer, ServingFormat format) {
-        GroupQuantizer.Codes codes = quantizer.codes(linear.weight());
-        int rows = codes.rows();
-        int cols = codes.columns();
+    /** A GPTQ config's own weights, read and checked; null for a config whose weights are rounded to nearest. */
+    private static QuantizedWeights ownWeights(QuantConfig config, ServingFormat format) throws IOException {
+        if (config.weights() == null) {
+            return null;
+        }
+        QuantizedWeights w = QuantizedWeights.read(Path.of(config.weights().location()), config.weights().sha256());
+        if (format != ServingFormat.FAKE_QUANTIZED
+                && !w.linears().values().stream().allMatch(QuantizedWeights.Linear::contiguousGroups)) {
+            throw new IllegalArgumentException("config " + config.id() + " was quantized with act-order (groups of reordered "
+                    + "columns), which this exporter writes fake-quantized only");
+        }
+        return w;
+    }
+
+    /** Per decoder linear, its input site's static activation scale (static schemes; empty otherwise). */
+    private Map<String, Float> inputScales(QuantConfig config) {
+        Map<String, Float> out = new java.util.HashMap<>();
+        if (!config.scheme().staticActivations()) {
+            return out;
+        }
+        for (dev.qig.core.model.DecoderLayer layer : model.layers()) {
+            for (dev.qig.core.quant.EqualizationGroup g : dev.qig.core.quant.EqualizationGroup.values()) {
+                Float scale = config.inputScales().get(new dev.qig.core.quant.GroupKey(layer.index(), g));
+                if (scale == null) {
+                    throw new IllegalArgumentException("config " + config.id() + " of static scheme " + config.scheme().id()
+                            + " has no input scale for layer" + layer.index() + "." + g.id());
+                }
+                g.linears(layer).forEach(l -> out.put(l.name(), scale));
+            }
+        }
+        return out;
+    }
+
+    private static List<TensorData> encode(String name, QuantizableLinear linear, GroupQuantizer quantizer, ServingFormat format,
+                                           QuantizedWeights.Linear own, Float inputScale) {
         String base = name.substring(0, name.length() - CompressedTensors.WEIGHT.length());
         if (format == ServingFormat.FAKE_QUANTIZED) {
-            float[] w = new float[rows * cols];
-            for (int r = 0; r < rows; r++) {
-                for (int c = 0; c < cols; c++) {
-                    w[r * cols + c] = codes.dequantized(r, c);
+            float[] w;
+            int rows = linear.outFeatures();
+            int cols = linear.inFeatures();
+            if (own != null) {
+                w = own.dequantized();
+            } else {
+                GroupQuantizer.Codes codes = quantizer.codes(linear.weight());
+                w = new float[rows * cols];
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < cols; c++) {
+                        w[r * cols + c] = codes.dequantized(r, c);
+                    }
                 }
             }
             // float32 whatever the source's dtype: rounded to half precision they would leave the grid.
             return List.of(TensorData.ofFloats(name, new long[] {rows, cols}, w));
         }
+        GroupQuantizer.Codes codes = own != null ? own.asCodes() : quantizer.codes(linear.weight());
+        int rows = codes.rows();
+        int cols = codes.columns();
         // compressed-tensors stores signed integers: the engine's unsigned asymmetric codes move down by 2^(b-1),
         // zero points with them, so (q - zero) is unchanged.
         int offset = quantizer.symmetric() ? 0 : 1 << (quantizer.bits() - 1);
@@ -294,6 +342,9 @@ public final class CheckpointExporter implements AutoCloseable {
         if (format == ServingFormat.INT_QUANTIZED) {
             out.add(new TensorData(name, DType.I8, new long[] {rows, cols}, ByteBuffer.wrap(values)));
             out.add(scale);
+            if (inputScale != null) {
+                out.add(TensorData.ofFloats(base + CompressedTensors.INPUT_SCALE, new long[] {1}, new float[] {inputScale}));
+            }
             return out;
         }
         out.add(ints(base + CompressedTensors.PACKED, new long[] {rows, PackedIntegers.wordsPerRow(cols, quantizer.bits())},
@@ -358,7 +409,8 @@ public final class CheckpointExporter implements AutoCloseable {
         ObjectNode root = (ObjectNode) JSON.readTree(Files.readString(source.resolve(HfLlavaConfig.FILE), StandardCharsets.UTF_8));
         root.remove(CompressedTensors.CONFIG_KEY);
         if (format != ServingFormat.FAKE_QUANTIZED) {
-            root.set(CompressedTensors.CONFIG_KEY, CompressedTensors.quantizationConfig(format, groups(config.scheme(), quantizer)));
+            root.set(CompressedTensors.CONFIG_KEY, CompressedTensors.quantizationConfig(format, groups(config.scheme(), quantizer),
+                    config.scheme().staticActivations()));
         }
         Files.writeString(out.resolve(HfLlavaConfig.FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n",
                 StandardCharsets.UTF_8);

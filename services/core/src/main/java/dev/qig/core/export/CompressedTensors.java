@@ -47,6 +47,8 @@ public final class CompressedTensors {
 
     static final String PACKED = ".weight_packed";
     static final String SCALE = ".weight_scale";
+    /** Static activation schemes: the per-tensor scale of a linear's input. */
+    static final String INPUT_SCALE = ".input_scale";
     static final String ZERO_POINT = ".weight_zero_point";
     static final String SHAPE = ".weight_shape";
     static final String WEIGHT = ".weight";
@@ -96,7 +98,7 @@ public final class CompressedTensors {
     }
 
     /** The {@code quantization_config} block, keys sorted as compressed-tensors writes them. */
-    static ObjectNode quantizationConfig(ServingFormat format, List<Group> groups) {
+    static ObjectNode quantizationConfig(ServingFormat format, List<Group> groups, boolean staticActivations) {
         ObjectNode root = JSON.createObjectNode();
         ObjectNode configGroups = root.putObject("config_groups");
         for (int i = 0; i < groups.size(); i++) {
@@ -105,8 +107,14 @@ public final class CompressedTensors {
             node.put("format", format.id());
             if (g.activationBits() < 16) {
                 ObjectNode input = node.putObject("input_activations");
-                args(input, g.activationBits(), true, null, "token", true);
-                input.putNull("observer");
+                if (staticActivations) {
+                    // One calibrated scale per linear input (X.input_scale), as llm-compressor's static W8A8 writes it.
+                    args(input, g.activationBits(), true, null, "tensor", false);
+                    input.put("observer", "minmax");
+                } else {
+                    args(input, g.activationBits(), true, null, "token", true);
+                    input.putNull("observer");
+                }
             } else {
                 node.putNull("input_activations");
             }
@@ -161,33 +169,65 @@ public final class CompressedTensors {
     }
 
     /**
-     * Sets the per-token input quantizer on every decoder linear when the checkpoint's config groups
-     * quantize activations dynamically per token (int-quantized W8A8, W4A8): what a serving engine
-     * does at run time, so a loaded checkpoint computes as it is served.
+     * Sets the input quantizer on every decoder linear when the checkpoint's config groups quantize
+     * activations: dynamically per token (int-quantized W8A8, W4A8), or statically per tensor with
+     * each linear's stored {@code input_scale} (the -static schemes): what a serving engine does at
+     * run time, so a loaded checkpoint computes as it is served.
      *
-     * @throws IOException for activation quantization this project does not compute (static, grouped or float)
+     * @param stored the checkpoint's stored tensors (where the input scales are)
+     * @param internalName maps a stored tensor name to the model's name of it
+     * @throws IOException for activation quantization this project does not compute (grouped, float,
+     *     asymmetric) or a static scale that is missing
      */
-    public static void quantizeActivations(VisionLanguageModel model, JsonNode config) throws IOException {
+    public static void quantizeActivations(VisionLanguageModel model, JsonNode config, TensorSource stored,
+                                           java.util.function.UnaryOperator<String> internalName) throws IOException {
         TreeSet<Integer> bits = new TreeSet<>();
+        TreeSet<Boolean> dynamic = new TreeSet<>();
         for (JsonNode g : config.path(CONFIG_KEY).path("config_groups")) {
             JsonNode in = g.path("input_activations");
             if (in.isNull() || in.isMissingNode()) {
                 bits.add(16);
-            } else if (in.path("dynamic").asBoolean() && "token".equals(in.path("strategy").asText())
-                    && "int".equals(in.path("type").asText("int")) && in.path("symmetric").asBoolean(true)) {
+            } else if ("int".equals(in.path("type").asText("int")) && in.path("symmetric").asBoolean(true)
+                    && (in.path("dynamic").asBoolean() && "token".equals(in.path("strategy").asText())
+                        || !in.path("dynamic").asBoolean() && "tensor".equals(in.path("strategy").asText()))) {
                 bits.add(in.path("num_bits").asInt());
+                dynamic.add(in.path("dynamic").asBoolean());
             } else {
-                throw new IOException(CONFIG_KEY + ": input activations " + in + " are not supported (only dynamic "
-                        + "symmetric per-token integers)");
+                throw new IOException(CONFIG_KEY + ": input activations " + in + " are not supported (only symmetric "
+                        + "integers, dynamic per token or static per tensor)");
             }
         }
-        if (bits.size() > 1) {
-            throw new IOException(CONFIG_KEY + ": config groups quantize activations differently " + bits);
+        if (bits.size() > 1 || dynamic.size() > 1) {
+            throw new IOException(CONFIG_KEY + ": config groups quantize activations differently " + bits + " " + dynamic);
         }
-        if (!bits.isEmpty() && bits.first() < 16) {
-            ActivationQuantizer quantizer = new ActivationQuantizer(bits.first());
+        if (bits.isEmpty() || bits.first() >= 16) {
+            return;
+        }
+        int b = bits.first();
+        if (dynamic.first()) {
+            ActivationQuantizer quantizer = new ActivationQuantizer(b);
             model.decoderLinears().forEach(l -> l.setInputQuantizer(quantizer));
+            return;
         }
+        Map<String, Float> scales = new TreeMap<>();
+        for (String name : stored.names()) {
+            if (name.endsWith(INPUT_SCALE)) {
+                String linear = internalName.apply(base(name, INPUT_SCALE) + WEIGHT);
+                scales.put(linear.substring(0, linear.length() - WEIGHT.length()), stored.tensor(name).toFloatArray()[0]);
+            }
+        }
+        for (dev.qig.core.model.QuantizableLinear l : model.decoderLinears()) {
+            Float scale = scales.get(l.name());
+            if (scale == null) {
+                throw new IOException(CONFIG_KEY + " quantizes activations statically but " + l.name() + INPUT_SCALE
+                        + " is missing");
+            }
+            l.setInputQuantizer(new dev.qig.core.quant.StaticActivationQuantizer(b, scale));
+        }
+    }
+
+    private static String base(String name, String suffix) {
+        return name.substring(0, name.length() - suffix.length());
     }
 
     /**
@@ -234,7 +274,7 @@ public final class CompressedTensors {
                 }
             }
             for (String name : stored.names()) {
-                boolean part = name.endsWith(PACKED) || name.endsWith(SHAPE) || name.endsWith(ZERO_POINT)
+                boolean part = name.endsWith(PACKED) || name.endsWith(SHAPE) || name.endsWith(ZERO_POINT) || name.endsWith(INPUT_SCALE)
                         || name.endsWith(SCALE) && quantized.containsKey(base(name, SCALE) + WEIGHT);
                 if (!part) {
                     names.add(name);

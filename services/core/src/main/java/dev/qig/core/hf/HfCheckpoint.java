@@ -66,7 +66,7 @@ public final class HfCheckpoint {
             for (Map.Entry<String, Parameter> e : model.weights().parameters().entrySet()) {
                 copy(weights, sources.get(e.getKey()), e.getValue().getArray(), widening);
             }
-            CompressedTensors.quantizeActivations(model, configJson(dir));
+            CompressedTensors.quantizeActivations(model, configJson(dir), stored, HfWeights::internalName);
             return model;
         }
     }

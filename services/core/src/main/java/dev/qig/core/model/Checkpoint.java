@@ -107,7 +107,7 @@ public final class Checkpoint {
         try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
             JsonNode json = new ObjectMapper().readTree(dir.resolve(CONFIG).toFile());
             copyWeights(CompressedTensors.isQuantized(json) ? CompressedTensors.decoding(reader, json) : reader, model, dir);
-            CompressedTensors.quantizeActivations(model, json);
+            CompressedTensors.quantizeActivations(model, json, reader, n -> n);
             return new Loaded(model, List.copyOf(vocab), reader.metadata(), modelId(dir),
                     new TestBedProcessor(Vocabulary.of(vocab), config.maxPositions(), config.imageSize()));
         }

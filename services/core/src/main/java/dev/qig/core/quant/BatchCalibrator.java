@@ -35,6 +35,11 @@ public final class BatchCalibrator {
         return engine;
     }
 
+    /** The model id its configs name. */
+    public String modelId() {
+        return modelId;
+    }
+
     /**
      * Calibrates the given methods in one pass over the samples. {@code progress} receives
      * (pass name, samples done) after every engine batch.
@@ -60,6 +65,31 @@ public final class BatchCalibrator {
         Set<Method> needed = methods.isEmpty() ? EnumSet.noneOf(Method.class) : EnumSet.copyOf(methods);
         CalibrationSums sums = sum(engine, samples, plan, needed, manager, "search", progress);
         return new Result(search(needed, sums, plan, samples.size()), plan, sums, (System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * QIG's token weights lambda of every sample, per group, as QIG's calibration computes them
+     * (statistics pass, plan, then the integrated gradients under it): what QIG-GPTQ weights its
+     * Hessians with. The list follows the order of the samples.
+     */
+    public List<Map<GroupKey, float[]>> tokenWeights(List<? extends VisualQuestion> samples, NDManager manager,
+                                                     BiConsumer<String, Integer> progress) {
+        Set<Method> qig = EnumSet.of(Method.QIG);
+        CalibrationSums stats = sum(engine, samples, CalibrationPlan.empty(), qig, manager, "statistics", progress);
+        CalibrationPlan plan = CalibrationPlan.from(1, stats.statistics(), null);
+        List<Map<GroupKey, float[]>> out = new java.util.ArrayList<>(samples.size());
+        int batch = engine.settings().batchSize();
+        for (int from = 0; from < samples.size(); from += batch) {
+            List<? extends VisualQuestion> chunk = samples.subList(from, Math.min(samples.size(), from + batch));
+            for (PartialSumsEngine.SampleResult r : engine.attribute(chunk, plan, qig, manager)) {
+                if (!r.ok()) {
+                    throw new IllegalArgumentException("sample " + r.sampleId() + ": " + r.problem());
+                }
+                out.add(r.lambda());
+            }
+            progress.accept("token weights", from + chunk.size());
+        }
+        return out;
     }
 
     private Map<Method, QuantConfig> search(Set<Method> methods, CalibrationSums sums, CalibrationPlan plan,

@@ -11,19 +11,28 @@ import java.util.TreeMap;
  * a plan, the error sums of every group the plan searches. A sample computed under the empty plan
  * carries statistics only; that is a kind of its own, not an error at merge time: the two maps are
  * added separately. {@link #plus} is exact, commutative and associative, which is what lets a stream
- * of samples in any order give the batch result.
+ * of samples in any order give the batch result. For static schemes the sums also carry the input
+ * range of every input site ({@link InputRange}, keyed by the group whose input it is; the O key
+ * names o's input even where the model has no O group), merged by their max.
  */
 public final class CalibrationSums {
 
-    public static final CalibrationSums EMPTY = new CalibrationSums(Map.of(), Map.of(), 0);
+    public static final CalibrationSums EMPTY = new CalibrationSums(Map.of(), Map.of(), Map.of(), 0);
 
     private final Map<GroupKey, GroupStatistics> statistics;
     private final Map<GroupKey, GroupErrors> errors;
+    private final Map<GroupKey, InputRange> ranges;
     private final long samples;
 
     public CalibrationSums(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors, long samples) {
+        this(statistics, errors, Map.of(), samples);
+    }
+
+    public CalibrationSums(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors,
+                           Map<GroupKey, InputRange> ranges, long samples) {
         this.statistics = Collections.unmodifiableMap(new TreeMap<>(statistics));
         this.errors = Collections.unmodifiableMap(new TreeMap<>(errors));
+        this.ranges = Collections.unmodifiableMap(new TreeMap<>(ranges));
         this.samples = samples;
     }
 
@@ -32,13 +41,26 @@ public final class CalibrationSums {
         return new CalibrationSums(statistics, errors, 1);
     }
 
+    /** One sample's sums with its input ranges. */
+    public static CalibrationSums ofSample(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors,
+                                          Map<GroupKey, InputRange> ranges) {
+        return new CalibrationSums(statistics, errors, ranges, 1);
+    }
+
     /** The sum of two sets of sums; a group present on one side only keeps its sums. */
     public CalibrationSums plus(CalibrationSums o) {
         Map<GroupKey, GroupStatistics> s = new TreeMap<>(statistics);
         o.statistics.forEach((k, v) -> s.merge(k, v, GroupStatistics::plus));
         Map<GroupKey, GroupErrors> e = new TreeMap<>(errors);
         o.errors.forEach((k, v) -> e.merge(k, v, GroupErrors::plus));
-        return new CalibrationSums(s, e, samples + o.samples);
+        Map<GroupKey, InputRange> r = new TreeMap<>(ranges);
+        o.ranges.forEach((k, v) -> r.merge(k, v, InputRange::plus));
+        return new CalibrationSums(s, e, r, samples + o.samples);
+    }
+
+    /** Input ranges per site; empty unless the scheme quantizes activations statically. */
+    public Map<GroupKey, InputRange> ranges() {
+        return ranges;
     }
 
     public Map<GroupKey, GroupStatistics> statistics() {
@@ -62,11 +84,11 @@ public final class CalibrationSums {
     @Override
     public boolean equals(Object o) {
         return o instanceof CalibrationSums c && samples == c.samples && statistics.equals(c.statistics)
-                && errors.equals(c.errors);
+                && errors.equals(c.errors) && ranges.equals(c.ranges);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(statistics, errors, samples);
+        return Objects.hash(statistics, errors, ranges, samples);
     }
 }

@@ -1,11 +1,18 @@
 package dev.qig.core.quant;
 
-import dev.qig.core.util.EnumIds;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
-/** How the per-token errors of the scale search are weighted (qig-method.md section 2). */
+/**
+ * How a config is chosen. The first four pick per-group equalization scales by a search whose
+ * per-token errors they weight differently (qig-method.md section 2); the last two keep the
+ * weights unscaled and round them with GPTQ, whose result depends on the calibration inputs
+ * through their Hessian ({@link dev.qig.core.quant.gptq.GptqCalibrator}).
+ */
 public enum Method {
     /** No search: alpha = 0, plain round-to-nearest. */
     RTN,
@@ -14,14 +21,52 @@ public enum Method {
     /** Answer tokens 1, vision tokens r (gradient ratio), the rest 0. */
     MBQ,
     /** Integrated-gradient token weights lambda. */
-    QIG;
+    QIG,
+    /** GPTQ (Frantar et al. 2022): error-compensating rounding against H = sum_t x_t x_t^T. */
+    GPTQ,
+    /**
+     * GPTQ against QIG's token-weighted Hessian H = sum_t lambda_t x_t x_t^T: the project's own
+     * combination (the paper reports it, its reference code does not have it).
+     */
+    QIG_GPTQ;
 
+    /** Lower case, '-' for '_': rtn, awq, mbq, qig, gptq, qig-gptq. */
     public String id() {
-        return name().toLowerCase(Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** True for the methods that search equalization scales (what the streaming engine computes sums for). */
+    public boolean searchesScales() {
+        return this != GPTQ && this != QIG_GPTQ;
+    }
+
+    /** True for the methods that round with GPTQ and so carry their quantized weights. */
+    public boolean roundsWithGptq() {
+        return !searchesScales();
+    }
+
+    /** The scale-search methods: rtn, awq, mbq, qig. */
+    public static EnumSet<Method> scaleSearches() {
+        EnumSet<Method> s = EnumSet.noneOf(Method.class);
+        for (Method m : values()) {
+            if (m.searchesScales()) {
+                s.add(m);
+            }
+        }
+        return s;
     }
 
     public static Method parse(String s) {
-        return EnumIds.parse(Method.class, "method", s);
+        if (s != null) {
+            String key = s.strip().replace('-', '_');
+            for (Method m : values()) {
+                if (m.name().equalsIgnoreCase(key)) {
+                    return m;
+                }
+            }
+        }
+        throw new IllegalArgumentException("unknown method '" + s + "'; valid: "
+                + Arrays.stream(values()).map(Method::id).collect(Collectors.joining(", ")));
     }
 
     /** Parses a comma-separated list such as {@code rtn,awq,mbq,qig}. */

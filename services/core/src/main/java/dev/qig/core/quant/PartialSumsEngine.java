@@ -144,6 +144,7 @@ public final class PartialSumsEngine {
         Map<GroupKey, RowSums[]> partials = new TreeMap<>();
         Map<GroupKey, float[][]> lambdas = new TreeMap<>();
         Map<GroupKey, float[][]> raw = new TreeMap<>();
+        Map<GroupKey, float[][]> ranges = Map.of();
 
         try (NDManager m = parent.newSubManager()) {
             ParameterStore ps = new ParameterStore(m, false);
@@ -153,12 +154,17 @@ public final class PartialSumsEngine {
             Map<Integer, float[][]> gradMlp = new HashMap<>();
             long t0 = System.nanoTime();
             boolean gradients = methods.contains(Method.MBQ);
-            fullPrecisionPass(batch, m, ps, keys, xFp, gradAttention, gradMlp, gradients);
+            // Static schemes also need the range of o's input where o is no group of its own (GQA).
+            List<GroupKey> captured = settings.scheme().staticActivations() ? rangeSites() : keys;
+            fullPrecisionPass(batch, m, ps, captured, xFp, gradAttention, gradMlp, gradients);
             long t1 = System.nanoTime();
             timings.add(gradients ? EngineTimings.Phase.GRADIENT : EngineTimings.Phase.FORWARD, t1 - t0);
             Map<GroupKey, NDArray> xQ = settings.needsDistortedStream() ? distortedPass(batch, m, ps, keys, plan) : xFp;
             timings.add(EngineTimings.Phase.DISTORTED, System.nanoTime() - t1);
             timings.addSamples(rows);
+            if (settings.scheme().staticActivations()) {
+                ranges = channelAbsMax(xFp, maskNd, rows);
+            }
 
             for (GroupKey key : keys) {
                 // Every array a group makes (quantized weight candidates, module outputs, IG points) is
@@ -219,7 +225,18 @@ public final class PartialSumsEngine {
             Map<GroupKey, float[]> l = new LinkedHashMap<>();
             Map<GroupKey, float[]> u = new LinkedHashMap<>();
             String problem = null;
+            Map<GroupKey, InputRange> rowRanges = new TreeMap<>();
+            for (Map.Entry<GroupKey, float[][]> e : ranges.entrySet()) {
+                try {
+                    rowRanges.put(e.getKey(), InputRange.of(e.getValue()[r]));
+                } catch (ArithmeticException ex) {
+                    problem = "non-finite input range in " + e.getKey() + " (" + ex.getMessage() + ")";
+                }
+            }
             for (GroupKey key : partials.keySet()) {
+                if (problem != null) {
+                    break;
+                }
                 RowSums s = partials.get(key)[r];
                 try {
                     statistics.put(key, s.statistics());
@@ -236,7 +253,7 @@ public final class PartialSumsEngine {
                 }
             }
             results.add(new SampleResult(samples.get(r).id(),
-                    problem == null ? CalibrationSums.ofSample(statistics, errors) : null,
+                    problem == null ? CalibrationSums.ofSample(statistics, errors, rowRanges) : null,
                     problem == null ? l : Map.of(), problem == null ? u : Map.of(),
                     java.util.Arrays.copyOf(modality[r], batch.length(r)), problem));
         }
@@ -341,7 +358,7 @@ public final class PartialSumsEngine {
                                                  CalibrationPlan plan) {
         QuantConfig distortion = plan.distortion() != null
                 ? plan.distortion()
-                : QuantConfig.rtn(modelId, settings.scheme(), Map.of());
+                : QuantConfig.rtn(modelId, settings.scheme().dynamicCounterpart(), Map.of()); // no ranges yet
         Map<GroupKey, NDArray> inputs = new HashMap<>();
         try (AppliedQuantization applied = QuantConfigApplier.apply(model, distortion)) {
             captureInputs(keys, inputs, m);
@@ -356,6 +373,33 @@ public final class PartialSumsEngine {
             }
         });
         return inputs;
+    }
+
+    /** Every input site of the model: the group keys plus o's input in layers without an O group. */
+    private List<GroupKey> rangeSites() {
+        List<GroupKey> sites = new ArrayList<>();
+        for (DecoderLayer layer : model.layers()) {
+            for (EqualizationGroup g : EqualizationGroup.values()) {
+                sites.add(new GroupKey(layer.index(), g));
+            }
+        }
+        return sites;
+    }
+
+    /** Per site and row, the largest |x| of each channel over the row's real tokens. */
+    private Map<GroupKey, float[][]> channelAbsMax(Map<GroupKey, NDArray> inputs, NDArray mask, int rows) {
+        Map<GroupKey, float[][]> out = new TreeMap<>();
+        for (GroupKey site : rangeSites()) {
+            NDArray x = inputs.get(site);
+            int channels = Math.toIntExact(x.getShape().get(2));
+            float[] flat = x.abs().mul(mask.expandDims(-1)).max(new int[] {1}).toFloatArray();
+            float[][] perRow = new float[rows][channels];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(flat, r * channels, perRow[r], 0, channels);
+            }
+            out.put(site, perRow);
+        }
+        return out;
     }
 
     private void captureInputs(List<GroupKey> keys, Map<GroupKey, NDArray> inputs, NDManager manager) {

@@ -22,6 +22,10 @@ import java.util.TreeMap;
  * @param round calibration round that produced it
  * @param groups per group the choice; a group absent here is quantized without scales
  * @param provenance how it was produced
+ * @param weights the quantized weights a method computed itself (GPTQ), or null when every decoder
+ *     linear is rounded to nearest by the scheme's quantizer
+ * @param inputScales for static schemes, per input site (the group whose input it is; O names o's
+ *     input) the per-tensor activation scale of the linears reading it; empty otherwise
  */
 public record QuantConfig(
         String model,
@@ -30,7 +34,9 @@ public record QuantConfig(
         long version,
         long round,
         Map<GroupKey, GroupChoice> groups,
-        Map<String, String> provenance) {
+        Map<String, String> provenance,
+        WeightsRef weights,
+        Map<GroupKey, Float> inputScales) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -64,11 +70,67 @@ public record QuantConfig(
         }
     }
 
+    /**
+     * Where a config's quantized weights are ({@link QuantizedWeights}) and their SHA-256.
+     *
+     * @param location a file path; a relative one is relative to the folder of the config file that
+     *     names it ({@link #read})
+     * @param sha256 64 lower-case hex digits
+     */
+    public record WeightsRef(String location, String sha256) {
+        public WeightsRef {
+            Objects.requireNonNull(location, "location");
+            Objects.requireNonNull(sha256, "sha256");
+        }
+    }
+
     public QuantConfig {
         Objects.requireNonNull(scheme, "scheme");
         Objects.requireNonNull(method, "method");
         groups = Collections.unmodifiableMap(new TreeMap<>(groups));
         provenance = Collections.unmodifiableMap(new TreeMap<>(provenance));
+        inputScales = Collections.unmodifiableMap(new TreeMap<>(inputScales == null ? Map.of() : inputScales));
+        inputScales.forEach((k, v) -> {
+            if (!(v > 0) || Float.isInfinite(v)) {
+                throw new IllegalArgumentException("input scale of " + k + " must be finite and > 0, got " + v);
+            }
+        });
+        if (method.roundsWithGptq() && weights == null) {
+            throw new IllegalArgumentException(method.id() + " configs carry their quantized weights");
+        }
+        if (weights != null && !groups.isEmpty()) {
+            throw new IllegalArgumentException("a config carries either equalization scales or quantized weights, not both");
+        }
+    }
+
+    /** A config whose weights are rounded to nearest by the scheme's quantizer (every scale-search method). */
+    public QuantConfig(String model, QuantScheme scheme, Method method, long version, long round,
+                       Map<GroupKey, GroupChoice> groups, Map<String, String> provenance) {
+        this(model, scheme, method, version, round, groups, provenance, null, Map.of());
+    }
+
+    /** A config with quantized weights of its own (GPTQ) and no input scales. */
+    public QuantConfig(String model, QuantScheme scheme, Method method, long version, long round,
+                       Map<GroupKey, GroupChoice> groups, Map<String, String> provenance, WeightsRef weights) {
+        this(model, scheme, method, version, round, groups, provenance, weights, Map.of());
+    }
+
+    /** Reads a config file; a relative weights location is resolved against the file's folder. */
+    public static QuantConfig read(java.nio.file.Path file) throws java.io.IOException {
+        QuantConfig c = fromJson(java.nio.file.Files.readString(file));
+        java.nio.file.Path folder = file.toAbsolutePath().getParent();
+        return c.weights == null ? c : c.withWeights(new WeightsRef(
+                folder.resolve(c.weights.location()).toString(), c.weights.sha256()));
+    }
+
+    /** This config with other weights (e.g. the same file at another location). */
+    public QuantConfig withWeights(WeightsRef ref) {
+        return new QuantConfig(model, scheme, method, version, round, groups, provenance, ref, inputScales);
+    }
+
+    /** This config with static activation scales per input site. */
+    public QuantConfig withInputScales(Map<GroupKey, Float> scales) {
+        return new QuantConfig(model, scheme, method, version, round, groups, provenance, weights, scales);
     }
 
     /** Plain round-to-nearest: no scales anywhere. */
@@ -107,6 +169,20 @@ public record QuantConfig(
         }
         ObjectNode p = root.putObject("provenance");
         provenance.forEach(p::put);
+        if (!inputScales.isEmpty()) {
+            ArrayNode scales = root.putArray("inputScales");
+            inputScales.forEach((k, v) -> {
+                ObjectNode n = scales.addObject();
+                n.put("layer", k.layer());
+                n.put("group", k.group().id());
+                n.put("scale", v);
+            });
+        }
+        if (weights != null) {
+            ObjectNode w = root.putObject("weights");
+            w.put("location", weights.location());
+            w.put("sha256", weights.sha256());
+        }
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -137,8 +213,16 @@ public record QuantConfig(
         }
         Map<String, String> provenance = new TreeMap<>();
         root.path("provenance").fields().forEachRemaining(e -> provenance.put(e.getKey(), e.getValue().asText()));
+        JsonNode w = root.get("weights");
+        WeightsRef weights = w == null || w.isNull() ? null
+                : new WeightsRef(need(w, "location").asText(), need(w, "sha256").asText());
+        Map<GroupKey, Float> inputScales = new TreeMap<>();
+        for (JsonNode n : root.path("inputScales")) {
+            inputScales.put(new GroupKey(need(n, "layer").asInt(), EqualizationGroup.parse(need(n, "group").asText())),
+                    (float) need(n, "scale").asDouble());
+        }
         return new QuantConfig(need(root, "model").asText(), scheme, Method.parse(need(root, "method").asText()),
-                root.path("version").asLong(0), root.path("round").asLong(0), groups, provenance);
+                root.path("version").asLong(0), root.path("round").asLong(0), groups, provenance, weights, inputScales);
     }
 
     private static JsonNode need(JsonNode node, String field) {

@@ -49,6 +49,25 @@ public final class QuantConfigApplier {
      * in full precision: what the equivalence checks use).
      */
     public static AppliedQuantization apply(VisionLanguageModel model, QuantConfig config, boolean quantize) {
+        QuantizedWeights weights = null;
+        if (quantize && config.weights() != null) {
+            try {
+                weights = QuantizedWeights.read(java.nio.file.Path.of(config.weights().location()), config.weights().sha256());
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("config " + config.id() + ": cannot read its quantized weights: "
+                        + e.getMessage(), e);
+            }
+        }
+        return apply(model, config, quantize, weights);
+    }
+
+    /**
+     * Applies a config whose quantized weights the caller already holds (null for a config without):
+     * a linear named in {@code weights} takes its dequantized codes, every other decoder linear is
+     * rounded to nearest.
+     */
+    public static AppliedQuantization apply(VisionLanguageModel model, QuantConfig config, boolean quantize,
+                                            QuantizedWeights weights) {
         GradientRecording.offInThisThread(); // weights are replaced in place below
         QuantizableLinear modified = firstModified(model);
         if (modified != null) {
@@ -88,7 +107,17 @@ public final class QuantConfigApplier {
         List<QuantizableLinear> linears = model.decoderLinears();
         if (quantize) {
             for (QuantizableLinear l : linears) {
-                add(edits, order, l.weightSlot(), quantizer);
+                QuantizedWeights.Linear stored = weights == null ? null : weights.linears().get(l.name());
+                if (stored == null) {
+                    add(edits, order, l.weightSlot(), quantizer);
+                } else if (stored.rows() != l.outFeatures() || stored.columns() != l.inFeatures()) {
+                    throw new IllegalArgumentException("config " + config.id() + ": quantized weight of " + l.name() + " is "
+                            + stored.rows() + " x " + stored.columns() + ", the model's " + l.outFeatures() + " x "
+                            + l.inFeatures());
+                } else {
+                    float[] values = stored.dequantized();
+                    add(edits, order, l.weightSlot(), w -> w.getManager().create(values, w.getShape()).toType(w.getDataType(), false));
+                }
             }
         }
         List<InPlaceWeight> done = new ArrayList<>();
@@ -104,15 +133,36 @@ public final class QuantConfigApplier {
                 });
                 done.add(slot);
             }
-            ActivationQuantizer act = config.scheme().activationQuantizer();
-            if (act != null && quantize) {
-                linears.forEach(l -> l.setInputQuantizer(act));
+            if (quantize && config.scheme().staticActivations()) {
+                setStaticInputQuantizers(model, config);
+            } else {
+                ActivationQuantizer act = config.scheme().activationQuantizer();
+                if (act != null && quantize) {
+                    linears.forEach(l -> l.setInputQuantizer(act));
+                }
             }
         } catch (RuntimeException e) {
             done.forEach(InPlaceWeight::restore);
+            linears.forEach(l -> l.setInputQuantizer(null));
             throw e;
         }
         return new AppliedQuantization(config, done, linears);
+    }
+
+    /** Every input site's linears quantize their input with the site's calibrated per-tensor scale. */
+    private static void setStaticInputQuantizers(VisionLanguageModel model, QuantConfig config) {
+        for (DecoderLayer layer : model.layers()) {
+            for (EqualizationGroup g : EqualizationGroup.values()) {
+                GroupKey site = new GroupKey(layer.index(), g);
+                Float scale = config.inputScales().get(site);
+                if (scale == null) {
+                    throw new IllegalArgumentException("config " + config.id() + " of static scheme " + config.scheme().id()
+                            + " has no input scale for " + site + " (a static scheme's configs come from calibrated ranges)");
+                }
+                StaticActivationQuantizer q = new StaticActivationQuantizer(config.scheme().activationBits(), scale);
+                g.linears(layer).forEach(l -> l.setInputQuantizer(q));
+            }
+        }
     }
 
     private static void add(Map<InPlaceWeight, List<UnaryOperator<NDArray>>> edits, List<InPlaceWeight> order,

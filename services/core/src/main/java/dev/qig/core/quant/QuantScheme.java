@@ -8,7 +8,9 @@ import java.util.Locale;
  * W4A8 are the paper's settings; W4A16 and W8A8 are near-lossless sanity rows. W2A16 and W4A4 are
  * stress settings: on the shipped model every method sits within evaluation noise of full
  * precision at the paper's settings, while at two-bit weights or four-bit activations the choice of
- * scales changes answers (README, "Stress schemes").
+ * scales changes answers (README, "Stress schemes"). The static schemes quantize activations with one
+ * calibrated scale per linear input (per tensor), as INT8 serving with static activation scales
+ * does: their result depends on the calibration data's ranges ({@link InputRange}).
  */
 public enum QuantScheme {
     /** 3-bit weights, asymmetric, groups of 128 input channels; activations in full precision. */
@@ -22,26 +24,55 @@ public enum QuantScheme {
     /** Stress: 2-bit weights, asymmetric, groups of 64; activations in full precision. */
     W2A16(2, 64, false, 16),
     /** Stress: 4-bit weights, symmetric per output row; 4-bit per-token symmetric activations. */
-    W4A4(4, 0, true, 4);
+    W4A4(4, 0, true, 4),
+    /** 8-bit weights per row; 8-bit activations with a static per-tensor scale per linear input. */
+    W8A8_STATIC(8, 0, true, 8, true),
+    /** 4-bit weights per row; 8-bit activations with a static per-tensor scale per linear input. */
+    W4A8_STATIC(4, 0, true, 8, true);
 
     private final int weightBits;
     private final int groupSize;
     private final boolean symmetric;
     private final int activationBits;
+    private final boolean staticActivations;
 
     QuantScheme(int weightBits, int groupSize, boolean symmetric, int activationBits) {
+        this(weightBits, groupSize, symmetric, activationBits, false);
+    }
+
+    QuantScheme(int weightBits, int groupSize, boolean symmetric, int activationBits, boolean staticActivations) {
         this.weightBits = weightBits;
         this.groupSize = groupSize;
         this.symmetric = symmetric;
         this.activationBits = activationBits;
+        this.staticActivations = staticActivations;
     }
 
+    /** Lower case, '-' for '_': w3a16, ..., w8a8-static. */
     public String id() {
-        return name().toLowerCase(Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     public static QuantScheme parse(String s) {
-        return EnumIds.parse(QuantScheme.class, "scheme", s);
+        return EnumIds.parse(QuantScheme.class, "scheme", s == null ? null : s.replace('-', '_'));
+    }
+
+    /** True when activations take a calibrated per-tensor scale (the "-static" schemes). */
+    public boolean staticActivations() {
+        return staticActivations;
+    }
+
+    /**
+     * The same scheme with dynamic per-token activations: what the scale search of a static scheme
+     * quantizes its candidates' inputs with (the per-tensor scales are calibrated afterwards from
+     * the round's ranges, as SmoothQuant does), and the scheme itself otherwise.
+     */
+    public QuantScheme dynamicCounterpart() {
+        return switch (this) {
+            case W8A8_STATIC -> W8A8;
+            case W4A8_STATIC -> W4A8;
+            default -> this;
+        };
     }
 
     public int weightBits() {
@@ -70,7 +101,10 @@ public enum QuantScheme {
         return new GroupQuantizer(weightBits, groupSize, symmetric);
     }
 
-    /** The per-token input quantizer, or null for weight-only schemes. */
+    /**
+     * The per-token input quantizer, or null for weight-only schemes. For a static scheme this is its
+     * dynamic counterpart's: the static one needs the config's scales ({@link StaticActivationQuantizer}).
+     */
     public ActivationQuantizer activationQuantizer() {
         return quantizesActivations() ? new ActivationQuantizer(activationBits) : null;
     }

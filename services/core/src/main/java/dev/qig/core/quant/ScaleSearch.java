@@ -83,16 +83,40 @@ public final class ScaleSearch {
         prov.put("igRule", settings.igRule().id());
         prov.put("codeFaithfulCounterBug", Boolean.toString(settings.codeFaithfulCounterBug()));
         prov.put("planVersion", Long.toString(plan.version()));
-        if (method == Method.RTN) {
-            return new QuantConfig(model, settings.scheme(), method, version, round, Map.of(), prov);
-        }
         Map<GroupKey, QuantConfig.GroupChoice> groups = new TreeMap<>();
-        lossCurves(method, sums, plan, settings).forEach((key, loss) -> {
-            int best = argmin(loss);
-            groups.put(key, new QuantConfig.GroupChoice(AlphaGrid.alpha(best),
-                    AlphaGrid.scales(plan.mu().get(key), AlphaGrid.alpha(best)), loss[best], loss[0]));
+        if (method != Method.RTN) {
+            lossCurves(method, sums, plan, settings).forEach((key, loss) -> {
+                int best = argmin(loss);
+                groups.put(key, new QuantConfig.GroupChoice(AlphaGrid.alpha(best),
+                        AlphaGrid.scales(plan.mu().get(key), AlphaGrid.alpha(best)), loss[best], loss[0]));
+            });
+        }
+        QuantConfig config = new QuantConfig(model, settings.scheme(), method, version, round,
+                Collections.unmodifiableMap(groups), prov);
+        return settings.scheme().staticActivations() ? config.withInputScales(inputScales(sums, groups, settings.scheme()))
+                : config;
+    }
+
+    /**
+     * The static per-tensor activation scale of every input site: the largest |x| of the site's
+     * input over the round's samples once the chosen scales are folded ({@code max_c absMax_c / s_c}),
+     * over the grid's largest code.
+     *
+     * @throws IllegalStateException when the sums carry no ranges (they were not computed for a static scheme)
+     */
+    public static Map<GroupKey, Float> inputScales(CalibrationSums sums, Map<GroupKey, QuantConfig.GroupChoice> groups,
+                                                   QuantScheme scheme) {
+        if (sums.ranges().isEmpty()) {
+            throw new IllegalStateException("the sums carry no input ranges; static scheme " + scheme.id()
+                    + " needs them (computed by the engine for static schemes only)");
+        }
+        Map<GroupKey, Float> scales = new TreeMap<>();
+        sums.ranges().forEach((site, range) -> {
+            QuantConfig.GroupChoice g = groups.get(site);
+            scales.put(site, StaticActivationQuantizer.scaleFor(range.scaledAbsMax(g == null ? null : g.scales()),
+                    scheme.activationBits()));
         });
-        return new QuantConfig(model, settings.scheme(), method, version, round, Collections.unmodifiableMap(groups), prov);
+        return scales;
     }
 
     /**

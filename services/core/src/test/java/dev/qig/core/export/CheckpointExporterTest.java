@@ -32,6 +32,9 @@ import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantConfigApplier;
 import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.quant.QuantizedWeights;
+import dev.qig.core.quant.gptq.Gptq;
+import dev.qig.core.quant.gptq.HessianSum;
 import java.io.IOException;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
@@ -119,7 +122,18 @@ class CheckpointExporterTest {
                 quantizedLogits = logits(model, manager);
             }
             JsonNode qc = JSON.readTree(out.resolve("config.json").toFile()).path(CompressedTensors.CONFIG_KEY);
+            if (scheme.staticActivations()) {
+                JsonNode input = qc.path("config_groups").path("group_0").path("input_activations");
+                assertEquals("tensor", input.path("strategy").asText());
+                assertFalse(input.path("dynamic").asBoolean(true));
+            }
             try (SpecReader reader = new SpecReader(out, qc)) {
+                if (scheme.staticActivations()) {
+                    for (QuantizableLinear l : model.decoderLinears()) {
+                        String n = checkpointName(source, l.name()) + ".input_scale";
+                        assertTrue(reader.byName.containsKey(n), n + " is stored");
+                    }
+                }
                 for (Map.Entry<String, float[]> e : evaluated.entrySet()) {
                     float[] stored = reader.weight(checkpointName(source, e.getKey()));
                     float[] want = e.getValue();
@@ -147,10 +161,69 @@ class CheckpointExporterTest {
         }
     }
 
+    /**
+     * A GPTQ config (codes from GPTQ against a random Hessian, so they differ from round-to-nearest)
+     * exports pack-quantized with exactly its stored codes, and loads back as it is evaluated.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("sources")
+    void gptqConfigsExportTheirOwnCodes(String name) throws IOException {
+        Path source = source(name);
+        QuantScheme scheme = QuantScheme.W4A16;
+        try (NDManager manager = NDManager.newBaseManager("PyTorch"); CheckpointExporter exporter = open(source, manager)) {
+            VisionLanguageModel model = exporter.model();
+            Random r = new Random(3);
+            Map<String, QuantizedWeights.Linear> linears = new TreeMap<>();
+            int differ = 0;
+            for (QuantizableLinear l : model.decoderLinears()) {
+                int n = l.inFeatures();
+                float[] x = new float[4 * n * n];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) r.nextGaussian();
+                }
+                HessianSum h = new HessianSum(n);
+                h.add(x, 4 * n, null);
+                float[] w = l.weight().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+                Gptq.Result g = new Gptq(scheme.weightQuantizer()).quantize(w, l.outFeatures(), n, h.toMatrix());
+                linears.put(l.name(), new QuantizedWeights.Linear(g.rows(), g.columns(), g.groupSize(), g.codes(), g.scales(),
+                        g.zeros(), g.groupIndex()));
+                differ += java.util.Arrays.equals(g.codes(), scheme.weightQuantizer().codes(l.weight()).values()) ? 0 : 1;
+            }
+            assertTrue(differ > 0, "GPTQ codes equal round-to-nearest's everywhere; the test would prove nothing");
+            QuantizedWeights weights = new QuantizedWeights(scheme.weightBits(), scheme.symmetric(), linears);
+            Path file = tmp.resolve("gptq.safetensors");
+            QuantConfig config = new QuantConfig(exporter.modelId(), scheme, Method.GPTQ, 1, 1, Map.of(), Map.of(),
+                    new QuantConfig.WeightsRef(file.toString(), weights.write(file)));
+            Path out = tmp.resolve("out");
+            assertEquals(ServingFormat.PACK_QUANTIZED, exporter.export(config, out, CheckpointExporter.Options.defaults()).format());
+            float[] quantizedLogits;
+            try (AppliedQuantization applied = QuantConfigApplier.apply(model, config)) {
+                quantizedLogits = logits(model, manager);
+            }
+            JsonNode qc = JSON.readTree(out.resolve("config.json").toFile()).path(CompressedTensors.CONFIG_KEY);
+            try (SpecReader reader = new SpecReader(out, qc)) {
+                for (Map.Entry<String, QuantizedWeights.Linear> e : linears.entrySet()) {
+                    float[] want = e.getValue().dequantized();
+                    float[] stored = reader.weight(checkpointName(source, e.getKey()));
+                    for (int i = 0; i < want.length; i++) {
+                        if (!(want[i] == stored[i])) {
+                            throw new AssertionError(e.getKey() + "[" + i + "]: stored " + stored[i] + ", GPTQ " + want[i]);
+                        }
+                    }
+                }
+            }
+            try (NDManager other = NDManager.newBaseManager("PyTorch")) {
+                VisionLanguageModel back = source == null ? Checkpoint.load(out.toString(), other).model()
+                        : HfCheckpoint.loadModel(out, other);
+                assertClose(quantizedLogits, logits(back, other), 1e-4, name + " gptq");
+            }
+        }
+    }
+
     static Stream<Arguments> schemesAndSources() {
         List<Arguments> out = new ArrayList<>();
         for (Arguments source : sources().toList()) {
-            for (QuantScheme s : List.of(QuantScheme.W4A16, QuantScheme.W8A8, QuantScheme.W4A8)) {
+            for (QuantScheme s : List.of(QuantScheme.W4A16, QuantScheme.W8A8, QuantScheme.W4A8, QuantScheme.W8A8_STATIC)) {
                 out.add(Arguments.of(source.get()[0], s));
             }
         }
@@ -330,7 +403,17 @@ class CheckpointExporterTest {
                 }
             }
         }
-        return new QuantConfig(modelId, scheme, Method.QIG, 1, 1, groups, Map.of());
+        QuantConfig config = new QuantConfig(modelId, scheme, Method.QIG, 1, 1, groups, Map.of());
+        if (!scheme.staticActivations()) {
+            return config;
+        }
+        Map<GroupKey, Float> inputScales = new TreeMap<>();
+        for (var layer : model.layers()) {
+            for (EqualizationGroup g : EqualizationGroup.values()) {
+                inputScales.put(new GroupKey(layer.index(), g), (float) (0.002 + 0.03 * r.nextDouble()));
+            }
+        }
+        return config.withInputScales(inputScales);
     }
 
     private static String checkpointName(Path source, String linear) throws IOException {

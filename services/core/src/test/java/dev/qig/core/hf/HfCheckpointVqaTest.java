@@ -71,7 +71,7 @@ class HfCheckpointVqaTest {
             for (QuantScheme scheme : List.of(QuantScheme.W4A8, QuantScheme.W3A16, QuantScheme.W4A16)) {
                 BatchCalibrator calibrator = new BatchCalibrator(vqa, CalibrationSettings.defaults(scheme).withBatchSize(2),
                         loaded.modelId());
-                BatchCalibrator.Result r = calibrator.calibrate(EnumSet.allOf(Method.class), samples, manager, (p, n) -> { });
+                BatchCalibrator.Result r = calibrator.calibrate(Method.scaleSearches(), samples, manager, (p, n) -> { });
                 for (Method method : List.of(Method.AWQ, Method.MBQ, Method.QIG)) {
                     QuantConfig c = r.configs().get(method);
                     for (DecoderLayer layer : vqa.model().layers()) {

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  */
 class ConcurrentWorkersTest {
 
-    private static final EnumSet<Method> ALL = EnumSet.allOf(Method.class);
+    private static final EnumSet<Method> ALL = Method.scaleSearches();
 
     @Test
     void twoWorkersWithTheirOwnModelCopiesAgreeWithOneWorkerAlone() throws Exception {

@@ -85,7 +85,7 @@ class EngineTest {
 
     private static CalibrationPlan plan(PartialSumsEngine engine) {
         CalibrationSums stats = BatchCalibrator.sum(engine, samples, CalibrationPlan.empty(),
-                EnumSet.allOf(Method.class), manager, "stats", (p, n) -> { });
+                Method.scaleSearches(), manager, "stats", (p, n) -> { });
         return CalibrationPlan.from(1, stats.statistics(), null);
     }
 
@@ -103,9 +103,9 @@ class EngineTest {
     void aSamplesWeightsDoNotChangeWhenOtherSamplesJoinTheBatch() {
         PartialSumsEngine batched = new PartialSumsEngine(vqa, settings().withBatchSize(6), "t");
         CalibrationPlan plan = plan(batched);
-        List<PartialSumsEngine.SampleResult> together = batched.attribute(samples, plan, EnumSet.allOf(Method.class), manager);
+        List<PartialSumsEngine.SampleResult> together = batched.attribute(samples, plan, Method.scaleSearches(), manager);
         PartialSumsEngine alone = new PartialSumsEngine(vqa, settings().withBatchSize(1), "t");
-        List<PartialSumsEngine.SampleResult> single = alone.attribute(samples.subList(2, 3), plan, EnumSet.allOf(Method.class), manager);
+        List<PartialSumsEngine.SampleResult> single = alone.attribute(samples.subList(2, 3), plan, Method.scaleSearches(), manager);
         assertSameWeights(together.subList(2, 3), single, 2e-5f);
         for (GroupKey key : single.get(0).sums().statistics().keySet()) {
             GroupStatistics p = together.get(2).sums().statistics().get(key);
@@ -218,7 +218,7 @@ class EngineTest {
     void everyMethodSearchesEveryGroupWithFiniteLosses() {
         for (QuantScheme scheme : List.of(QuantScheme.W3A16, QuantScheme.W4A8)) {
             BatchCalibrator calibrator = new BatchCalibrator(vqa, CalibrationSettings.defaults(scheme).withBatchSize(6), "t");
-            BatchCalibrator.Result r = calibrator.calibrate(EnumSet.allOf(Method.class), samples, manager, (p, n) -> { });
+            BatchCalibrator.Result r = calibrator.calibrate(Method.scaleSearches(), samples, manager, (p, n) -> { });
             assertTrue(r.configs().get(Method.RTN).groups().isEmpty());
             for (Method method : List.of(Method.AWQ, Method.MBQ, Method.QIG)) {
                 QuantConfig c = r.configs().get(method);

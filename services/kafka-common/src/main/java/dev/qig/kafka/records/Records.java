@@ -4,6 +4,7 @@ import dev.qig.core.data.VqaSample;
 import dev.qig.core.quant.CalibrationPlan;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.CalibrationSums;
+import dev.qig.core.quant.InputRange;
 import dev.qig.core.quant.EqualizationGroup;
 import dev.qig.core.quant.GroupErrors;
 import dev.qig.core.quant.GroupKey;
@@ -109,6 +110,7 @@ public final class Records {
         TreeMap<Integer, Long> layerBytes = new TreeMap<>();
         sums.statistics().forEach((k, s) -> layerBytes.merge(k.layer(), 64L + 8L * s.channels(), Long::sum));
         sums.errors().forEach((k, e) -> layerBytes.merge(k.layer(), 64L + 8L * 4 * e.eAll().length, Long::sum));
+        sums.ranges().forEach((k, r) -> layerBytes.merge(k.layer(), 64L + 4L * r.channels(), Long::sum));
         long budget = Math.max(1, maxBytes - 1024L); // the sample id, settings and other fields
         List<List<Integer>> cuts = new ArrayList<>();
         List<Integer> current = new ArrayList<>();
@@ -140,8 +142,14 @@ public final class Records {
                     errors.put(k, e);
                 }
             });
-            LayerStats part = layerStats(sampleId, key, settings, planVersion, CalibrationSums.ofSample(statistics, errors),
-                    domain, eventTime, attributor);
+            Map<GroupKey, InputRange> ranges = new TreeMap<>();
+            sums.ranges().forEach((k, r) -> {
+                if (layers.contains(k.layer())) {
+                    ranges.put(k, r);
+                }
+            });
+            LayerStats part = layerStats(sampleId, key, settings, planVersion,
+                    CalibrationSums.ofSample(statistics, errors, ranges), domain, eventTime, attributor);
             // The kind is the whole sample's: a part of a search sample is a search part even if its layers had no errors.
             part.setKind(sums.hasErrors() ? PartialsKind.SEARCH : PartialsKind.STATISTICS);
             part.setPart(i);
@@ -170,7 +178,10 @@ public final class Records {
                 .setNAll(e.nAll()).setNAnswer(e.nAnswer()).setNVision(e.nVision())
                 .setLambdaSum(e.lambdaSum().doubleValue())
                 .build()));
+        List<dev.qig.schemas.InputRange> ranges = new ArrayList<>();
+        sums.ranges().forEach((k, r) -> ranges.add(rangeRecord(k, r)));
         return LayerStats.newBuilder()
+                .setRanges(ranges)
                 .setSampleId(sampleId)
                 .setModel(key.model())
                 .setScheme(key.scheme().id())
@@ -208,7 +219,30 @@ public final class Records {
                 throw new IllegalArgumentException("errors of " + k + " listed twice");
             }
         }
-        return CalibrationSums.ofSample(statistics, errors);
+        Map<GroupKey, InputRange> ranges = new TreeMap<>();
+        for (dev.qig.schemas.InputRange g : r.getRanges()) {
+            GroupKey k = groupKey(g.getLayer(), g.getGroup());
+            if (ranges.put(k, range(g)) != null) {
+                throw new IllegalArgumentException("range of " + k + " listed twice");
+            }
+        }
+        return CalibrationSums.ofSample(statistics, errors, ranges);
+    }
+
+    /** The record of one input site's range. */
+    public static dev.qig.schemas.InputRange rangeRecord(GroupKey k, InputRange r) {
+        return dev.qig.schemas.InputRange.newBuilder().setLayer(k.layer()).setGroup(k.group().id())
+                .setChannelAbsMax(floats(r.channelAbsMax())).build();
+    }
+
+    /**
+     * An input site's range from its record.
+     *
+     * @throws IllegalArgumentException if a value is negative or not finite
+     */
+    public static InputRange range(dev.qig.schemas.InputRange r) {
+        GroupKey k = groupKey(r.getLayer(), r.getGroup());
+        return finite(k, () -> InputRange.of(primitiveFloats(r.getChannelAbsMax())));
     }
 
     /** Provenance key of a streamed config: its round's samples per domain, {@code clean=12,cluttered=20}. */
@@ -303,6 +337,10 @@ public final class Records {
                 .setSettings(settings)
                 .setGroups(groups)
                 .setProvenance(new TreeMap<>(c.provenance()))
+                .setInputScales(c.inputScales().entrySet().stream().map(e -> dev.qig.schemas.InputScale.newBuilder()
+                        .setLayer(e.getKey().layer()).setGroup(e.getKey().group().id()).setScale(e.getValue()).build()).toList())
+                .setWeights(c.weights() == null ? null : dev.qig.schemas.WeightsRef.newBuilder()
+                        .setLocation(c.weights().location()).setSha256(c.weights().sha256()).build())
                 .setCreatedAt(createdAt)
                 .build();
     }
@@ -316,8 +354,14 @@ public final class Records {
         Map<String, String> provenance = new TreeMap<>(r.getProvenance());
         provenance.putIfAbsent("planVersion", Long.toString(r.getPlanVersion()));
         provenance.putIfAbsent("samples", Long.toString(r.getSamples()));
+        Map<GroupKey, Float> inputScales = new TreeMap<>();
+        for (dev.qig.schemas.InputScale i : r.getInputScales()) {
+            inputScales.put(groupKey(i.getLayer(), i.getGroup()), i.getScale());
+        }
+        QuantConfig.WeightsRef weights = r.getWeights() == null ? null
+                : new QuantConfig.WeightsRef(r.getWeights().getLocation(), r.getWeights().getSha256());
         return new QuantConfig(r.getModel(), QuantScheme.parse(r.getScheme()), Method.parse(r.getMethod()), r.getVersion(),
-                r.getRound(), groups, provenance);
+                r.getRound(), groups, provenance, weights, inputScales);
     }
 
     // --- helpers ---

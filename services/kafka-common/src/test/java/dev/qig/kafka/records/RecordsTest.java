@@ -74,8 +74,8 @@ class RecordsTest {
     @Test
     void aLargeSampleIsCutBetweenLayersIntoRecordsWithinTheLimit() throws Exception {
         CalibrationSettings settings = CalibrationSettings.defaults(QuantScheme.W3A16);
-        EngineSettings er = Records.settingsRecord(settings, EnumSet.allOf(Method.class));
-        RoundKey key = RoundKey.of("sha256-0123456789abcdef", settings, EnumSet.allOf(Method.class));
+        EngineSettings er = Records.settingsRecord(settings, Method.scaleSearches());
+        RoundKey key = RoundKey.of("sha256-0123456789abcdef", settings, Method.scaleSearches());
         Random r = new Random(7);
         Map<GroupKey, GroupStatistics> statistics = new java.util.TreeMap<>();
         Map<GroupKey, GroupErrors> errors = new java.util.TreeMap<>();
@@ -120,9 +120,9 @@ class RecordsTest {
     @Test
     void nonFiniteOrDuplicatedGroupsAreRefused() {
         RoundKey key = RoundKey.of("sha256-0123456789abcdef", CalibrationSettings.defaults(QuantScheme.W3A16),
-                EnumSet.allOf(Method.class));
+                Method.scaleSearches());
         LayerStats ok = Records.layerStats("s1", key, Records.settingsRecord(CalibrationSettings.defaults(QuantScheme.W3A16),
-                EnumSet.allOf(Method.class)), 1, sample(true), "clean", Instant.EPOCH, "a");
+                Method.scaleSearches()), 1, sample(true), "clean", Instant.EPOCH, "a");
         LayerStats nan = LayerStats.newBuilder(ok).build();
         nan.getStatistics().get(0).getAbsSum().set(0, Double.NaN);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Records.sums(nan));
@@ -134,8 +134,8 @@ class RecordsTest {
     @Test
     void plansAndConfigsSurviveTheirRecords() {
         CalibrationSettings settings = CalibrationSettings.defaults(QuantScheme.W4A8);
-        RoundKey key = RoundKey.of("sha256-0123456789abcdef", settings, EnumSet.allOf(Method.class));
-        EngineSettings er = Records.settingsRecord(settings, EnumSet.allOf(Method.class));
+        RoundKey key = RoundKey.of("sha256-0123456789abcdef", settings, Method.scaleSearches());
+        EngineSettings er = Records.settingsRecord(settings, Method.scaleSearches());
         QuantConfig config = new QuantConfig(key.model(), QuantScheme.W4A8, Method.QIG, 4, 4,
                 Map.of(KEY, new QuantConfig.GroupChoice(0.35, new float[] {0.5f, 2f, 1f}, 0.012, 0.02)),
                 Map.of("planVersion", "3", "samples", "64", "driver", "stream"));

@@ -1,0 +1,16 @@
+package dev.qig.app;
+
+import dev.qig.core.quant.gptq.Gptq;
+import picocli.CommandLine.Option;
+
+/** The GPTQ options of the commands that calibrate (used by the gptq and qig-gptq methods). */
+final class GptqOptions {
+
+    @Option(names = "--gptq-damp", description = "GPTQ damping, a fraction of mean(diag H) added to the diagonal "
+            + "(default: ${DEFAULT-VALUE}, the reference's).")
+    double damp = Gptq.DEFAULT_PERCDAMP;
+
+    @Option(names = "--gptq-act-order", description = "GPTQ visits columns by descending diag(H) (the reference's "
+            + "--act-order; such configs export only fake-quantized).")
+    boolean actOrder;
+}
