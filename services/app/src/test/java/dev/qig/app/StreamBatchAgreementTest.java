@@ -26,7 +26,8 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The correctness anchor of the streaming path: the same samples through ingest, two attributor
@@ -34,20 +35,23 @@ import org.junit.jupiter.api.Test;
  * batch calibrator in one process, give the same first plan (channel means bit for bit) and, under
  * it, the same alpha and the same loss, bit for bit, for every group and method. The attributors cut
  * every sample's sums into several LayerStats records (16 KiB each at most, as a large model's
- * are cut at 256 KiB), whose parts interleave across the two instances.
+ * are cut at 256 KiB), whose parts interleave across the two instances. For a static scheme the
+ * per-tensor input scales agree too (the ranges travel in the records and merge by max).
  */
 class StreamBatchAgreementTest {
 
     private static final int SAMPLES = 12;
 
-    @Test
-    void streamAndBatchAgreeOnThePlanAndEveryChoice() throws Exception {
+    @ParameterizedTest
+    @EnumSource(value = QuantScheme.class, names = {"W3A16", "W8A8_STATIC"})
+    void streamAndBatchAgreeOnThePlanAndEveryChoice(QuantScheme scheme) throws Exception {
         List<VqaSample> samples = new SyntheticWorld().trainingMix(SAMPLES, 99);
         LocalPipeline.Options o = new LocalPipeline.Options();
         o.roundSamples = SAMPLES;
         o.attributors = 2;
         o.batchSize = 4;
         o.statsRecordMaxBytes = 16 << 10;
+        o.scheme = scheme;
         Duration timeout = Duration.ofMinutes(10);
         CalibrationPlan streamPlan;
         Map<String, dev.qig.schemas.QuantConfig> streamConfigs;
@@ -72,9 +76,9 @@ class StreamBatchAgreementTest {
             VqaModel vqa = loaded.vqa();
             assertEquals(modelId, loaded.modelId());
             List<VisualQuestion> questions = LocalPipeline.asStreamed(samples, loaded.processor());
-            BatchCalibrator batch = new BatchCalibrator(vqa, CalibrationSettings.defaults(QuantScheme.W3A16), modelId);
+            BatchCalibrator batch = new BatchCalibrator(vqa, CalibrationSettings.defaults(scheme), modelId);
             BatchCalibrator.Result result = batch.calibrate(Method.scaleSearches(), questions, manager, (p, n) -> { });
-            assertTrue(Records.layerStatsParts("s", dev.qig.kafka.records.RoundKey.parse(streamPlan.getModel() + "/w3a16/x"), streamPlan.getSettings(),
+            assertTrue(Records.layerStatsParts("s", dev.qig.kafka.records.RoundKey.parse(streamPlan.getModel() + "/" + scheme.id() + "/x"), streamPlan.getSettings(),
                     1, result.sums(), "clean", java.time.Instant.EPOCH, "a", o.statsRecordMaxBytes).size() > 1,
                     "a sample of this model's shape is cut into several records at 16 KiB");
 
@@ -97,6 +101,8 @@ class StreamBatchAgreementTest {
                     assertArrayEquals(b.scales(), Records.primitiveFloats(g.getScales()), 0f, m + " " + k + " scales");
                     checked++;
                 }
+                assertEquals(expected.inputScales(), Records.config(streamed).inputScales(), m + " input scales, bit for bit");
+                assertEquals(scheme.staticActivations() ? 16 : 0, expected.inputScales().size(), m + ": 4 sites x 4 layers");
             }
             assertEquals(36, checked, "12 groups x AWQ, MBQ, QIG");
         }

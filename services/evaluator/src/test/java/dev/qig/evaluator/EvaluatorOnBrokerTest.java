@@ -92,6 +92,9 @@ class EvaluatorOnBrokerTest {
             // Calibrated under a plan a drift built, on cluttered traffic (the aggregator's provenance).
             QuantConfig rtnV3 = new QuantConfig(modelId, QuantScheme.W8A8, Method.RTN, 3, 3, Map.of(),
                     Map.of("planReason", "drift", "domains", "clean=0,cluttered=16"));
+            // Of the same drifted round as rtnV3, which is active by then: a tie no longer goes to it.
+            QuantConfig mbqV3 = new QuantConfig(modelId, QuantScheme.W8A8, Method.MBQ, 3, 3, Map.of(),
+                    Map.of("planReason", "drift", "domains", "clean=0,cluttered=16"));
             QuantConfig destroyedW2 = destroyed(modelId, QuantScheme.W2A16, 1, channels);
             GroupKey first = channels.keySet().iterator().next();
             QuantConfig wrongShape = new QuantConfig(modelId, QuantScheme.W8A8, Method.AWQ, 9, 9,
@@ -108,11 +111,12 @@ class EvaluatorOnBrokerTest {
             sequence.add(serializer.serialize(configsTopic, record(destroyedW2))); // refused against fp32 (no active w2a16)
             sequence.add(serializer.serialize(configsTopic, record(sameV2)));      // refused: equal, not shown better
             sequence.add(serializer.serialize(configsTopic, record(rtnV3)));       // promoted: equal, after a drift
+            sequence.add(serializer.serialize(configsTopic, record(mbqV3)));       // refused: equal, its round's rtn is active
             try (Evaluator evaluator = new Evaluator(config, registry)) {
                 evaluator.start();
                 send(kafka, configsTopic, sequence);
 
-                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 5 * 2,
+                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 6 * 2,
                         new AvroDeserializer<>(registry, EvalResult.class));
                 List<ActiveConfig> promoted = read(kafka, config.topic(Topics.Topic.ACTIVE_CONFIGS), 2,
                         new AvroDeserializer<>(registry, ActiveConfig.class));
@@ -125,6 +129,11 @@ class EvaluatorOnBrokerTest {
                 List<EvalResult> w2 = byConfig.get(destroyedW2.id());
                 List<EvalResult> v3 = byConfig.get(rtnV3.id());
                 List<EvalResult> same = byConfig.get(sameV2.id());
+                for (EvalResult r : byConfig.get(mbqV3.id())) {
+                    assertEquals(rtnV3.id(), r.getVsActive().getAgainst());
+                    assertTrue(r.getDecision().startsWith("refused") && r.getDecision().contains("must be shown better")
+                            && r.getDecision().contains("judged on the questions of cluttered"), r.getDecision());
+                }
                 for (List<EvalResult> r : List.of(fp, v1, v2, w2, v3, same)) {
                     assertNotNull(r, "results of every evaluated config: " + byConfig.keySet());
                     assertEquals(List.of("clean", "cluttered"), r.stream().map(EvalResult::getDomain).toList());
@@ -190,10 +199,10 @@ class EvaluatorOnBrokerTest {
                 assertArrayEquals(sequence.get(2), letterByReason.get("unknown_model"), "original bytes");
                 assertArrayEquals(sequence.get(3), letterByReason.get("malformed_config"), "original bytes");
 
-                assertEquals(8, evaluator.stats().consumed());
-                assertEquals(5, evaluator.stats().evaluated());
+                assertEquals(9, evaluator.stats().consumed());
+                assertEquals(6, evaluator.stats().evaluated());
                 assertEquals(2, evaluator.stats().promoted());
-                assertEquals(3, evaluator.stats().refused());
+                assertEquals(4, evaluator.stats().refused());
                 assertEquals(3, evaluator.stats().deadLettered());
             }
 
@@ -203,7 +212,7 @@ class EvaluatorOnBrokerTest {
             try (Evaluator restarted = new Evaluator(new EvaluatorConfig(settings(kafka, scope)), registry)) {
                 restarted.start();
                 send(kafka, configsTopic, List.of(serializer.serialize(configsTopic, record(destroyedV4))));
-                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 5 * 2 + 2 + 2,
+                List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 6 * 2 + 2 + 2,
                         new AvroDeserializer<>(registry, EvalResult.class));
                 List<EvalResult> v4 = results.stream().filter(r -> r.getConfigId().equals(destroyedV4.id())).toList();
                 assertEquals(2, v4.size());

@@ -231,11 +231,13 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         LayerStats out = LayerStats.newBuilder(first).build();
         List<dev.qig.schemas.GroupStatistics> statistics = new ArrayList<>();
         List<dev.qig.schemas.GroupErrors> errors = new ArrayList<>();
+        List<dev.qig.schemas.InputRange> ranges = new ArrayList<>();
         java.util.BitSet seenParts = new java.util.BitSet();
         for (LayerStats p : parts) {
             seenParts.set(p.getPart());
             statistics.addAll(p.getStatistics());
             errors.addAll(p.getErrors());
+            ranges.addAll(p.getRanges());
         }
         if (seenParts.cardinality() != first.getParts()) {
             throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "sample " + first.getSampleId() + ": parts "
@@ -243,6 +245,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         }
         out.setStatistics(statistics);
         out.setErrors(errors);
+        out.setRanges(ranges);
         out.setPart(0);
         out.setParts(1);
         return out;
@@ -302,6 +305,24 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             if (search && !sums.errors().keySet().equals(channels.keySet())) {
                 throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + ": error sums for "
                         + sums.errors().keySet() + ", the plan searches " + channels.keySet());
+            }
+        }
+        // Static schemes calibrate their activation scales from every sample's ranges; a sample without them
+        // would leave the round's maximum short.
+        boolean ranges = dev.qig.core.quant.QuantScheme.parse(state.getScheme()).staticActivations();
+        if (ranges == sums.ranges().isEmpty()) {
+            throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + (ranges
+                    ? ": no input ranges, which static scheme " + state.getScheme() + " calibrates from"
+                    : ": input ranges for scheme " + state.getScheme() + ", which is not static"));
+        }
+        if (ranges && state.getSamples() > 0) {
+            Map<GroupKey, Integer> want = new TreeMap<>();
+            round.ranges().forEach((k, r) -> want.put(k, r.channels()));
+            Map<GroupKey, Integer> got = new TreeMap<>();
+            sums.ranges().forEach((k, r) -> got.put(k, r.channels()));
+            if (!got.equals(want)) {
+                throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + ": input ranges " + describe(got)
+                        + " do not match the round's " + describe(want));
             }
         }
         return sums;

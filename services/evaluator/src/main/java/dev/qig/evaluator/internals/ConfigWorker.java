@@ -183,9 +183,12 @@ public final class ConfigWorker implements Runnable {
         } else {
             Map<String, String> provenance = decoded.record().getProvenance() == null ? Map.of()
                     : decoded.record().getProvenance();
-            boolean afterDrift = "drift".equals(provenance.get(Records.PROVENANCE_PLAN_REASON));
+            boolean driftPlan = "drift".equals(provenance.get(Records.PROVENANCE_PLAN_REASON));
+            // A tie goes to a config of the drifted traffic only while the active config predates it: once one
+            // config of the round after the drift is active, the others of that round must be shown better.
+            boolean afterDrift = driftPlan && (active == null || active.getConfig().getRound() < decoded.record().getRound());
             // After a drift, the gate judges the traffic now served: the questions of the domains the round came from.
-            int[] judged = afterDrift ? servedQuestions(model, Records.provenanceDomains(provenance)) : null;
+            int[] judged = driftPlan ? servedQuestions(model, Records.provenanceDomains(provenance)) : null;
             PromotionRule.Decision d = rule.decide(subset(measured.report().correctness(), judged),
                     subset(activeOutcomes, judged), activeOutcomes == null ? null : activeId,
                     subset(model.fullPrecision().report().correctness(), judged), afterDrift);

@@ -20,7 +20,9 @@ import java.util.Locale;
  *       <li>calibrated after a drift (its plan was built on a confirmed drift) and not worse: lower
  *           end of (config - active) above {@code -margin}. The config was calibrated on the traffic
  *           now served, so a tie goes to it; the evaluator then decides on the questions of the
- *           domains that round's samples came from (ConfigWorker).</li>
+ *           domains that round's samples came from (ConfigWorker). Only while the active config
+ *           predates that round: once one config of the round after the drift is active, the
+ *           others of the round must be shown better.</li>
  *     </ul></li>
  * </ul>
  * A config that was not evaluated has no outcomes and cannot reach this rule.
@@ -59,7 +61,8 @@ public final class PromotionRule {
      *
      * @param active the active config's correctness, or null when the (model, scheme) has none
      * @param activeId the active config's id (for the text), or null
-     * @param afterDrift whether the config was calibrated under a plan built on a confirmed drift
+     * @param afterDrift whether the config was calibrated under a plan built on a confirmed drift that the
+     *     active config predates (the caller tells: an earlier round's active config)
      */
     public Decision decide(boolean[] candidate, boolean[] active, String activeId, boolean[] fullPrecision, boolean afterDrift) {
         if (candidate.length == 0 || candidate.length != fullPrecision.length
@@ -78,7 +81,7 @@ public final class PromotionRule {
         text.append(String.format(Locale.ROOT, " on %d paired questions at %.0f%% confidence", candidate.length,
                 100 * confidence));
         if (vsActive != null) {
-            text.append(afterDrift ? "; calibrated after a drift, so not worse suffices" : "; not calibrated after a drift, so it must be shown better")
+            text.append(afterDrift ? "; calibrated after a drift, so not worse suffices" : "; not calibrated after a drift the active config predates, so it must be shown better")
                     .append("; vs active ").append(activeId).append(": ")
                     .append(describe(vsActive, allowed, afterDrift ? "-margin" : "shown better", activeOk));
         } else {

@@ -59,6 +59,10 @@ class RecordsTest {
             LayerStats record = Records.layerStats("s1", key, er, search ? 3 : 0, sums, "clean", Instant.EPOCH, "a");
             assertEquals(search ? PartialsKind.SEARCH : PartialsKind.STATISTICS, record.getKind());
             assertEquals(sums, Records.sums(record));
+            CalibrationSums ranged = sums.plus(new CalibrationSums(Map.of(), Map.of(), Map.of(
+                    KEY, dev.qig.core.quant.InputRange.of(new float[] {0.5f, 3.25f, 0f})), 0));
+            assertEquals(ranged, Records.sums(Records.layerStats("s1", key, er, search ? 3 : 0, ranged, "clean", Instant.EPOCH, "a")),
+                    "input ranges travel with the sums");
         }
         assertEquals("sha256-0123456789abcdef/w4a8/reference_code-ig16mid-iqr-awq+qig", key.toString());
         assertEquals(key, RoundKey.parse(key.toString()));
@@ -140,6 +144,12 @@ class RecordsTest {
                 Map.of(KEY, new QuantConfig.GroupChoice(0.35, new float[] {0.5f, 2f, 1f}, 0.012, 0.02)),
                 Map.of("planVersion", "3", "samples", "64", "driver", "stream"));
         assertEquals(config, Records.config(Records.configRecord(config, er, 3, 64, Instant.EPOCH)));
+        QuantConfig staticConfig = new QuantConfig(key.model(), QuantScheme.W8A8_STATIC, Method.QIG, 4, 4, config.groups(),
+                config.provenance()).withInputScales(Map.of(KEY, 0.031f));
+        assertEquals(staticConfig, Records.config(Records.configRecord(staticConfig, er, 3, 64, Instant.EPOCH)));
+        QuantConfig gptq = new QuantConfig(key.model(), QuantScheme.W4A16, Method.QIG_GPTQ, 1, 1, Map.of(), config.provenance(),
+                new QuantConfig.WeightsRef("weights.safetensors", "ab".repeat(32)));
+        assertEquals(gptq, Records.config(Records.configRecord(gptq, er, 3, 64, Instant.EPOCH)));
         CalibrationPlan plan = new CalibrationPlan(4, Map.of(KEY, new float[] {0.1f, 0.2f, 0.3f}), Map.of(KEY, Double.NaN), config);
         CalibrationPlan back = Records.plan(Records.planRecord(plan, key, er, 4, 64, Instant.EPOCH));
         assertEquals(plan.version(), back.version());
