@@ -102,9 +102,10 @@ final class DriftStudyCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--to needs at least one domain");
         }
         List<Method> m = Method.parseList(methods);
-        if (m.contains(Method.RTN)) {
+        if (m.contains(Method.RTN) && !s.staticActivations()) {
             throw new IllegalArgumentException("--methods: rtn needs no calibration (it is the same before and after a "
-                    + "drift) and is always reported for reference; give awq, mbq, qig, gptq and/or qig-gptq");
+                    + "drift) and is always reported for reference; give awq, mbq, qig, gptq and/or qig-gptq (rtn only "
+                    + "with a static scheme, whose activation ranges it calibrates)");
         }
         if (samples < 1) {
             throw new IllegalArgumentException("--samples must be at least 1");
@@ -144,7 +145,13 @@ final class DriftStudyCommand implements Callable<Integer> {
             Map<Domain, List<float[]>> reference = new EnumMap<>(Domain.class);
             Map<Domain, EvalReport> fp32 = new EnumMap<>(Domain.class);
             Map<Domain, EvalReport> rtn = new EnumMap<>(Domain.class);
-            QuantConfig rtnConfig = QuantConfig.rtn(model.id, study.scheme(), Map.of("driver", "drift-study"));
+            // A static scheme's RTN has calibrated activation ranges too: the reference row takes them from the
+            // domain before the drift (the first draw's samples).
+            QuantConfig rtnConfig = study.scheme().staticActivations()
+                    ? new BatchCalibrator(vqa, settings, model.id).calibrate(java.util.EnumSet.of(Method.RTN),
+                            world.generate(study.from(), study.samples(), study.seed()), manager, (p, n) -> { })
+                            .configs().get(Method.RTN)
+                    : QuantConfig.rtn(model.id, study.scheme(), Map.of("driver", "drift-study"));
             for (Domain d : study.to()) {
                 reference.put(d, evaluator.referenceDistributions(vqa, eval.get(d), manager));
                 fp32.put(d, ConfigRuns.evaluate(evaluator, "fp32 on " + d.id(), vqa, eval.get(d), reference.get(d), manager));

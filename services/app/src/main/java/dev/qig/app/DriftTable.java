@@ -43,7 +43,9 @@ final class DriftTable {
         sb.append(String.format(Locale.ROOT, "| fp32 | %.1f | %.1f | | | 0.00 | 0.00 | |%n", 100 * fp32.accuracy(to),
                 100 * fp32.accuracy(to)));
         double rtnKl = 1000 * rtn.meanKl(to);
-        sb.append(String.format(Locale.ROOT, "| rtn (calibration-free) | %.1f | %.1f | | | %.2f | %.2f | |%n",
+        String rtnLabel = study.scheme().staticActivations() ? "rtn (ranges of " + from.id() + ", first draw)"
+                : "rtn (calibration-free)";
+        sb.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | | | %.2f | %.2f | |%n", rtnLabel,
                 100 * rtn.accuracy(to), 100 * rtn.accuracy(to), rtnKl, rtnKl));
         for (DriftComparison c : rows) {
             sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.2f | %.2f | %s |%n", c.method().id(),

@@ -71,6 +71,13 @@ class DriftStudyCommandTest {
         assertEquals(8, c.ig.steps);
         assertEquals("endpoints", c.ig.rule);
         assertEquals(Path.of("/tmp/drift"), c.out);
+        DriftStudyCommand gptq = parse("--scheme", "w3a16", "--methods", "gptq,qig-gptq", "--gptq-damp", "0.05",
+                "--gptq-act-order");
+        assertEquals(List.of(Method.GPTQ, Method.QIG_GPTQ), gptq.study().methods());
+        assertEquals(0.05, gptq.gptq.damp);
+        assertTrue(gptq.gptq.actOrder);
+        // A static scheme's RTN calibrates its activation ranges, so it is a method of the study there.
+        assertEquals(List.of(Method.RTN, Method.QIG), parse("--scheme", "w8a8-static", "--methods", "rtn,qig").study().methods());
     }
 
     @Test
@@ -81,7 +88,7 @@ class DriftStudyCommandTest {
             {"--to", "clean"}, {"--to clean is the --from domain"},
             {"--to", ","}, {"--to needs at least one domain"},
             {"--methods", "awq,rtn"}, {"rtn needs no calibration"},
-            {"--methods", "gptq"}, {"gptq"},
+            {"--methods", "spqr"}, {"unknown method 'spqr'"},
             {"--samples", "0"}, {"--samples must be at least 1"},
             {"--eval-limit", "501"}, {"--eval-limit must be between 1 and 500"},
             {"--eval-limit", "0"}, {"--eval-limit must be between 1 and 500"},
