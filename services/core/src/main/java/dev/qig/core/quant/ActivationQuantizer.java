@@ -36,6 +36,15 @@ public final class ActivationQuantizer implements UnaryOperator<NDArray> {
         int qmax = (1 << (bits - 1)) - 1;
         NDArray xf = x.toType(DataType.FLOAT32, false);
         NDArray scale = Scalars.div(Scalars.maximum(xf.abs().max(new int[] {-1}, true), 1e-5f), qmax);
+        return onGrid(x, xf, scale, bits);
+    }
+
+    /**
+     * {@code clamp(rint(xf / scale), -2^(b-1), 2^(b-1) - 1) * scale} in float32 ({@code xf} is x in
+     * float32, {@code scale} broadcasts), returned in x's type: the grid of both input quantizers.
+     */
+    static NDArray onGrid(NDArray x, NDArray xf, NDArray scale, int bits) {
+        int qmax = (1 << (bits - 1)) - 1;
         return xf.div(scale).round().clip(-qmax - 1, qmax).mul(scale).toType(x.getDataType(), false);
     }
 

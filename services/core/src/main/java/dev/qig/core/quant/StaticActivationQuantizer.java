@@ -42,9 +42,8 @@ public final class StaticActivationQuantizer implements UnaryOperator<NDArray> {
     }
 
     private NDArray compute(NDArray x) {
-        int qmax = (1 << (bits - 1)) - 1;
         NDArray xf = x.toType(DataType.FLOAT32, false);
-        return xf.div(scale).round().clip(-qmax - 1, qmax).mul(scale).toType(x.getDataType(), false);
+        return ActivationQuantizer.onGrid(x, xf, xf.getManager().create(scale), bits);
     }
 
     @Override

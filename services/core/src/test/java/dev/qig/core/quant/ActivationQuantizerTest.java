@@ -224,4 +224,22 @@ class ActivationQuantizerTest {
             assertClose(new float[] {-7f, 2f, 4f, 0f, 7f}, out, 0.0, "A4");
         }
     }
+
+    /**
+     * Static per-tensor: one scale for every token; values beyond the calibrated range clip.
+     * <pre>
+     * scale 0.5, 8 bits: [1.26, -0.2, 100, -100] -> x/s = [2.52, -0.4, 200, -200] -> [3, -0, 127, -128] -> [1.5, -0, 63.5, -64]
+     * </pre>
+     */
+    @Test
+    void staticPerTensorHandComputedAndClipped() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = matrix(m, new float[][] {{1.26f, -0.2f}, {100f, -100f}});
+            float[] out = floats(new StaticActivationQuantizer(8, 0.5f).apply(x));
+            assertClose(new float[] {1.5f, 0f, 63.5f, -64f}, out, 0.0, "one scale for both rows, clipped at the range");
+            assertEquals(2.54f / 127, StaticActivationQuantizer.scaleFor(2.54f, 8));
+            assertThrows(IllegalArgumentException.class, () -> new StaticActivationQuantizer(8, 0f));
+            assertThrows(IllegalArgumentException.class, () -> new StaticActivationQuantizer(8, Float.NaN));
+        }
+    }
 }
