@@ -96,7 +96,7 @@ final class CalibrateCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager()) {
             VqaModel vqa = model.load(manager);
             System.out.printf(Locale.ROOT, "model %s (%s), scheme %s, methods %s, %d calibration samples (%s) x %d draw(s), "
-                    + "%d eval questions%n", model.location, model.id, quantScheme.id(), methodList, samples, domain, repeats,
+                    + "%d eval questions%n", model.location, model.id, quantScheme.id(), methodList.stream().map(Method::id).toList(), samples, domain, repeats,
                     eval.size());
             VqaEvaluator evaluator = new VqaEvaluator(100);
             List<float[]> reference = evaluator.referenceDistributions(vqa, eval, manager);

@@ -139,7 +139,7 @@ final class DriftStudyCommand implements Callable<Integer> {
             VqaModel vqa = model.load(manager);
             System.out.printf(Locale.ROOT, "model %s (%s), scheme %s, methods %s, drift %s -> %s, %d calibration samples "
                     + "per domain x %d draw(s), %d held-out questions per drifted domain%n", model.location, model.id,
-                    study.scheme().id(), study.methods(), study.from().id(), study.to(), study.samples(), study.repeats(),
+                    study.scheme().id(), study.methods().stream().map(Method::id).toList(), study.from().id(), study.to(), study.samples(), study.repeats(),
                     study.evalLimit());
             VqaEvaluator evaluator = new VqaEvaluator(100);
             Map<Domain, List<float[]>> reference = new EnumMap<>(Domain.class);
