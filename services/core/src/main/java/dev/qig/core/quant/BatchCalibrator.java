@@ -78,17 +78,7 @@ public final class BatchCalibrator {
         CalibrationSums stats = sum(engine, samples, CalibrationPlan.empty(), qig, manager, "statistics", progress);
         CalibrationPlan plan = CalibrationPlan.from(1, stats.statistics(), null);
         List<Map<GroupKey, float[]>> out = new java.util.ArrayList<>(samples.size());
-        int batch = engine.settings().batchSize();
-        for (int from = 0; from < samples.size(); from += batch) {
-            List<? extends VisualQuestion> chunk = samples.subList(from, Math.min(samples.size(), from + batch));
-            for (PartialSumsEngine.SampleResult r : engine.attribute(chunk, plan, qig, manager)) {
-                if (!r.ok()) {
-                    throw new IllegalArgumentException("sample " + r.sampleId() + ": " + r.problem());
-                }
-                out.add(r.lambda());
-            }
-            progress.accept("token weights", from + chunk.size());
-        }
+        forEachSample(engine, samples, plan, qig, manager, "token weights", progress, r -> out.add(r.lambda()));
         return out;
     }
 
@@ -109,7 +99,16 @@ public final class BatchCalibrator {
      */
     static CalibrationSums sum(PartialSumsEngine engine, List<? extends VisualQuestion> samples, CalibrationPlan plan,
                                Set<Method> methods, NDManager manager, String pass, BiConsumer<String, Integer> progress) {
-        CalibrationSums total = CalibrationSums.EMPTY;
+        CalibrationSums[] total = {CalibrationSums.EMPTY};
+        forEachSample(engine, samples, plan, methods, manager, pass, progress, r -> total[0] = total[0].plus(r.sums()));
+        return total[0];
+    }
+
+    /** Every sample's engine result in order, batch by batch, with progress after each batch. */
+    private static void forEachSample(PartialSumsEngine engine, List<? extends VisualQuestion> samples, CalibrationPlan plan,
+                                      Set<Method> methods, NDManager manager, String pass,
+                                      BiConsumer<String, Integer> progress,
+                                      java.util.function.Consumer<PartialSumsEngine.SampleResult> each) {
         int batch = engine.settings().batchSize();
         for (int from = 0; from < samples.size(); from += batch) {
             List<? extends VisualQuestion> chunk = samples.subList(from, Math.min(samples.size(), from + batch));
@@ -117,10 +116,9 @@ public final class BatchCalibrator {
                 if (!r.ok()) {
                     throw new IllegalArgumentException("sample " + r.sampleId() + ": " + r.problem());
                 }
-                total = total.plus(r.sums());
+                each.accept(r);
             }
             progress.accept(pass, from + chunk.size());
         }
-        return total;
     }
 }
