@@ -1,11 +1,9 @@
 package dev.qig.core.quant;
 
+import dev.qig.core.util.EnumIds;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.stream.Collectors;
 
 /**
  * How a config is chosen. The first four pick per-group equalization scales by a search whose
@@ -32,7 +30,7 @@ public enum Method {
 
     /** Lower case, '-' for '_': rtn, awq, mbq, qig, gptq, qig-gptq. */
     public String id() {
-        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return EnumIds.dashedId(this);
     }
 
     /** True for the methods that search equalization scales (what the streaming engine computes sums for). */
@@ -57,16 +55,7 @@ public enum Method {
     }
 
     public static Method parse(String s) {
-        if (s != null) {
-            String key = s.strip().replace('-', '_');
-            for (Method m : values()) {
-                if (m.name().equalsIgnoreCase(key)) {
-                    return m;
-                }
-            }
-        }
-        throw new IllegalArgumentException("unknown method '" + s + "'; valid: "
-                + Arrays.stream(values()).map(Method::id).collect(Collectors.joining(", ")));
+        return EnumIds.parseDashed(Method.class, "method", s);
     }
 
     /** Parses a comma-separated list such as {@code rtn,awq,mbq,qig}. */

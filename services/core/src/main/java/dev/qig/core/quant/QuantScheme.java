@@ -1,7 +1,6 @@
 package dev.qig.core.quant;
 
 import dev.qig.core.util.EnumIds;
-import java.util.Locale;
 
 /**
  * A post-training quantization scheme of the decoder linears (qig-method.md section 1). W3A16 and
@@ -50,11 +49,11 @@ public enum QuantScheme {
 
     /** Lower case, '-' for '_': w3a16, ..., w8a8-static. */
     public String id() {
-        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return EnumIds.dashedId(this);
     }
 
     public static QuantScheme parse(String s) {
-        return EnumIds.parse(QuantScheme.class, "scheme", s == null ? null : s.replace('-', '_'));
+        return EnumIds.parseDashed(QuantScheme.class, "scheme", s);
     }
 
     /** True when activations take a calibrated per-tensor scale (the "-static" schemes). */

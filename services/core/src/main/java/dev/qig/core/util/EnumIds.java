@@ -28,4 +28,23 @@ public final class EnumIds {
         throw new IllegalArgumentException("unknown " + what + " '" + text + "'; valid: "
                 + Arrays.stream(type.getEnumConstants()).map(EnumIds::id).collect(Collectors.joining(", ")));
     }
+
+    /** The id of a constant named with '_' as written with '-' ({@code qig-gptq}, {@code w8a8-static}). */
+    public static String dashedId(Enum<?> value) {
+        return id(value).replace('_', '-');
+    }
+
+    /** As {@link #parse}, where '-' in {@code text} stands for '_' and the error lists {@link #dashedId}s. */
+    public static <E extends Enum<E>> E parseDashed(Class<E> type, String what, String text) {
+        if (text != null) {
+            String key = text.strip().replace('-', '_');
+            for (E e : type.getEnumConstants()) {
+                if (e.name().equalsIgnoreCase(key)) {
+                    return e;
+                }
+            }
+        }
+        throw new IllegalArgumentException("unknown " + what + " '" + text + "'; valid: "
+                + Arrays.stream(type.getEnumConstants()).map(EnumIds::dashedId).collect(Collectors.joining(", ")));
+    }
 }

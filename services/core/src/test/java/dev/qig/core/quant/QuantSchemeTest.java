@@ -27,9 +27,14 @@ class QuantSchemeTest {
         assertSame(QuantScheme.W4A16, QuantScheme.parse("W4a16"));
         assertSame(QuantScheme.W8A8, QuantScheme.parse("w8a8"));
         for (QuantScheme s : QuantScheme.values()) {
-            assertEquals(s.name().toLowerCase(java.util.Locale.ROOT), s.id());
+            assertEquals(s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), s.id());
             assertSame(s, QuantScheme.parse(s.id()));
+            assertSame(s, QuantScheme.parse(s.name()));
         }
+        assertSame(QuantScheme.W8A8_STATIC, QuantScheme.parse("W8A8-Static"));
+        assertSame(QuantScheme.W8A8, QuantScheme.W8A8_STATIC.dynamicCounterpart());
+        assertSame(QuantScheme.W4A8, QuantScheme.W4A8_STATIC.dynamicCounterpart());
+        assertSame(QuantScheme.W3A16, QuantScheme.W3A16.dynamicCounterpart());
     }
 
     @Test
