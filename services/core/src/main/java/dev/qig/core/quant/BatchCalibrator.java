@@ -78,7 +78,8 @@ public final class BatchCalibrator {
         CalibrationSums stats = sum(engine, samples, CalibrationPlan.empty(), qig, manager, "statistics", progress);
         CalibrationPlan plan = CalibrationPlan.from(1, stats.statistics(), null);
         List<Map<GroupKey, float[]>> out = new java.util.ArrayList<>(samples.size());
-        forEachSample(engine, samples, plan, qig, manager, "token weights", progress, r -> out.add(r.lambda()));
+        forEachSample(engine, samples, chunk -> engine.tokenWeights(chunk, plan, manager), "token weights", progress,
+                r -> out.add(r.lambda()));
         return out;
     }
 
@@ -100,19 +101,21 @@ public final class BatchCalibrator {
     static CalibrationSums sum(PartialSumsEngine engine, List<? extends VisualQuestion> samples, CalibrationPlan plan,
                                Set<Method> methods, NDManager manager, String pass, BiConsumer<String, Integer> progress) {
         CalibrationSums[] total = {CalibrationSums.EMPTY};
-        forEachSample(engine, samples, plan, methods, manager, pass, progress, r -> total[0] = total[0].plus(r.sums()));
+        forEachSample(engine, samples, chunk -> engine.attribute(chunk, plan, methods, manager), pass, progress,
+                r -> total[0] = total[0].plus(r.sums()));
         return total[0];
     }
 
     /** Every sample's engine result in order, batch by batch, with progress after each batch. */
-    private static void forEachSample(PartialSumsEngine engine, List<? extends VisualQuestion> samples, CalibrationPlan plan,
-                                      Set<Method> methods, NDManager manager, String pass,
-                                      BiConsumer<String, Integer> progress,
+    private static void forEachSample(PartialSumsEngine engine, List<? extends VisualQuestion> samples,
+                                      java.util.function.Function<List<? extends VisualQuestion>,
+                                              List<PartialSumsEngine.SampleResult>> attribute,
+                                      String pass, BiConsumer<String, Integer> progress,
                                       java.util.function.Consumer<PartialSumsEngine.SampleResult> each) {
         int batch = engine.settings().batchSize();
         for (int from = 0; from < samples.size(); from += batch) {
             List<? extends VisualQuestion> chunk = samples.subList(from, Math.min(samples.size(), from + batch));
-            for (PartialSumsEngine.SampleResult r : engine.attribute(chunk, plan, methods, manager)) {
+            for (PartialSumsEngine.SampleResult r : attribute.apply(chunk)) {
                 if (!r.ok()) {
                     throw new IllegalArgumentException("sample " + r.sampleId() + ": " + r.problem());
                 }

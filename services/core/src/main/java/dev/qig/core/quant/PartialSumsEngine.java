@@ -89,6 +89,20 @@ public final class PartialSumsEngine {
      */
     public List<SampleResult> attribute(List<? extends VisualQuestion> samples, CalibrationPlan plan,
                                         Set<Method> methods, NDManager manager) {
+        return attribute(samples, plan, methods, manager, true);
+    }
+
+    /**
+     * QIG's token weights of every sample under the plan, in order, without the alpha grid: results
+     * whose {@link SampleResult#lambda()} is what {@link #attribute} gives for QIG, and whose sums hold
+     * statistics only. What QIG-GPTQ weights its Hessians with.
+     */
+    public List<SampleResult> tokenWeights(List<? extends VisualQuestion> samples, CalibrationPlan plan, NDManager manager) {
+        return attribute(samples, plan, java.util.EnumSet.of(Method.QIG), manager, false);
+    }
+
+    private List<SampleResult> attribute(List<? extends VisualQuestion> samples, CalibrationPlan plan,
+                                         Set<Method> methods, NDManager manager, boolean grid) {
         GradientRecording.offInThisThread(); // any thread may calibrate: see GradientRecording
         if (QuantConfigApplier.carriesQuantization(model)) {
             throw new IllegalStateException("the model carries a quantization config; calibration needs its "
@@ -97,7 +111,7 @@ public final class PartialSumsEngine {
         List<SampleResult> out = new ArrayList<>(samples.size());
         for (int from = 0; from < samples.size(); from += settings.batchSize()) {
             out.addAll(attributeBatch(samples.subList(from, Math.min(samples.size(), from + settings.batchSize())),
-                    plan, methods, manager));
+                    plan, methods, manager, grid));
         }
         return out;
     }
@@ -128,7 +142,7 @@ public final class PartialSumsEngine {
     }
 
     private List<SampleResult> attributeBatch(List<? extends VisualQuestion> samples, CalibrationPlan plan,
-                                              Set<Method> methods, NDManager parent) {
+                                              Set<Method> methods, NDManager parent, boolean grid) {
         VqaBatch batch = vqa.teacherForced(samples);
         int rows = batch.rows();
         int t = batch.length();
@@ -177,7 +191,7 @@ public final class PartialSumsEngine {
                     boolean search = plan.searches(key);
                     RowSums[] perRow = new RowSums[rows];
                     for (int r = 0; r < rows; r++) {
-                        perRow[r] = new RowSums(group.channels(layer), search);
+                        perRow[r] = new RowSums(group.channels(layer), search && grid);
                     }
                     NDArray gridInput = settings.scheme().quantizesActivations() ? xQ.get(key) : xFp.get(key);
 
@@ -207,7 +221,7 @@ public final class PartialSumsEngine {
                         raw.put(key, scores);
                         timings.add(EngineTimings.Phase.INTEGRATED_GRADIENTS, System.nanoTime() - ti);
                     }
-                    if (search) {
+                    if (search && grid) {
                         long tg = System.nanoTime();
                         gridErrors(layer, group, ps, key, plan.mu().get(key), xFp.get(key), gridInput, xQ.get(key),
                                 lambda, modality, batch, perRow);

@@ -100,6 +100,16 @@ class EngineTest {
     }
 
     @Test
+    void tokenWeightsWithoutTheGridAreQigsWeights() {
+        PartialSumsEngine engine = new PartialSumsEngine(vqa, settings(), "t");
+        CalibrationPlan plan = plan(engine);
+        List<PartialSumsEngine.SampleResult> full = engine.attribute(samples, plan, EnumSet.of(Method.QIG), manager);
+        List<PartialSumsEngine.SampleResult> weights = engine.tokenWeights(samples, plan, manager);
+        assertSameWeights(full, weights, 0f);
+        assertTrue(weights.stream().noneMatch(r -> r.sums().hasErrors()), "no alpha grid was computed");
+    }
+
+    @Test
     void aSamplesWeightsDoNotChangeWhenOtherSamplesJoinTheBatch() {
         PartialSumsEngine batched = new PartialSumsEngine(vqa, settings().withBatchSize(6), "t");
         CalibrationPlan plan = plan(batched);
