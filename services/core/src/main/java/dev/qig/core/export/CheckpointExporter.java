@@ -467,6 +467,11 @@ public final class CheckpointExporter implements AutoCloseable {
         root.put("compressed_tensors_version", CompressedTensors.VERSION);
         ObjectNode alphas = root.putObject("alphas");
         config.groups().forEach((k, v) -> alphas.put(k.toString(), v.alpha()));
+        if (!config.inputScales().isEmpty()) {
+            // Static schemes: kept here too, since a fake-quantized export has no input_scale tensors.
+            ObjectNode scales = root.putObject("input_scales");
+            config.inputScales().forEach((k, v) -> scales.put(k.toString(), v));
+        }
         ObjectNode provenance = root.putObject("provenance");
         config.provenance().forEach(provenance::put);
         Files.writeString(out.resolve(PROVENANCE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n",
@@ -485,7 +490,8 @@ public final class CheckpointExporter implements AutoCloseable {
             b.append("**FAKE-QUANTIZED.** The decoder weights of scheme ").append(s.id()).append(" are ")
                     .append("stored as float32 values equal to their quantized ones")
                     .append(s.quantizesActivations() ? "; the " + s.activationBits() + "-bit activation quantization is not "
-                            + "represented and must be applied at run time" : "")
+                            + "represented and must be applied at run time" + (s.staticActivations()
+                                    ? " (its static scales per input site are listed in " + PROVENANCE + ")" : "") : "")
                     .append(". It is for evaluation, not for saving memory.\n");
         } else {
             b.append("Decoder linears are stored in compressed-tensors' `").append(format.id()).append("` format (as of compressed-tensors ")
