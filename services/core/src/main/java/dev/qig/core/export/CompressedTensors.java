@@ -76,6 +76,9 @@ public final class CompressedTensors {
         } else if (scheme.quantizesActivations()) {
             if (!scheme.symmetric() || scheme.groupSize() != 0) {
                 why = "activations quantized with asymmetric or grouped weights";
+            } else if (scheme.staticActivations() && scheme.weightBits() != 8) {
+                // vLLM matches static per-tensor input scales only with 8-bit weights (_is_static_tensor_w8a8).
+                why = scheme.weightBits() + "-bit weights with static activation scales";
             } else {
                 return ServingFormat.INT_QUANTIZED;
             }
@@ -85,7 +88,7 @@ public final class CompressedTensors {
             why = scheme.weightBits() + "-bit " + (scheme.symmetric() ? "symmetric" : "asymmetric") + " weights";
         }
         throw new UnservableSchemeException("scheme " + scheme.id() + " has no serving format (" + why + "): engines load "
-                + "compressed-tensors w4a16 (pack-quantized) and w8a8, w4a8 (int-quantized); export it fake-quantized "
+                + "compressed-tensors w4a16 (pack-quantized) and w8a8, w4a8, w8a8-static (int-quantized); export it fake-quantized "
                 + "(float weights on its grid, labelled as such) to evaluate it anyway");
     }
 

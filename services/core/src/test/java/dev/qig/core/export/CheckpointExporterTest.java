@@ -320,13 +320,13 @@ class CheckpointExporterTest {
     void schemesNoEngineServesAreRefusedInOneLineOrExportedLabelledAsFakeQuantized() throws IOException {
         Path fixture = HfFixtures.checkpoint("llava-siglip-qwen2");
         try (NDManager manager = NDManager.newBaseManager("PyTorch"); CheckpointExporter exporter = open(fixture, manager)) {
-            for (QuantScheme s : List.of(QuantScheme.W3A16, QuantScheme.W2A16, QuantScheme.W4A4)) {
+            for (QuantScheme s : List.of(QuantScheme.W3A16, QuantScheme.W2A16, QuantScheme.W4A4, QuantScheme.W4A8_STATIC)) {
                 QuantConfig config = QuantConfig.rtn(exporter.modelId(), s, Map.of());
                 UnservableSchemeException e = assertThrows(UnservableSchemeException.class,
                         () -> exporter.export(config, tmp.resolve("refused-" + s.id()), CheckpointExporter.Options.defaults()));
                 assertFalse(e.getMessage().contains("\n"), e.getMessage());
                 assertTrue(e.getMessage().startsWith("scheme " + s.id() + " has no serving format"), e.getMessage());
-                assertTrue(e.getMessage().contains("w4a16 (pack-quantized)") && e.getMessage().contains("w8a8, w4a8 (int-quantized)"),
+                assertTrue(e.getMessage().contains("w4a16 (pack-quantized)") && e.getMessage().contains("w8a8, w4a8, w8a8-static (int-quantized)"),
                         e.getMessage());
             }
             VisionLanguageModel model = exporter.model();
