@@ -256,6 +256,11 @@ class AggregatorTopologyTest {
         wrong.put(first, GroupStatistics.of(new double[3], 1, 0, 0, 0, 0));
         stats.pipeInput(FakeStats.KEY.toString(), Records.layerStats("g6", FakeStats.KEY, FakeStats.SETTINGS, 0,
                 CalibrationSums.ofSample(wrong, Map.of()), "clean", START, "fake"));
+        // Input ranges in a round of a scheme that is not static (w3a16): only static schemes calibrate from them.
+        CalibrationSums ranged = FakeStats.sums(9, false).plus(new CalibrationSums(Map.of(), Map.of(),
+                Map.of(first, dev.qig.core.quant.InputRange.of(new float[] {1f, 2f, 3f, 4f})), 0));
+        stats.pipeInput(FakeStats.KEY.toString(), Records.layerStats("g9", FakeStats.KEY, FakeStats.SETTINGS, 0, ranged,
+                "clean", START, "fake"));
         send("g7", 7, 0);
         assertEquals(1, plans.readValuesToList().size(), "the round of three good samples closed");
         // A record of the old plan after the round moved on.
@@ -271,7 +276,7 @@ class AggregatorTopologyTest {
             assertNotNull(r.value(), "the original bytes are kept");
         }
         assertEquals(List.of("unknown_model", "mismatched_round", "unknown_plan", "malformed_stats", "malformed_stats",
-                "stale_plan"), reasons);
+                "malformed_stats", "stale_plan"), reasons);
         // The dead letter carries the record's original bytes.
         byte[] original = new AvroSerializer<LayerStats>(registry).serialize(config.topic(Topics.Topic.LAYER_STATS),
                 FakeStats.record("g3", 3, 5));
