@@ -2,6 +2,7 @@ package dev.qig.aggregator;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,8 @@ import dev.qig.core.quant.AlphaGrid;
 import dev.qig.core.quant.CalibrationSums;
 import dev.qig.core.quant.GroupKey;
 import dev.qig.core.quant.GroupStatistics;
+import dev.qig.core.quant.Method;
+import dev.qig.core.quant.QuantScheme;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.MockSchemaRegistry;
@@ -33,6 +36,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -281,6 +285,54 @@ class AggregatorTopologyTest {
         byte[] original = new AvroSerializer<LayerStats>(registry).serialize(config.topic(Topics.Topic.LAYER_STATS),
                 FakeStats.record("g3", 3, 5));
         assertArrayEquals(original, letters.get(2).value());
+    }
+
+    /**
+     * A static scheme's round calibrates its activation scales from every sample's input ranges: a
+     * record without them is dead-lettered; records with them are summed, and the round's configs
+     * carry one input scale per site, from the merged maximum.
+     */
+    @Test
+    void aStaticSchemesRoundNeedsEverySamplesRangesAndTurnsThemIntoInputScales() {
+        dev.qig.kafka.records.RoundKey key = dev.qig.kafka.records.RoundKey.of(FakeStats.MODEL, QuantScheme.W8A8_STATIC,
+                FakeStats.SETTINGS);
+        java.util.function.BiFunction<String, Float, LayerStats> withRanges = (id, top) -> {
+            Map<GroupKey, dev.qig.core.quant.InputRange> ranges = new TreeMap<>();
+            FakeStats.groups().forEach((k, channels) -> {
+                float[] m = new float[channels];
+                java.util.Arrays.fill(m, 1f);
+                m[0] = top;
+                ranges.put(k, dev.qig.core.quant.InputRange.of(m));
+            });
+            CalibrationSums sums = FakeStats.sums(id.hashCode(), false).plus(new CalibrationSums(Map.of(), Map.of(), ranges, 0));
+            return Records.layerStats(id, key, FakeStats.SETTINGS, 0, sums, "clean", START, "fake");
+        };
+        stats.pipeInput(key.toString(), Records.layerStats("bare", key, FakeStats.SETTINGS, 0, FakeStats.sums(1, false),
+                "clean", START, "fake"));
+        stats.pipeInput(key.toString(), withRanges.apply("s1", 2f));
+        stats.pipeInput(key.toString(), withRanges.apply("s2", 5f));
+        stats.pipeInput(key.toString(), withRanges.apply("s3", 3f));
+        List<String> reasons = new ArrayList<>();
+        dlq.readRecordsToList().forEach(r -> reasons.add(DeadLetters.header(r.headers(), DeadLetters.REASON)));
+        assertEquals(List.of("malformed_stats"), reasons, "the record without ranges, only");
+        assertEquals(1, plans.readValuesToList().size(), "the three samples with ranges closed the statistics round");
+        // A search round under plan 1: its configs' input scales come from the round's merged ranges.
+        for (String id : List.of("t1", "t2", "t3")) {
+            LayerStats statistics = withRanges.apply(id, id.equals("t2") ? 6.35f : 1f);
+            CalibrationSums search = Records.sums(statistics).plus(new CalibrationSums(Map.of(),
+                    FakeStats.sums(id.hashCode(), true).errors(), Map.of(), 0));
+            stats.pipeInput(key.toString(), Records.layerStats(id, key, FakeStats.SETTINGS, 1, search, "clean", START, "fake"));
+        }
+        List<QuantConfig> out = configs.readValuesToList();
+        assertFalse(out.isEmpty(), "the search round published configs");
+        for (QuantConfig c : out) {
+            dev.qig.core.quant.QuantConfig config = Records.config(c);
+            assertEquals(FakeStats.groups().keySet(), config.inputScales().keySet(), c.getMethod());
+            if (config.method() == Method.RTN) {
+                // No scales: the range is the largest maximum, 6.35, over 127.
+                config.inputScales().values().forEach(v -> assertEquals(6.35f / 127, v, 0f));
+            }
+        }
     }
 
     @Test
