@@ -286,10 +286,6 @@ public final class CompressedTensors {
             names.addAll(quantized.keySet());
         }
 
-        private static String base(String name, String suffix) {
-            return name.substring(0, name.length() - suffix.length());
-        }
-
         @Override
         public java.util.Set<String> names() {
             return Collections.unmodifiableSet(names);

@@ -10,7 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.Random;
 
 /** Small helpers shared by the quantizer tests: deterministic inputs and element-wise checks. */
-final class QuantTestSupport {
+public final class QuantTestSupport {
 
     private QuantTestSupport() {}
 
@@ -26,7 +26,7 @@ final class QuantTestSupport {
     }
 
     /** Standard-normal entries from a seeded java.util.Random (independent of the engine's RNG). */
-    static float[] gaussian(long seed, int n, double std) {
+    public static float[] gaussian(long seed, int n, double std) {
         Random rnd = new Random(seed);
         float[] out = new float[n];
         for (int i = 0; i < n; i++) {

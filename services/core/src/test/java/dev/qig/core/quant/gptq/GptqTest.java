@@ -1,5 +1,6 @@
 package dev.qig.core.quant.gptq;
 
+import static dev.qig.core.quant.QuantTestSupport.gaussian;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -419,14 +420,6 @@ class GptqTest {
 
     // ------------------------------------------------------------------ helpers
 
-    static float[] gaussian(long seed, int n, double std) {
-        Random rnd = new Random(seed);
-        float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = (float) (rnd.nextGaussian() * std);
-        }
-        return out;
-    }
 
     /** Tokens whose features follow an AR(1) chain (neighbours correlate at 0.9) with per-feature scales. */
     static float[] correlatedInputs(long seed, int tokens, int columns) {
