@@ -7,6 +7,7 @@ import ai.djl.training.ParameterStore;
 import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.model.DecoderLayer;
 import dev.qig.core.model.GradientRecording;
+import dev.qig.core.model.NDScope;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.model.VisionLanguageModel;
 import dev.qig.core.quant.ActivationQuantizer;
@@ -26,8 +27,9 @@ import java.util.function.BiConsumer;
 
 /**
  * GPTQ over a whole model, layer by layer as the reference ({@code llama_sequential}): for decoder
- * layer l, the calibration samples run through the model whose layers before l are already
- * replaced by their GPTQ weights (with the scheme's activation quantization), the inputs of layer
+ * layer l, the calibration samples' hidden states, carried from layer to layer through the layers
+ * before l already replaced by their GPTQ weights (with the scheme's activation quantization), run
+ * through layer l in full precision; the inputs of layer
  * l's linears are summed into one {@link HessianSum} per input site (q/k/v share one, gate/up
  * another, o and down one each), and every linear of l is quantized against its site's Hessian
  * ({@link Gptq}). The model is back in full precision afterwards.
@@ -91,24 +93,39 @@ public final class GptqCalibrator {
         Map<String, Double> errors = new LinkedHashMap<>();
         List<QuantizableLinear> replaced = new ArrayList<>();
         ActivationQuantizer act = scheme.activationQuantizer();
-        try {
+        // As the reference: each batch's hidden states are carried from layer to layer, so layer l's inputs
+        // come from one pass through layer l-1 (already quantized), not from the model run again from the start.
+        List<VqaBatch> batches = new ArrayList<>();
+        List<NDArray> hidden = new ArrayList<>();
+        try (NDManager cache = manager.newSubManager()) {
+            ParameterStore ps = new ParameterStore(cache, false);
+            for (int from = 0; from < samples.size(); from += batchSize) {
+                VqaBatch batch = vqa.teacherForced(samples.subList(from, Math.min(samples.size(), from + batchSize)));
+                batches.add(batch);
+                try (NDManager m = cache.newSubManager()) {
+                    NDArray h = model.inputEmbeddings(ps, batch.pixels(m), batch.tokenIds(m), false);
+                    h.attach(cache);
+                    hidden.add(h);
+                }
+            }
             for (DecoderLayer layer : model.layers()) {
                 Map<QuantizableLinear, Site> sites = sites(layer);
                 String what = "gptq layer " + (layer.index() + 1) + "/" + model.layers().size();
-                for (int from = 0; from < samples.size(); from += batchSize) {
-                    int first = from;
-                    List<? extends VisualQuestion> chunk = samples.subList(from, Math.min(samples.size(), from + batchSize));
-                    VqaBatch batch = vqa.teacherForced(chunk);
-                    try (NDManager m = manager.newSubManager()) {
+                int first = 0;
+                for (int i = 0; i < batches.size(); i++) {
+                    VqaBatch batch = batches.get(i);
+                    int firstSample = first;
+                    try {
                         for (Map.Entry<QuantizableLinear, Site> e : sites.entrySet()) {
                             Site site = e.getValue();
-                            e.getKey().setInputListener((linear, x) -> site.add(x, batch, first, tokenWeights));
+                            e.getKey().setInputListener((linear, x) -> site.add(x, batch, firstSample, tokenWeights));
                         }
-                        vqa.logits(new ParameterStore(m, false), batch, m, false);
+                        NDScope.apply(hidden.get(i), x -> layer.forward1(ps, x, false)).close();
                     } finally {
                         sites.keySet().forEach(l -> l.setInputListener(null));
                     }
-                    progress.accept(what, from + chunk.size());
+                    first += batch.rows();
+                    progress.accept(what, first);
                 }
                 for (QuantizableLinear l : layer.linears()) {
                     Site site = sites.get(l) != null ? sites.get(l) : siteOf(sites, l);
@@ -123,6 +140,13 @@ public final class GptqCalibrator {
                     replaced.add(l);
                     if (act != null) {
                         l.setInputQuantizer(act);
+                    }
+                }
+                if (layer.index() + 1 < model.layers().size()) {
+                    for (int i = 0; i < hidden.size(); i++) {
+                        NDArray next = NDScope.apply(hidden.get(i), x -> layer.forward1(ps, x, false));
+                        hidden.get(i).close();
+                        hidden.set(i, next);
                     }
                 }
                 progress.accept(what + " quantized", samples.size());
