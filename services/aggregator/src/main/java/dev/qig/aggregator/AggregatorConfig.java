@@ -86,7 +86,7 @@ public final class AggregatorConfig extends ServiceConfig {
 
     /** The topics the aggregator reads or writes; {@link Aggregator#start()} creates the missing ones. */
     static final Topics.Topic[] TOPICS = {Topics.Topic.LAYER_STATS, Topics.Topic.PLANS, Topics.Topic.CONFIGS,
-            Topics.Topic.DRIFT_EVENTS, Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.DLQ};
+            Topics.Topic.GPTQ_JOBS, Topics.Topic.DRIFT_EVENTS, Topics.Topic.ACTIVE_CONFIGS, Topics.Topic.DLQ};
 
     /** The default {@value ServiceConfig#METRICS_PORT} of the aggregator (one port per service: 9401-9404). */
     public static final int DEFAULT_METRICS_PORT = 9403;

@@ -27,7 +27,7 @@ import org.apache.kafka.streams.state.Stores;
  * The aggregator's topology: layer-stats (keyed by round) into the round processor, whose stores
  * (rounds, their per-layer sums, parts of incomplete samples, progress, sample ids seen, latest
  * configs) are changelogged, and out to the plans,
- * configs and drift-events topics; the promoted configs (active-configs topic) in a global store that
+ * configs, GPTQ-jobs and drift-events topics; the promoted configs (active-configs topic) in a global store that
  * the drift check reads. Each round key lives in one partition, so one task sees every group of a
  * model at once.
  */
@@ -68,6 +68,7 @@ public final class AggregatorTopology {
         AvroSerializer<SpecificRecord> out = new AvroSerializer<>(registry);
         t.addSink(RoundProcessor.PLANS_SINK, config.topic(Topics.Topic.PLANS), new StringSerializer(), out, PROCESSOR);
         t.addSink(RoundProcessor.CONFIGS_SINK, config.topic(Topics.Topic.CONFIGS), new StringSerializer(), out, PROCESSOR);
+        t.addSink(RoundProcessor.GPTQ_JOBS_SINK, config.topic(Topics.Topic.GPTQ_JOBS), new StringSerializer(), out, PROCESSOR);
         t.addSink(RoundProcessor.DRIFT_SINK, config.topic(Topics.Topic.DRIFT_EVENTS), new StringSerializer(), out, PROCESSOR);
         // The promoted configs, on every instance (a global store: the key is model/scheme, not the round key).
         // Not changelogged: the compacted topic itself is what a restart reads back.

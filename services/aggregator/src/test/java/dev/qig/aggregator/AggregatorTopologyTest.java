@@ -209,6 +209,60 @@ class AggregatorTopologyTest {
     }
 
     @Test
+    void aCalibratingRoundOfGptqMethodsEmitsOneJobPerMethodWithItsOwnSamplesInOrder() {
+        stop();
+        start(Map.of(AggregatorConfig.PLAN_REFRESH_ROUNDS, 0));
+        List<String> methods = new ArrayList<>(FakeStats.SETTINGS.getMethods());
+        methods.addAll(List.of("gptq", "qig-gptq"));
+        dev.qig.schemas.EngineSettings settings = dev.qig.schemas.EngineSettings.newBuilder(FakeStats.SETTINGS)
+                .setMethods(methods).setGptqDamp(0.05).build();
+        dev.qig.kafka.records.RoundKey key = dev.qig.kafka.records.RoundKey.of(FakeStats.MODEL, QuantScheme.W3A16, settings);
+        assertTrue(key.settings().endsWith("+gptq+qig-gptq-damp0.05"), key.settings());
+        TestOutputTopic<String, dev.qig.schemas.GptqJob> jobs = driver.createOutputTopic(
+                config.topic(Topics.Topic.GPTQ_JOBS), new StringDeserializer(),
+                new AvroDeserializer<>(registry, dev.qig.schemas.GptqJob.class));
+        java.util.function.BiConsumer<String, Long> send = (id, plan) -> stats.pipeInput(key.toString(), Records.layerStats(
+                id, key, settings, plan, FakeStats.sums(id.hashCode(), plan > 0), "clean", START, "fake"));
+        List.of("s1", "s2", "s3").forEach(id -> send.accept(id, 0L));
+        assertTrue(jobs.isEmpty(), "a statistics round calibrates nothing");
+        // Round 2 under plan 1, in an order that is not sorted, with a redelivery.
+        List.of("t3", "t1", "t1", "t2").forEach(id -> send.accept(id, 1L));
+        Map<String, QuantConfig> configsByMethod = new HashMap<>();
+        configs.readRecordsToList().forEach(r -> configsByMethod.put(r.value().getMethod(), r.value()));
+        assertEquals(List.of("awq", "mbq", "qig", "rtn"), configsByMethod.keySet().stream().sorted().toList(),
+                "configs of the scale searches only: GPTQ's come from its jobs");
+        List<TestRecord<String, dev.qig.schemas.GptqJob>> round2 = jobs.readRecordsToList();
+        assertEquals(List.of("gptq", "qig-gptq"), round2.stream().map(r -> r.value().getMethod()).toList());
+        for (TestRecord<String, dev.qig.schemas.GptqJob> r : round2) {
+            dev.qig.schemas.GptqJob job = r.value();
+            Method m = Method.parse(job.getMethod());
+            assertEquals(key.configKey(m), r.key());
+            assertEquals(FakeStats.MODEL + "/w3a16/" + m.id() + "/v2", job.getJobId());
+            assertEquals(List.of("t1", "t2", "t3"), job.getSampleIds());
+            assertEquals(2, job.getRound());
+            assertEquals(1, job.getPlanVersion());
+            assertEquals(settings, job.getSettings());
+            Map<String, String> rtnProvenance = configsByMethod.get("rtn").getProvenance();
+            assertEquals("1", job.getProvenance().get("duplicatesSkipped"));
+            job.getProvenance().forEach((k, v) -> assertEquals(rtnProvenance.get(k), v, "the round's provenance: " + k));
+            assertEquals(configsByMethod.get("rtn").getCreatedAt(), job.getCreatedAt());
+            assertTrue(job.getInputScales().isEmpty(), "w3a16 has no static scales");
+            // What the worker makes of it names the job, GPTQ's options and the round.
+            QuantConfig made = Records.gptqConfigRecord(job, new dev.qig.core.quant.QuantConfig.WeightsRef("/w.safetensors", "ab"));
+            assertEquals(job.getJobId(), made.getConfigId());
+            assertEquals("0.05", made.getProvenance().get("gptqDamp"));
+            assertEquals(3, made.getSamples());
+        }
+        // Round 3 under the same plan: its job names its own samples, not round 2's (all are in the seen store).
+        List.of("u2", "u1", "t2", "u3").forEach(id -> send.accept(id, 1L));
+        List<dev.qig.schemas.GptqJob> round3 = jobs.readValuesToList();
+        assertEquals(2, round3.size());
+        round3.forEach(j -> assertEquals(List.of("u1", "u2", "u3"), j.getSampleIds(), j.getMethod()));
+        round3.forEach(j -> assertEquals(3, j.getRound()));
+        assertTrue(dlq.isEmpty());
+    }
+
+    @Test
     void aRedeliveredSampleCountsOnce() {
         send("s1", 1, 0);
         send("s1", 1, 0);

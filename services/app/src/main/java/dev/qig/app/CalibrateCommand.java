@@ -66,7 +66,7 @@ final class CalibrateCommand implements Callable<Integer> {
     IgOptions ig;
 
     @Mixin
-    GptqOptions gptq;
+    GptqArgs gptq;
 
     @Option(names = "--out", description = "Directory for results.csv, results.json and the configs (default: ${DEFAULT-VALUE}).")
     Path out = Path.of("runs", "calibrate");
@@ -111,7 +111,7 @@ final class CalibrateCommand implements Callable<Integer> {
                 BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.id);
                 String draw = repeats == 1 ? "" : String.format(Locale.ROOT, "draw %d/%d (seed %d): ", k + 1, repeats, seed + k);
                 String suffix = k == 0 ? "" : "-draw" + (k + 1);
-                ConfigRuns.Calibrated calibrated = ConfigRuns.calibrate(calibrator, vqa, methodList, calibration, false, gptq,
+                ConfigRuns.Calibrated calibrated = ConfigRuns.calibrate(calibrator, methodList, calibration, false, gptq.options(),
                         m -> out.resolve("weights-" + quantScheme.id() + "-" + m.id() + suffix + ".safetensors"), manager, draw);
                 Map<Method, QuantConfig> configs = calibrated.configs();
                 Map<Method, Double> seconds = calibrated.seconds();

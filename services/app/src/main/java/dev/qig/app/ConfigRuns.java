@@ -4,12 +4,11 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.VqaSample;
 import dev.qig.core.quant.AppliedQuantization;
 import dev.qig.core.quant.BatchCalibrator;
-import dev.qig.core.quant.GroupKey;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantConfigApplier;
-import dev.qig.core.quant.QuantScheme;
 import dev.qig.core.quant.gptq.GptqCalibrator;
+import dev.qig.core.quant.gptq.GptqOptions;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
 import dev.qig.core.vqa.VqaModel;
@@ -47,7 +46,7 @@ final class ConfigRuns {
      * QIG-GPTQ each on their own, their weights written to {@code weightsFile(method)} and named by
      * the config (absolute location; {@link #write} stores it relative).
      */
-    static Calibrated calibrate(BatchCalibrator calibrator, VqaModel vqa, List<Method> methods, List<VqaSample> samples,
+    static Calibrated calibrate(BatchCalibrator calibrator, List<Method> methods, List<VqaSample> samples,
                                 boolean together, GptqOptions gptq, Function<Method, Path> weightsFile, NDManager manager,
                                 String prefix) throws IOException {
         Map<Method, QuantConfig> configs = new LinkedHashMap<>();
@@ -67,7 +66,7 @@ final class ConfigRuns {
                 seconds.put(m, r.seconds());
             } else if (m.roundsWithGptq()) {
                 long start = System.nanoTime();
-                configs.put(m, gptq(calibrator, vqa, m, samples, gptq, weightsFile.apply(m), manager, prefix));
+                configs.put(m, gptq(calibrator, m, samples, gptq, weightsFile.apply(m), manager, prefix));
                 seconds.put(m, (System.nanoTime() - start) / 1e9);
             }
         }
@@ -77,28 +76,21 @@ final class ConfigRuns {
     }
 
     /** GPTQ (or QIG-GPTQ, whose token weights come from QIG's integrated gradients first) with a progress line. */
-    private static QuantConfig gptq(BatchCalibrator calibrator, VqaModel vqa, Method m, List<VqaSample> samples,
+    private static QuantConfig gptq(BatchCalibrator calibrator, Method m, List<VqaSample> samples,
                                     GptqOptions options, Path weightsFile, NDManager manager, String prefix)
             throws IOException {
         long start = System.nanoTime();
         ProgressLine progress = new ProgressLine(System.out);
         BiConsumer<String, Integer> show = (pass, done) -> progress.show(() -> String.format(Locale.ROOT,
                 "%scalibrating %-8s %-24s %4d/%d", prefix, m.id(), pass, done, samples.size()));
-        GptqCalibrator.TokenWeights weights = null;
-        if (m == Method.QIG_GPTQ) {
-            List<Map<GroupKey, float[]>> lambda = calibrator.tokenWeights(samples, manager, show);
-            weights = (sample, group) -> lambda.get(sample).get(group);
-        }
-        QuantScheme scheme = calibrator.engine().settings().scheme();
-        GptqCalibrator.Result r = new GptqCalibrator(vqa, scheme, options.damp, options.actOrder,
-                calibrator.engine().settings().batchSize()).calibrate(samples, weights, manager, show);
+        GptqCalibrator.Result r = calibrator.gptq(m, options, samples, manager, show);
         String sha = r.weights().write(weightsFile);
         double error = r.errors().values().stream().mapToDouble(Double::doubleValue).sum();
         progress.done(String.format(Locale.ROOT, "%scalibrated %-8s in %.1f s; GPTQ error summed over %d linears %.4g",
                 prefix, m.id(), (System.nanoTime() - start) / 1e9, r.errors().size(), error));
         Map<String, String> provenance = new TreeMap<>(Map.of("samples", Integer.toString(samples.size()), "driver", "batch",
-                "gptqDamp", Double.toString(options.damp), "gptqActOrder", Boolean.toString(options.actOrder)));
-        return new QuantConfig(calibrator.modelId(), scheme, m, 1, 1, Map.of(), provenance,
+                "gptqDamp", Double.toString(options.damp()), "gptqActOrder", Boolean.toString(options.actOrder())));
+        return new QuantConfig(calibrator.modelId(), calibrator.engine().settings().scheme(), m, 1, 1, Map.of(), provenance,
                 new QuantConfig.WeightsRef(weightsFile.toAbsolutePath().toString(), sha));
     }
 

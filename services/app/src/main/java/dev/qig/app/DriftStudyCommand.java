@@ -72,7 +72,7 @@ final class DriftStudyCommand implements Callable<Integer> {
     IgOptions ig;
 
     @Mixin
-    GptqOptions gptq = new GptqOptions();
+    GptqArgs gptq = new GptqArgs();
 
     @Option(names = "--out", description = "Directory for drift-study-<scheme>.md/.csv/.json and the configs "
             + "(default: ${DEFAULT-VALUE}).")
@@ -164,11 +164,11 @@ final class DriftStudyCommand implements Callable<Integer> {
                 String prefix = study.repeats() == 1 ? "" : String.format(Locale.ROOT, "draw %d/%d (seed %d): ", k + 1,
                         study.repeats(), drawSeed);
                 BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, model.id);
-                Map<Method, QuantConfig> before = calibrate(calibrator, vqa, study, world, study.from(), drawSeed, k, prefix,
+                Map<Method, QuantConfig> before = calibrate(calibrator, study, world, study.from(), drawSeed, k, prefix,
                         configDir, manager);
                 Map<Domain, Map<Method, QuantConfig>> after = new EnumMap<>(Domain.class);
                 for (Domain d : study.to()) {
-                    after.put(d, calibrate(calibrator, vqa, study, world, d, drawSeed, k, prefix, configDir, manager));
+                    after.put(d, calibrate(calibrator, study, world, d, drawSeed, k, prefix, configDir, manager));
                 }
                 Map<Domain, Map<Method, EvalReport>> beforeReports = new EnumMap<>(Domain.class);
                 Map<Domain, Map<Method, EvalReport>> afterReports = new EnumMap<>(Domain.class);
@@ -216,12 +216,12 @@ final class DriftStudyCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Map<Method, QuantConfig> calibrate(BatchCalibrator calibrator, VqaModel vqa, Study study, SyntheticWorld world,
+    private Map<Method, QuantConfig> calibrate(BatchCalibrator calibrator, Study study, SyntheticWorld world,
                                                Domain domain, long seed, int draw, String prefix, Path configDir,
                                                NDManager manager) throws java.io.IOException {
         List<VqaSample> samples = world.generate(domain, study.samples(), seed);
         String name = String.format(Locale.ROOT, "%s-%%s-%s-draw%d", study.scheme().id(), domain.id(), draw + 1);
-        ConfigRuns.Calibrated r = ConfigRuns.calibrate(calibrator, vqa, study.methods(), samples, true, gptq,
+        ConfigRuns.Calibrated r = ConfigRuns.calibrate(calibrator, study.methods(), samples, true, gptq.options(),
                 m -> configDir.resolve("weights-" + String.format(Locale.ROOT, name, m.id()) + ".safetensors"), manager,
                 prefix + domain.id() + ": ");
         Map<Method, QuantConfig> configs = new EnumMap<>(Method.class);

@@ -1,6 +1,7 @@
 package dev.qig.attributor;
 
 import dev.qig.attributor.internals.AttributorStats;
+import dev.qig.attributor.internals.GptqJobWorker;
 import dev.qig.attributor.internals.PlanCache;
 import dev.qig.attributor.internals.SampleDecoder;
 import dev.qig.attributor.internals.Worker;
@@ -12,6 +13,7 @@ import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationPlan;
 import dev.qig.schemas.CalibrationSample;
+import dev.qig.schemas.GptqJob;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -26,6 +28,8 @@ import org.slf4j.LoggerFactory;
  * served (model, scheme), QIG token attributions and the additive partial sums of the scale search,
  * under the latest plan from the plans topic. Scales out as consumer-group members (processes or
  * {@code workers} threads, each with its own model copies) up to the samples topic's partitions.
+ * When it calibrates gptq or qig-gptq it also runs the aggregator's GPTQ round jobs, one at a time
+ * ({@link GptqJobWorker}).
  */
 public final class Attributor implements AutoCloseable {
 
@@ -35,6 +39,8 @@ public final class Attributor implements AutoCloseable {
     private final PlanCache plans;
     private final List<Worker> workers = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
+    /** The GPTQ round jobs' worker, when this process runs them; null otherwise. */
+    private final GptqJobWorker gptq;
     private final ServiceMetrics metrics;
     private final AttributorStats stats;
     private final KafkaClientMetrics clientMetrics = new KafkaClientMetrics(KafkaClientMetrics.CONSUMER);
@@ -55,7 +61,13 @@ public final class Attributor implements AutoCloseable {
             workers.add(w);
             clientMetrics.add("worker-" + i, w.loop()::consumerMetrics);
         }
-        metrics.readiness(() -> started && workers.stream().allMatch(w -> w.loop().isServing()));
+        gptq = config.gptqJobsEnabled() ? new GptqJobWorker(config, new AvroDeserializer<>(registry, GptqJob.class), decoder,
+                serializer, stats) : null;
+        if (gptq != null) {
+            clientMetrics.add("gptq", gptq.loop()::consumerMetrics);
+        }
+        metrics.readiness(() -> started && workers.stream().allMatch(w -> w.loop().isServing())
+                && (gptq == null || gptq.loop().isServing()));
         metrics.liveness(() -> !started || threads.stream().allMatch(Thread::isAlive));
     }
 
@@ -66,7 +78,7 @@ public final class Attributor implements AutoCloseable {
     public void start() throws InterruptedException {
         serveMetrics();
         config.ensureTopics(Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
-                Topics.Topic.PLANS, Topics.Topic.DLQ);
+                Topics.Topic.PLANS, Topics.Topic.GPTQ_JOBS, Topics.Topic.CONFIGS, Topics.Topic.DLQ);
         plans.start();
         if (!plans.awaitCaughtUp(2, TimeUnit.MINUTES)) {
             throw new IllegalStateException("the plans topic could not be read within 2 minutes");
@@ -76,14 +88,23 @@ public final class Attributor implements AutoCloseable {
             threads.add(t);
             t.start();
         }
+        if (gptq != null) {
+            Thread t = new Thread(gptq, "qig-gptq");
+            threads.add(t);
+            t.start();
+        }
         for (Worker w : workers) {
             if (!w.loop().awaitReady(5, TimeUnit.MINUTES)) {
                 throw new IllegalStateException("an attributor worker did not start within 5 minutes");
             }
         }
+        if (gptq != null && !gptq.loop().awaitReady(5, TimeUnit.MINUTES)) {
+            throw new IllegalStateException("the GPTQ job worker did not start within 5 minutes");
+        }
         started = true;
-        LOG.info("attributor {}: {} worker(s) serving {} for {}", config.instanceId(), workers.size(), config.models(),
-                config.schemes());
+        LOG.info("attributor {}: {} worker(s) serving {} for {}{}", config.instanceId(), workers.size(), config.models(),
+                config.schemes(), gptq == null ? "" : "; GPTQ round jobs of " + config.methods().stream()
+                        .filter(dev.qig.core.quant.Method::roundsWithGptq).map(dev.qig.core.quant.Method::id).toList());
     }
 
     private void serveMetrics() {
@@ -111,6 +132,9 @@ public final class Attributor implements AutoCloseable {
     @Override
     public void close() {
         workers.forEach(w -> w.loop().stop());
+        if (gptq != null) {
+            gptq.loop().stop();
+        }
         for (Thread t : threads) {
             try {
                 t.join(120_000);

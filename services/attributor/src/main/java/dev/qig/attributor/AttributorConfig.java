@@ -5,9 +5,11 @@ import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.IgRule;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.quant.gptq.GptqOptions;
 import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.topics.Topics;
+import dev.qig.schemas.EngineSettings;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -29,8 +31,18 @@ public final class AttributorConfig extends ServiceConfig {
     public static final String MODELS = "models";
     /** Quantization schemes calibrated for every model. */
     public static final String SCHEMES = "schemes";
-    /** Methods whose sums are computed (one pass serves them all). */
+    /** Methods calibrated: the scale searches' sums in one pass; GPTQ's as round jobs. */
     public static final String METHODS = "methods";
+    /** GPTQ's damping (a fraction of the mean of diag H). */
+    public static final String GPTQ_DAMP = "gptq.damp";
+    /** GPTQ visits columns by descending diag(H). */
+    public static final String GPTQ_ACT_ORDER = "gptq.act.order";
+    /** Run the GPTQ round jobs in this process. */
+    public static final String GPTQ_JOBS_ENABLED = "gptq.jobs.enabled";
+    /** Consumer group of the GPTQ job workers. */
+    public static final String GPTQ_GROUP_ID = "gptq.group.id";
+    /** Where GPTQ jobs write their quantized weights; evaluators and publishers read them there. */
+    public static final String GPTQ_WEIGHTS_DIR = "gptq.weights.dir";
     /** reference_code or paper: the integrated-gradients baseline (docs/quantization-engine.md). */
     public static final String CALIBRATION_BEHAVIOUR = "calibration.behaviour";
     /** Interpolation points of the integrated gradients. */
@@ -62,7 +74,7 @@ public final class AttributorConfig extends ServiceConfig {
     public static final int DEFAULT_METRICS_PORT = 9402;
 
     private static final ConfigDef DEFINITION = commonDefinition(DEFAULT_METRICS_PORT, Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
-            Topics.Topic.PLANS, Topics.Topic.DLQ)
+            Topics.Topic.PLANS, Topics.Topic.GPTQ_JOBS, Topics.Topic.CONFIGS, Topics.Topic.DLQ)
             .define(GROUP_ID, Type.STRING, "qig-attributor", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Consumer group of the attributors. Instances of a group share the samples topic's partitions "
                             + "and must serve the same models, schemes and settings.")
@@ -72,9 +84,25 @@ public final class AttributorConfig extends ServiceConfig {
             .define(SCHEMES, Type.LIST, List.of(QuantScheme.W3A16.id()), NON_EMPTY_LIST, Importance.HIGH,
                     "Quantization schemes calibrated for every model: " + String.join(", ", java.util.Arrays.stream(QuantScheme.values()).map(QuantScheme::id).toList()) + ".")
             .define(METHODS, Type.LIST, List.of("rtn", "awq", "mbq", "qig"), NON_EMPTY_LIST, Importance.MEDIUM,
-                    "Methods whose sums are computed: " + ids(Method.scaleSearches().toArray(Method[]::new))
-                            + ". MBQ adds a gradient pass, QIG the integrated gradients. (gptq and qig-gptq run in "
-                            + "qig calibrate; their round job in the stream is designed in docs/architecture.md.)")
+                    "Methods calibrated: " + ids(Method.values()) + ". The scale searches' sums come from one pass "
+                            + "per sample (MBQ adds a gradient pass, QIG the integrated gradients); gptq and qig-gptq "
+                            + "run as a job per calibrating round (gptq.jobs.enabled), qig-gptq computing QIG's token "
+                            + "weights on the round's samples first.")
+            .define(GPTQ_DAMP, Type.DOUBLE, GptqOptions.DEFAULT.damp(), ConfigDef.Range.between(0, 0.999), Importance.LOW,
+                    "GPTQ's damping, a fraction of the mean of diag(H) added to the diagonal (the reference's 0.01). "
+                            + "Part of the round key when not the default.")
+            .define(GPTQ_ACT_ORDER, Type.BOOLEAN, GptqOptions.DEFAULT.actOrder(), Importance.LOW,
+                    "GPTQ visits columns by descending diag(H) (the reference's --act-order; such configs export "
+                            + "fake-quantized only). Part of the round key when set.")
+            .define(GPTQ_JOBS_ENABLED, Type.BOOLEAN, true, Importance.MEDIUM,
+                    "Run GPTQ round jobs (topic.gptq.jobs) in this process, one at a time on a model copy of its "
+                            + "own, as a member of gptq.group.id. Needs the samples topic to keep a round's samples.")
+            .define(GPTQ_GROUP_ID, Type.STRING, "qig-gptq", new ConfigDef.NonEmptyString(), Importance.LOW,
+                    "Consumer group of the GPTQ job workers; a job is run by one member, again after a crash.")
+            .define(GPTQ_WEIGHTS_DIR, Type.STRING, "gptq-weights", new ConfigDef.NonEmptyString(), Importance.MEDIUM,
+                    "Folder the GPTQ jobs write their quantized weights to (relative to the working directory unless "
+                            + "absolute), one file per content hash; the configs name them by absolute path, so "
+                            + "evaluators and publishers must see the folder at the same path (a shared volume).")
             .define(CALIBRATION_BEHAVIOUR, Type.STRING, "reference_code",
                     ConfigDef.ValidString.in("reference_code", "paper"), Importance.LOW,
                     "Where QIG's integrated-gradients path starts: reference_code (the reference code) or paper "
@@ -127,13 +155,6 @@ public final class AttributorConfig extends ServiceConfig {
         }
         try {
             methods = EnumSet.copyOf(Method.parseList(String.join(",", getList(METHODS))));
-            for (Method m : methods) {
-                if (!m.searchesScales()) {
-                    throw new IllegalArgumentException("method '" + m.id() + "' is not computed in the stream yet; "
-                            + "use qig calibrate --methods " + m.id() + " (stream methods: "
-                            + ids(Method.scaleSearches().toArray(Method[]::new)) + ")");
-                }
-            }
         } catch (IllegalArgumentException e) {
             throw new ConfigException(METHODS, getList(METHODS), e.getMessage());
         }
@@ -151,8 +172,34 @@ public final class AttributorConfig extends ServiceConfig {
         return List.copyOf(schemes);
     }
 
+    /** Every method calibrated, GPTQ's included. */
     public Set<Method> methods() {
         return EnumSet.copyOf(methods);
+    }
+
+    /** The methods whose sums the engine computes per sample. */
+    public Set<Method> scaleSearches() {
+        Set<Method> out = EnumSet.noneOf(Method.class);
+        methods.stream().filter(Method::searchesScales).forEach(out::add);
+        return out;
+    }
+
+    public GptqOptions gptqOptions() {
+        return new GptqOptions(getDouble(GPTQ_DAMP), getBoolean(GPTQ_ACT_ORDER));
+    }
+
+    /** The engine settings of one scheme as records carry them (and round keys name them). */
+    public EngineSettings settingsRecord(QuantScheme scheme) {
+        return Records.settingsRecord(calibrationSettings(scheme), methods, gptqOptions());
+    }
+
+    /** Whether this process runs GPTQ round jobs (it does only when it calibrates a GPTQ method). */
+    public boolean gptqJobsEnabled() {
+        return getBoolean(GPTQ_JOBS_ENABLED) && methods.stream().anyMatch(Method::roundsWithGptq);
+    }
+
+    public java.nio.file.Path gptqWeightsDir() {
+        return java.nio.file.Path.of(getString(GPTQ_WEIGHTS_DIR)).toAbsolutePath();
     }
 
     /** The engine settings for one scheme. */
@@ -196,11 +243,7 @@ public final class AttributorConfig extends ServiceConfig {
         return getInt(STATS_RECORD_MAX_BYTES);
     }
 
-    private static String ids(Enum<?>[] values) {
-        List<String> out = new ArrayList<>();
-        for (Enum<?> v : values) {
-            out.add(v.name().toLowerCase(Locale.ROOT));
-        }
-        return String.join(", ", out);
+    private static String ids(Method[] values) {
+        return String.join(", ", java.util.Arrays.stream(values).map(Method::id).toList());
     }
 }

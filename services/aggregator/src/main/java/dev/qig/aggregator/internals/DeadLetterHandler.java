@@ -45,11 +45,7 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler,
     @Override
     public DeserializationExceptionHandler.Response handleError(ErrorHandlerContext context,
                                                                 ConsumerRecord<byte[], byte[]> record, Exception e) {
-        RejectReason reason = e instanceof AvroDecodingException d ? switch (d.kind()) {
-            case NOT_WIRE_FORMAT -> RejectReason.NOT_WIRE_FORMAT;
-            case UNKNOWN_SCHEMA_ID -> RejectReason.UNKNOWN_SCHEMA_ID;
-            default -> RejectReason.CORRUPT_AVRO;
-        } : RejectReason.CORRUPT_AVRO;
+        RejectReason reason = e instanceof AvroDecodingException d ? RejectReason.of(d) : RejectReason.CORRUPT_AVRO;
         LOG.warn("dead letter ({}) from {}-{}@{}: {}", reason.id(), context.topic(), context.partition(), context.offset(),
                 e.getMessage());
         return DeserializationExceptionHandler.Response.resume(List.of(

@@ -68,6 +68,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     public static final String PLANS_SINK = "plans-sink";
     public static final String CONFIGS_SINK = "configs-sink";
     public static final String DRIFT_SINK = "drift-events-sink";
+    public static final String GPTQ_JOBS_SINK = "gptq-jobs-sink";
 
     private static final Logger LOG = LoggerFactory.getLogger(RoundProcessor.class);
     /** More parts than decoder layers of any model: a record claiming more is malformed. */
@@ -371,7 +372,9 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         DriftCheck check = null;
         DriftMonitor.Measurement drift = null;
         QuantConfig distortion = null;
-        Set<Method> methods = new TreeSet<>(Records.methods(state.getSettings()));
+        Set<Method> served = new TreeSet<>(Records.methods(state.getSettings()));
+        // The scale searches come from the sums; GPTQ's methods are a job over the round's samples.
+        Set<Method> methods = new TreeSet<>(served.stream().filter(Method::searchesScales).toList());
         if (searchRound) {
             CalibrationPlan plan = Records.plan(state.getPlan());
             // Measured before this round's configs replace the ones in force.
@@ -394,6 +397,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                         distortion = config;
                     }
                 }
+                emitGptqJobs(key, state, served, sums, plan, engineSettings, provenance, now, timestamp);
             }
         }
         boolean driftConfirmed = check != null && check.getRoundsOver() >= settings.drift().consecutiveRounds();
@@ -459,6 +463,41 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         }
         save(after);
         metrics.roundClosed(key, closedBy);
+    }
+
+    /**
+     * One GptqJob per GPTQ method the round serves: the round's sample ids (those summed in this
+     * round under its plan), sorted, and for a static scheme the round's activation scales of
+     * unscaled weights. Emitted with the round's other outputs, so a job exists exactly when its
+     * round closed.
+     */
+    private void emitGptqJobs(RoundKey key, RoundState state, Set<Method> served, CalibrationSums sums,
+                              CalibrationPlan plan, CalibrationSettings engineSettings, Map<String, String> provenance,
+                              Instant now, long timestamp) {
+        List<Method> gptq = served.stream().filter(Method::roundsWithGptq).toList();
+        if (gptq.isEmpty()) {
+            return;
+        }
+        List<String> ids = new ArrayList<>();
+        String prefix = key + "|" + state.getPlanVersion() + "|";
+        try (KeyValueIterator<String, Long> it = seen.prefixScan(prefix, new StringSerializer())) {
+            while (it.hasNext()) {
+                KeyValue<String, Long> e = it.next();
+                if (e.value == state.getRound()) {
+                    ids.add(e.key.substring(prefix.length()));
+                }
+            }
+        }
+        Map<GroupKey, Float> inputScales = key.scheme().staticActivations()
+                ? ScaleSearch.search(Method.RTN, sums, plan, engineSettings, key.model(), state.getRound(), state.getRound(),
+                        provenance).inputScales()
+                : Map.of();
+        for (Method m : gptq) {
+            dev.qig.schemas.GptqJob job = Records.gptqJob(key, m, state.getSettings(), state.getRound(),
+                    state.getPlanVersion(), ids, inputScales, provenance, now);
+            context.forward(new Record<>(key.configKey(m), job, timestamp), GPTQ_JOBS_SINK);
+            LOG.info("{}: round {} GPTQ job {} on {} samples", key, state.getRound(), job.getJobId(), ids.size());
+        }
     }
 
     /**

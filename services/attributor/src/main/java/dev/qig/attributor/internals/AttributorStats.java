@@ -28,6 +28,9 @@ public final class AttributorStats {
     private final Counter recomputed;
     private final Counter restarts;
     private final Gauge tokenShare;
+    private final Counter gptqJobs;
+    private final Histogram gptqSeconds;
+    private final Gauge gptqProgress;
 
     public AttributorStats(ServiceMetrics metrics) {
         this.metrics = metrics;
@@ -59,6 +62,15 @@ public final class AttributorStats {
                 .help("Share of QIG's token weight (lambda) on the tokens of one modality (vision, prompt, answer, system), "
                         + "per layer and group, averaged over the samples of the latest batch.")
                 .labelNames("model", "scheme", "layer", "group", "modality").register(registry);
+        gptqJobs = Counter.builder().name("qig_gptq_jobs_total")
+                .help("GPTQ round jobs run to their config (a job run again after a crash counts again).")
+                .labelNames("model", "scheme", "method").register(registry);
+        gptqSeconds = Histogram.builder().name("qig_gptq_job_seconds")
+                .help("Seconds of one GPTQ round job: reading its samples, QIG-GPTQ's token weights, GPTQ layer by layer.")
+                .labelNames("model", "scheme", "method").classicOnly()
+                .classicUpperBounds(1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000).register(registry);
+        gptqProgress = Gauge.builder().name("qig_gptq_job_progress")
+                .help("Share of the running GPTQ job's passes done (0 to 1; 0 when none runs).").register(registry);
     }
 
     ServiceMetrics metrics() {
@@ -83,6 +95,22 @@ public final class AttributorStats {
 
     void restarted() {
         restarts.inc();
+    }
+
+    /** A GPTQ job ran to its config in {@code seconds}. */
+    void gptqJob(String model, String scheme, String method, double seconds) {
+        gptqJobs.labelValues(model, scheme, method).inc();
+        gptqSeconds.labelValues(model, scheme, method).observe(seconds);
+        gptqProgress.set(0);
+    }
+
+    void gptqProgress(double share) {
+        gptqProgress.set(share);
+    }
+
+    /** GPTQ jobs run to their config by this process. */
+    public long gptqJobs() {
+        return (long) ServiceMetrics.sum(gptqJobs);
     }
 
     /** One engine pass: its seconds, and the integrated-gradient points it evaluated. */

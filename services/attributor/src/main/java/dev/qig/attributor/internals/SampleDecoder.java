@@ -42,11 +42,7 @@ public final class SampleDecoder {
         try {
             return deserializer.deserialize(topic, value);
         } catch (AvroDecodingException e) {
-            RejectReason reason = switch (e.kind()) {
-                case NOT_WIRE_FORMAT -> RejectReason.NOT_WIRE_FORMAT;
-                case UNKNOWN_SCHEMA_ID -> RejectReason.UNKNOWN_SCHEMA_ID;
-                default -> RejectReason.CORRUPT_AVRO;
-            };
+            RejectReason reason = RejectReason.of(e);
             throw new RejectedRecordException(reason, e.getMessage(), e);
         }
     }

@@ -94,7 +94,7 @@ public final class Worker implements Runnable {
         this.serializer = serializer;
         this.stats = stats;
         for (QuantScheme s : config.schemes()) {
-            settingsRecords.put(s, Records.settingsRecord(config.calibrationSettings(s), config.methods()));
+            settingsRecords.put(s, config.settingsRecord(s));
         }
         this.loop = new AtLeastOnceLoop("attributor worker " + index, this::newConsumer, stats::restarted);
     }
@@ -213,8 +213,8 @@ public final class Worker implements Runnable {
                            NDManager manager, List<Future<RecordMetadata>> sent, List<Runnable> onAcknowledged) {
         PartialSumsEngine engine = model.engines().get(scheme);
         CalibrationSettings settings = engine.settings();
-        Set<Method> methods = config.methods();
-        RoundKey key = RoundKey.of(model.id(), settings, methods);
+        Set<Method> methods = config.scaleSearches(); // GPTQ's methods are the round's job, not a sample's sums
+        RoundKey key = RoundKey.of(model.id(), scheme, settingsRecords.get(scheme));
         List<VisualQuestion> questions = items.stream().map(Item::question).toList();
         CalibrationPlan plan = plans.current(key);
         List<Object> outcomes = run(model, scheme, engine, questions, plan, methods, manager);

@@ -2,6 +2,8 @@ package dev.qig.core.quant;
 
 import ai.djl.ndarray.NDManager;
 import dev.qig.core.data.VisualQuestion;
+import dev.qig.core.quant.gptq.GptqCalibrator;
+import dev.qig.core.quant.gptq.GptqOptions;
 import dev.qig.core.vqa.VqaModel;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -23,10 +25,12 @@ public final class BatchCalibrator {
     public record Result(Map<Method, QuantConfig> configs, CalibrationPlan plan, CalibrationSums sums,
                          double seconds) {}
 
+    private final VqaModel vqa;
     private final PartialSumsEngine engine;
     private final String modelId;
 
     public BatchCalibrator(VqaModel vqa, CalibrationSettings settings, String modelId) {
+        this.vqa = vqa;
         this.engine = new PartialSumsEngine(vqa, settings, modelId);
         this.modelId = modelId;
     }
@@ -81,6 +85,24 @@ public final class BatchCalibrator {
         forEachSample(engine, samples, chunk -> engine.tokenWeights(chunk, plan, manager), "token weights", progress,
                 r -> out.add(r.lambda()));
         return out;
+    }
+
+    /**
+     * GPTQ or QIG-GPTQ on the samples, in their order; QIG-GPTQ weights every token with
+     * {@link #tokenWeights} first. The model is back in full precision afterwards.
+     */
+    public GptqCalibrator.Result gptq(Method method, GptqOptions options, List<? extends VisualQuestion> samples,
+                                      NDManager manager, BiConsumer<String, Integer> progress) {
+        if (!method.roundsWithGptq()) {
+            throw new IllegalArgumentException("method " + method.id() + " does not round with GPTQ");
+        }
+        GptqCalibrator.TokenWeights weights = null;
+        if (method == Method.QIG_GPTQ) {
+            List<Map<GroupKey, float[]>> lambda = tokenWeights(samples, manager, progress);
+            weights = (sample, group) -> lambda.get(sample).get(group);
+        }
+        return new GptqCalibrator(vqa, engine.settings().scheme(), options.damp(), options.actOrder(),
+                engine.settings().batchSize()).calibrate(samples, weights, manager, progress);
     }
 
     private Map<Method, QuantConfig> search(Set<Method> methods, CalibrationSums sums, CalibrationPlan plan,

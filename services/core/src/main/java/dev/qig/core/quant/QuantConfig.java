@@ -140,6 +140,11 @@ public record QuantConfig(
 
     /** A stable id: model/scheme/method/version. */
     public String id() {
+        return id(model, scheme, method, version);
+    }
+
+    /** The id of a config: {@code model/scheme/method/v<version>}. */
+    public static String id(String model, QuantScheme scheme, Method method, long version) {
         return model + "/" + scheme.id() + "/" + method.id() + "/v" + version;
     }
 

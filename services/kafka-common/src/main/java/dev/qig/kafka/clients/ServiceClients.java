@@ -34,7 +34,14 @@ public final class ServiceClients {
     /** A consumer of {@code topic} in {@code groupId} that polls one record at a time and never commits on its own. */
     public static KafkaConsumer<byte[], byte[]> recordAtATimeConsumer(ServiceConfig config, String groupId, String clientId,
                                                                      String topic) {
+        return recordAtATimeConsumer(config, groupId, clientId, topic, Map.of());
+    }
+
+    /** As above, with {@code defaults} (e.g. a longer max.poll.interval.ms) that apply unless the user set them. */
+    public static KafkaConsumer<byte[], byte[]> recordAtATimeConsumer(ServiceConfig config, String groupId, String clientId,
+                                                                     String topic, Map<String, Object> defaults) {
         Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+        defaults.forEach(props::putIfAbsent);
         props.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

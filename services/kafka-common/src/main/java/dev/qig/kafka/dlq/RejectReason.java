@@ -1,5 +1,6 @@
 package dev.qig.kafka.dlq;
 
+import dev.qig.kafka.serde.AvroDecodingException;
 import java.util.Locale;
 
 /**
@@ -46,12 +47,25 @@ public enum RejectReason {
      * contradict its scheme, scales that are not finite and positive, or groups that do not fit the model.
      */
     MALFORMED_CONFIG,
+    /** A GPTQ job whose method, scheme or settings cannot be run. */
+    MALFORMED_JOB,
+    /** A GPTQ job some of whose samples are no longer on the samples topic (its retention is shorter than a round). */
+    SAMPLES_UNAVAILABLE,
     /** A promoted config of a scheme no serving engine loads, which the publisher is set to refuse (export.unservable). */
     UNSERVABLE_SCHEME,
     /** A checkpoint the publisher could not commit to its artifact store, after every retry; the message is the last error. */
     PUBLISH_FAILED,
     /** Anything else that went wrong while processing the record. */
     PROCESSING_ERROR;
+
+    /** The reason for bytes that did not decode: wire format, schema id, or the Avro itself. */
+    public static RejectReason of(AvroDecodingException e) {
+        return switch (e.kind()) {
+            case NOT_WIRE_FORMAT -> NOT_WIRE_FORMAT;
+            case UNKNOWN_SCHEMA_ID -> UNKNOWN_SCHEMA_ID;
+            default -> CORRUPT_AVRO;
+        };
+    }
 
     public String id() {
         return name().toLowerCase(Locale.ROOT);

@@ -4,17 +4,19 @@ import dev.qig.core.data.VqaSample;
 import dev.qig.core.quant.CalibrationPlan;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.InputRange;
 import dev.qig.core.quant.EqualizationGroup;
 import dev.qig.core.quant.GroupErrors;
 import dev.qig.core.quant.GroupKey;
 import dev.qig.core.quant.GroupStatistics;
 import dev.qig.core.quant.IgRule;
+import dev.qig.core.quant.InputRange;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.quant.gptq.GptqOptions;
 import dev.qig.schemas.CalibrationSample;
 import dev.qig.schemas.EngineSettings;
+import dev.qig.schemas.GptqJob;
 import dev.qig.schemas.GroupChoice;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.PartialsKind;
@@ -61,6 +63,11 @@ public final class Records {
     // --- engine settings ---
 
     public static EngineSettings settingsRecord(CalibrationSettings s, Set<Method> methods) {
+        return settingsRecord(s, methods, GptqOptions.DEFAULT);
+    }
+
+    /** The record of engine settings; {@code gptq} matters to the gptq and qig-gptq methods only. */
+    public static EngineSettings settingsRecord(CalibrationSettings s, Set<Method> methods, GptqOptions gptq) {
         List<String> ids = new ArrayList<>();
         for (Method m : EnumSet.copyOf(methods)) {
             ids.add(m.id());
@@ -72,7 +79,14 @@ public final class Records {
                 .setIqrClip(s.iqrClip())
                 .setCodeFaithfulCounterBug(s.codeFaithfulCounterBug())
                 .setMethods(ids)
+                .setGptqDamp(gptq.damp())
+                .setGptqActOrder(gptq.actOrder())
                 .build();
+    }
+
+    /** GPTQ's damping and column order from a settings record. */
+    public static GptqOptions gptqOptions(EngineSettings r) {
+        return new GptqOptions(r.getGptqDamp(), r.getGptqActOrder());
     }
 
     /** Engine settings for a scheme from a record; chunking and batch size (which do not change results) at their defaults. */
@@ -337,8 +351,7 @@ public final class Records {
                 .setSettings(settings)
                 .setGroups(groups)
                 .setProvenance(new TreeMap<>(c.provenance()))
-                .setInputScales(c.inputScales().entrySet().stream().map(e -> dev.qig.schemas.InputScale.newBuilder()
-                        .setLayer(e.getKey().layer()).setGroup(e.getKey().group().id()).setScale(e.getValue()).build()).toList())
+                .setInputScales(inputScaleRecords(c.inputScales()))
                 .setWeights(c.weights() == null ? null : dev.qig.schemas.WeightsRef.newBuilder()
                         .setLocation(c.weights().location()).setSha256(c.weights().sha256()).build())
                 .setCreatedAt(createdAt)
@@ -354,14 +367,67 @@ public final class Records {
         Map<String, String> provenance = new TreeMap<>(r.getProvenance());
         provenance.putIfAbsent("planVersion", Long.toString(r.getPlanVersion()));
         provenance.putIfAbsent("samples", Long.toString(r.getSamples()));
-        Map<GroupKey, Float> inputScales = new TreeMap<>();
-        for (dev.qig.schemas.InputScale i : r.getInputScales()) {
-            inputScales.put(groupKey(i.getLayer(), i.getGroup()), i.getScale());
-        }
+        Map<GroupKey, Float> inputScales = inputScales(r.getInputScales());
         QuantConfig.WeightsRef weights = r.getWeights() == null ? null
                 : new QuantConfig.WeightsRef(r.getWeights().getLocation(), r.getWeights().getSha256());
         return new QuantConfig(r.getModel(), QuantScheme.parse(r.getScheme()), Method.parse(r.getMethod()), r.getVersion(),
                 r.getRound(), groups, provenance, weights, inputScales);
+    }
+
+    /** Static activation scales as records, in site order. */
+    public static List<dev.qig.schemas.InputScale> inputScaleRecords(Map<GroupKey, Float> scales) {
+        return new TreeMap<>(scales).entrySet().stream().map(e -> dev.qig.schemas.InputScale.newBuilder()
+                .setLayer(e.getKey().layer()).setGroup(e.getKey().group().id()).setScale(e.getValue()).build()).toList();
+    }
+
+    public static Map<GroupKey, Float> inputScales(List<dev.qig.schemas.InputScale> records) {
+        Map<GroupKey, Float> out = new TreeMap<>();
+        for (dev.qig.schemas.InputScale i : records) {
+            out.put(groupKey(i.getLayer(), i.getGroup()), i.getScale());
+        }
+        return out;
+    }
+
+    // --- GPTQ jobs ---
+
+    /**
+     * The job of a calibrating round for a GPTQ method: its samples in sorted order, and what the
+     * config takes over from the round (static input scales, provenance, time).
+     */
+    public static GptqJob gptqJob(RoundKey key, Method method, EngineSettings settings, long round, long planVersion,
+                                  java.util.Collection<String> sampleIds, Map<GroupKey, Float> inputScales,
+                                  Map<String, String> provenance, Instant createdAt) {
+        if (!method.roundsWithGptq()) {
+            throw new IllegalArgumentException("method " + method.id() + " is not a GPTQ method");
+        }
+        return GptqJob.newBuilder()
+                .setJobId(QuantConfig.id(key.model(), key.scheme(), method, round))
+                .setModel(key.model())
+                .setScheme(key.scheme().id())
+                .setMethod(method.id())
+                .setSettings(settings)
+                .setRound(round)
+                .setPlanVersion(planVersion)
+                .setSampleIds(new java.util.TreeSet<>(sampleIds).stream().toList())
+                .setInputScales(inputScaleRecords(inputScales))
+                .setProvenance(new TreeMap<>(provenance))
+                .setCreatedAt(createdAt)
+                .build();
+    }
+
+    /**
+     * The config a job's weights make: the job's round, settings, provenance (with GPTQ's options)
+     * and time, so that the same job always makes the same record.
+     */
+    public static dev.qig.schemas.QuantConfig gptqConfigRecord(GptqJob job, QuantConfig.WeightsRef weights) {
+        Map<String, String> provenance = new TreeMap<>(job.getProvenance());
+        GptqOptions options = gptqOptions(job.getSettings());
+        provenance.put("gptqDamp", Double.toString(options.damp()));
+        provenance.put("gptqActOrder", Boolean.toString(options.actOrder()));
+        provenance.put("gptqJob", job.getJobId());
+        QuantConfig c = new QuantConfig(job.getModel(), QuantScheme.parse(job.getScheme()), Method.parse(job.getMethod()),
+                job.getRound(), job.getRound(), Map.of(), provenance, weights, inputScales(job.getInputScales()));
+        return configRecord(c, job.getSettings(), job.getPlanVersion(), job.getSampleIds().size(), job.getCreatedAt());
     }
 
     // --- helpers ---

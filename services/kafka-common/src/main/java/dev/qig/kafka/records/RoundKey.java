@@ -3,6 +3,7 @@ package dev.qig.kafka.records;
 import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.quant.gptq.GptqOptions;
 import dev.qig.schemas.EngineSettings;
 import java.util.List;
 import java.util.Locale;
@@ -40,8 +41,13 @@ public record RoundKey(String model, QuantScheme scheme, String settings) {
         List<String> methods = s.getMethods().stream().map(m -> Method.parse(m).id()).sorted(
                 (a, b) -> Integer.compare(Method.parse(a).ordinal(), Method.parse(b).ordinal())).toList();
         String rule = "endpoints".equals(s.getIgRule()) ? "" : s.getIgRule().substring(0, 3);
+        // GPTQ's options name the round only where they matter and differ from the reference's, so keys of
+        // rounds without GPTQ (and with its defaults) stay as they were.
+        boolean gptq = methods.stream().anyMatch(m -> Method.parse(m).roundsWithGptq());
+        String gptqOptions = !gptq ? "" : (s.getGptqDamp() == GptqOptions.DEFAULT.damp() ? "" : "-damp" + s.getGptqDamp())
+                + (s.getGptqActOrder() ? "-actorder" : "");
         return s.getBehaviour().toLowerCase(Locale.ROOT) + "-ig" + s.getIgSteps() + rule + (s.getIqrClip() ? "-iqr" : "-noiqr")
-                + (s.getCodeFaithfulCounterBug() ? "-counterbug" : "") + "-" + String.join("+", methods);
+                + (s.getCodeFaithfulCounterBug() ? "-counterbug" : "") + "-" + String.join("+", methods) + gptqOptions;
     }
 
     public static RoundKey parse(String key) {

@@ -27,6 +27,8 @@ public final class Topics {
                 "calibration plans (CalibrationPlan, key = round key; compacted)."),
         CONFIGS("topic.configs", "qig.quant-configs.v1", true,
                 "quantization configs (QuantConfig, key = round key/method; compacted)."),
+        GPTQ_JOBS("topic.gptq.jobs", "qig.gptq-jobs.v1", false,
+                "GPTQ work of calibrating rounds (GptqJob, key = round key/method)."),
         EVAL_RESULTS("topic.eval.results", "qig.eval-results.v1", false,
                 "evaluation results (EvalResult, key = config id)."),
         DRIFT_EVENTS("topic.drift.events", "qig.drift-events.v1", false,

@@ -151,11 +151,7 @@ public final class PublishWorker implements Runnable {
         try {
             active = deserializer.deserialize(r.topic(), r.value());
         } catch (AvroDecodingException e) {
-            RejectReason reason = switch (e.kind()) {
-                case NOT_WIRE_FORMAT -> RejectReason.NOT_WIRE_FORMAT;
-                case UNKNOWN_SCHEMA_ID -> RejectReason.UNKNOWN_SCHEMA_ID;
-                default -> RejectReason.CORRUPT_AVRO;
-            };
+            RejectReason reason = RejectReason.of(e);
             reject(producer, r, new RejectedRecordException(reason, e.getMessage(), e), null);
             return;
         }
