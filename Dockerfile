@@ -29,7 +29,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 qig \
  && useradd --system --uid 10001 --gid qig --home-dir /var/lib/qig --shell /usr/sbin/nologin qig \
- && mkdir -p /opt/qig /var/lib/qig/djl /var/lib/qig/streams /var/lib/qig/published /var/lib/qig/tmp \
+ && mkdir -p /opt/qig /var/lib/qig/djl /var/lib/qig/streams /var/lib/qig/published /var/lib/qig/gptq-weights /var/lib/qig/tmp \
  && chown -R qig:qig /var/lib/qig
 COPY --from=build /qig.jar /opt/qig/qig.jar
 

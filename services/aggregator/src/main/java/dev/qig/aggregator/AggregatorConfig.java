@@ -53,7 +53,7 @@ public final class AggregatorConfig extends ServiceConfig {
      * What confirms a drift: for {@code consecutiveRounds} closed rounds in a row, the max regret of
      * {@code method} over {@code regret} or the max channel shift over {@code muShift}.
      */
-    public record DriftThresholds(Method method, double regret, double muShift, int consecutiveRounds) {}
+    public record DriftThresholds(Method method, double regret, double muShift, double visionShift, int consecutiveRounds) {}
 
     /** Kafka Streams application id: the consumer group, and the prefix of internal topics and the state directory. */
     public static final String APPLICATION_ID = StreamsConfig.APPLICATION_ID_CONFIG;
@@ -77,6 +77,8 @@ public final class AggregatorConfig extends ServiceConfig {
     public static final String DRIFT_REGRET_THRESHOLD = "drift.regret.threshold";
     /** Relative shift of the channel means against the plan above which a round counts towards a drift. */
     public static final String DRIFT_MU_SHIFT_THRESHOLD = "drift.mu.shift.threshold";
+    /** Shift of the vision tokens' channel means at the first layer's input above which a round counts towards a drift. */
+    public static final String DRIFT_VISION_SHIFT_THRESHOLD = "drift.vision.shift.threshold";
     /** Consecutive closed rounds over a threshold that confirm a drift. */
     public static final String DRIFT_CONSECUTIVE_ROUNDS = "drift.consecutive.rounds";
     /** Port of the HTTP endpoint with rounds, plans and configs; 0 picks a free port, -1 turns it off. */
@@ -136,6 +138,12 @@ public final class AggregatorConfig extends ServiceConfig {
                     "A closed round counts towards a drift when the median over groups of the channel shift "
                             + "||mu_round - mu_plan||_2 / ||mu_plan||_2 exceeds this. 0.07: on the shipped model, rounds "
                             + "of 32 samples from one domain differ by 0.035-0.044, clean against cluttered by 0.087-0.105.")
+            .define(DRIFT_VISION_SHIFT_THRESHOLD, Type.DOUBLE, 0.06, ConfigDef.Range.atLeast(0.0), Importance.MEDIUM,
+                    "A closed round counts towards a drift when the channel shift of its vision tokens alone at the "
+                            + "first decoder layer's attention input, against the plan's, exceeds this: image drifts "
+                            + "that the median over groups misses show there. 0.06: on the shipped model, rounds of 32 "
+                            + "samples from one domain differ by 0.015-0.023 (clean) and 0.027-0.057 (cluttered), clean "
+                            + "against lowlight by 0.064-0.074, against cluttered by 0.18-0.22 (qig bench --shift).")
             .define(DRIFT_CONSECUTIVE_ROUNDS, Type.INT, 2, ConfigDef.Range.atLeast(1), Importance.MEDIUM,
                     "Consecutive closed rounds over a threshold that confirm a drift: one round of unusual samples "
                             + "is not a drift, two in a row are.")
@@ -210,7 +218,7 @@ public final class AggregatorConfig extends ServiceConfig {
     /** What confirms a drift. */
     public DriftThresholds driftThresholds() {
         return new DriftThresholds(Method.parse(getString(DRIFT_METHOD)), getDouble(DRIFT_REGRET_THRESHOLD),
-                getDouble(DRIFT_MU_SHIFT_THRESHOLD), getInt(DRIFT_CONSECUTIVE_ROUNDS));
+                getDouble(DRIFT_MU_SHIFT_THRESHOLD), getDouble(DRIFT_VISION_SHIFT_THRESHOLD), getInt(DRIFT_CONSECUTIVE_ROUNDS));
     }
 
     public int httpPort() {

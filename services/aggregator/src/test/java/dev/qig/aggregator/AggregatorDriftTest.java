@@ -156,7 +156,7 @@ class AggregatorDriftTest {
     void onDriftIsTheDefault() {
         start(Map.of());
         assertEquals(AggregatorConfig.RequantizePolicy.ON_DRIFT, config.requantizePolicy());
-        assertEquals(new AggregatorConfig.DriftThresholds(dev.qig.core.quant.Method.QIG, 0.05, 0.07, 2),
+        assertEquals(new AggregatorConfig.DriftThresholds(dev.qig.core.quant.Method.QIG, 0.05, 0.07, 0.06, 2),
                 config.driftThresholds());
     }
 
@@ -290,6 +290,54 @@ class AggregatorDriftTest {
         searchRound(2, 1.0, FakeStats.QIG_BEST, "bright");
         assertEquals(0.0, lastCheck().getMaxMuShift(), 0.0, "the new plan follows the shifted data");
         assertTrue(drifts.isEmpty());
+    }
+
+    @Test
+    void aShiftOfTheVisionTokensAloneConfirmsADriftThatTheChannelMeansMiss() {
+        start(Map.of());
+        java.util.function.BiConsumer<Long, Double> round = (plan, growth) -> {
+            this.round++;
+            for (int i = 1; i <= SAMPLES; i++) {
+                CalibrationSums sums = plan == 0 ? FakeStats.statisticsSums(i, 0)
+                        : FakeStats.searchSums(i, 0, FakeStats.AWQ_BEST, FakeStats.MBQ_BEST, FakeStats.QIG_BEST);
+                stats.pipeInput(FakeStats.KEY.toString(), FakeStats.record("r" + this.round + "-s" + i,
+                        withVision(sums, growth), plan, "clean"));
+            }
+        };
+        round.accept(0L, 0.0);
+        CalibrationPlan first = plans.readValue();
+        assertEquals(1, first.getVisionGroups().size(), "the plan keeps the vision tokens' channel means");
+        round.accept(1L, 0.0);
+        readConfigs();
+        assertEquals(0.0, lastCheck().getVisionShift(), 0.0, "the same images");
+        round.accept(1L, 1.0); // the vision tokens' even channels doubled; every group's statistics unchanged
+        DriftCheck check = lastCheck();
+        assertEquals(0.0, check.getMaxMuShift(), 0.0, "the channel means of all tokens did not move");
+        assertTrue(check.getVisionShift() > 0.06, "vision shift " + check.getVisionShift());
+        round.accept(1L, 1.0);
+        DriftEvent e = drifts.readValue();
+        assertEquals("vision-shift", e.getReason());
+        assertEquals(0.06, e.getThreshold(), 0.0);
+        assertEquals(0.06, e.getVisionShiftThreshold(), 0.0);
+        assertEquals(check.getVisionShift(), e.getVisionShift(), 1e-12);
+        CalibrationPlan second = plans.readValue();
+        assertEquals(2, second.getVersion());
+        round.accept(2L, 1.0);
+        round.accept(2L, 1.0);
+        assertEquals(0.0, lastCheck().getVisionShift(), 0.0, "the new plan follows the new images");
+        assertTrue(drifts.isEmpty());
+    }
+
+    /** The sums with vision-token statistics at the watched site: half its tokens, even channels grown by {@code growth}. */
+    private static CalibrationSums withVision(CalibrationSums sums, double growth) {
+        dev.qig.core.quant.GroupKey site = dev.qig.core.quant.PartialSumsEngine.VISION_SITES.get(0);
+        dev.qig.core.quant.GroupStatistics all = sums.statistics().get(site);
+        double[] abs = new double[all.channels()];
+        for (int c = 0; c < abs.length; c++) {
+            abs[c] = all.absSum()[c].doubleValue() / 2 * (c % 2 == 0 ? 1 + growth : 1);
+        }
+        dev.qig.core.quant.GroupStatistics vision = dev.qig.core.quant.GroupStatistics.of(abs, all.tokens() / 2, 0, 0, 0, 0);
+        return new CalibrationSums(sums.statistics(), sums.errors(), Map.of(), Map.of(site, vision), sums.samples());
     }
 
     @Test

@@ -174,8 +174,14 @@ final class DemoCommand implements Callable<Integer> {
                 } else {
                     event = "";
                 }
+                int searches = (int) methodSet.stream().filter(Method::searchesScales).count();
                 Map<String, QuantConfig> configs = waitBriefly(() -> pipeline.watcher().configs(pipeline.roundKey(), round,
-                        methodSet.size()));
+                        Math.max(1, searches)));
+                if (configs != null && configs.size() < methodSet.size()) {
+                    // A calibrating round's GPTQ configs come from its jobs, after the scale searches' configs.
+                    configs = TopicWatcher.await(() -> pipeline.watcher().configs(pipeline.roundKey(), round,
+                            methodSet.size()), timeout, tick, "the GPTQ configs of round " + r);
+                }
                 if (configs != null) {
                     event = (event.isEmpty() ? "" : event + "; ") + (round == 2 ? "calibrated" : "re-calibrated");
                 }
@@ -232,8 +238,9 @@ final class DemoCommand implements Callable<Integer> {
         if (c == null) {
             return "";
         }
-        return String.format(Locale.ROOT, "; median group: %s regret %s, channel shift %.3f", c.getMethod(),
-                c.getMedianRegret() == null ? "-" : String.format(Locale.ROOT, "%.3f", c.getMedianRegret()), c.getMedianMuShift());
+        return String.format(Locale.ROOT, "; median group: %s regret %s, channel shift %.3f; vision shift %s", c.getMethod(),
+                c.getMedianRegret() == null ? "-" : String.format(Locale.ROOT, "%.3f", c.getMedianRegret()), c.getMedianMuShift(),
+                c.getVisionShift() == null ? "-" : String.format(Locale.ROOT, "%.3f", c.getVisionShift()));
     }
 
     /**
@@ -243,16 +250,19 @@ final class DemoCommand implements Callable<Integer> {
      */
     static String table(List<Row> rows, List<QuantConfig> configs, List<EvalResult> results, List<ActiveConfig> promotions,
                         Set<Method> methods) {
-        StringBuilder sb = new StringBuilder("| round | domain | plan | regret (qig, median group) | channel shift (median group) | event |");
+        StringBuilder sb = new StringBuilder("| round | domain | plan | regret (qig, median group) | channel shift (median group) "
+                + "| vision shift | event |");
         for (Method m : methods) {
             sb.append(' ').append(m.id()).append(": acc % (vs fp32), KL |");
         }
-        sb.append(" promoted |\n|---:|---|---:|---:|---:|---|");
+        sb.append(" promoted |\n|---:|---|---:|---:|---:|---:|---|");
         sb.append("---|".repeat(methods.size())).append("---|\n");
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "| %d | %s | %d | %s | %s | %s |", r.round(), r.domain().id(), r.plan(),
+            sb.append(String.format(Locale.ROOT, "| %d | %s | %d | %s | %s | %s | %s |", r.round(), r.domain().id(), r.plan(),
                     r.check() == null || r.check().getMedianRegret() == null ? "" : String.format(Locale.ROOT, "%.3f", r.check().getMedianRegret()),
-                    r.check() == null ? "" : String.format(Locale.ROOT, "%.3f", r.check().getMedianMuShift()), r.event()));
+                    r.check() == null ? "" : String.format(Locale.ROOT, "%.3f", r.check().getMedianMuShift()),
+                    r.check() == null || r.check().getVisionShift() == null ? ""
+                            : String.format(Locale.ROOT, "%.3f", r.check().getVisionShift()), r.event()));
             for (Method m : methods) {
                 QuantConfig inForce = null;
                 for (QuantConfig c : configs) {

@@ -151,6 +151,8 @@ final class LocalPipeline implements AutoCloseable {
             p.put(AttributorConfig.METHODS, String.join(",", options.methods.stream().map(Method::id).toList()));
             p.put(AttributorConfig.WORKERS, options.workers);
             p.put(AttributorConfig.BATCH_SIZE, options.batchSize);
+            // Where GPTQ jobs put their weights: every service of this process reads them there.
+            p.put(AttributorConfig.GPTQ_WEIGHTS_DIR, stateDir.resolve("gptq-weights").toString());
             if (options.statsRecordMaxBytes != null) {
                 p.put(AttributorConfig.STATS_RECORD_MAX_BYTES, options.statsRecordMaxBytes);
             }

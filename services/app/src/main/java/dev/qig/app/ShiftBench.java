@@ -21,12 +21,13 @@ import java.util.TreeMap;
 
 /**
  * {@code qig bench --shift}: how far the channel means of a round move between rounds of one
- * domain (sampling noise) and between domains (drift), per group and for the median and max group.
- * What the aggregator's drift threshold on the channel shift is chosen from.
+ * domain (sampling noise) and between domains (drift), per group and for the median and max group,
+ * and how far the vision tokens' channel means at the first layer's input move (the vision shift).
+ * What the aggregator's drift thresholds on the channel shift and the vision shift are chosen from.
  */
 final class ShiftBench {
 
-    private static final int DRAWS = 4;
+    private static final int DRAWS = 8;
 
     private ShiftBench() {}
 
@@ -36,7 +37,8 @@ final class ShiftBench {
             VqaModel vqa = model.load(manager);
             PartialSumsEngine engine = new PartialSumsEngine(vqa, CalibrationSettings.defaults(scheme), model.id);
             System.out.printf(Locale.ROOT, "qig bench --shift: %s, %s, rounds of %d samples, %d draws per domain "
-                    + "(seeds 1000..%d); shift = ||mu_b - mu_a|| / ||mu_a|| per group%n", model.location, scheme.id(), samples,
+                    + "(seeds 1000..%d); shift = ||mu_b - mu_a|| / ||mu_a|| per group; vision shift: the same of the vision "
+                    + "tokens' means at layer0.qkv's input%n", model.location, scheme.id(), samples,
                     DRAWS, 1000 + DRAWS - 1);
             Map<Domain, List<CalibrationPlan>> rounds = new TreeMap<>();
             for (Domain d : Domain.values()) {
@@ -47,7 +49,7 @@ final class ShiftBench {
                             EnumSet.of(Method.AWQ), manager)) {
                         sums = sums.plus(r.sums());
                     }
-                    draws.add(CalibrationPlan.from(1, sums.statistics(), null));
+                    draws.add(CalibrationPlan.from(1, sums, null));
                 }
                 rounds.put(d, draws);
                 System.out.printf(Locale.ROOT, "statistics of %s: %d rounds%n", d.id(), DRAWS);
@@ -55,7 +57,7 @@ final class ShiftBench {
             Domain reference = Domain.CLEAN;
             CalibrationPlan plan = rounds.get(reference).get(0);
             StringBuilder table = new StringBuilder("\n| plan (round 1 of) | round of | draw | median group | max group | "
-                    + "median without down | max group's name |\n|---|---|---:|---:|---:|---:|---|\n");
+                    + "median without down | max group's name | vision shift |\n|---|---|---:|---:|---:|---:|---|---:|\n");
             for (Domain a : List.of(reference, Domain.CLUTTERED)) {
                 CalibrationPlan base = rounds.get(a).get(0);
                 for (Domain b : Domain.values()) {
@@ -64,7 +66,9 @@ final class ShiftBench {
                         Map<GroupKey, Double> shifts = new TreeMap<>();
                         CalibrationPlan other = others.get(s);
                         base.mu().forEach((k, mu) -> shifts.put(k, ChannelShift.relative(other.mu().get(k), mu)));
-                        table.append(row(a, b, s, shifts));
+                        double vision = base.visionMu().entrySet().stream().mapToDouble(e ->
+                                ChannelShift.relative(other.visionMu().get(e.getKey()), e.getValue())).max().orElse(Double.NaN);
+                        table.append(row(a, b, s, shifts, vision));
                     }
                 }
             }
@@ -76,11 +80,11 @@ final class ShiftBench {
         }
     }
 
-    private static String row(Domain a, Domain b, int draw, Map<GroupKey, Double> shifts) {
+    private static String row(Domain a, Domain b, int draw, Map<GroupKey, Double> shifts, double vision) {
         Map.Entry<GroupKey, Double> max = shifts.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
         List<Double> withoutDown = shifts.entrySet().stream()
                 .filter(e -> e.getKey().group() != dev.qig.core.quant.EqualizationGroup.DOWN).map(Map.Entry::getValue).toList();
-        return String.format(Locale.ROOT, "| %s | %s | %d | %.3f | %.3f | %.3f | %s |%n", a.id(), b.id(), draw + 1,
-                ChannelShift.median(shifts.values()), max.getValue(), ChannelShift.median(withoutDown), max.getKey());
+        return String.format(Locale.ROOT, "| %s | %s | %d | %.3f | %.3f | %.3f | %s | %.3f |%n", a.id(), b.id(), draw + 1,
+                ChannelShift.median(shifts.values()), max.getValue(), ChannelShift.median(withoutDown), max.getKey(), vision);
     }
 }

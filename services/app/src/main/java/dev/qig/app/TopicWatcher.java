@@ -112,7 +112,7 @@ final class TopicWatcher implements AutoCloseable {
         return planByKeyAndVersion.get(key + "#" + version);
     }
 
-    /** The configs of one round, by method id, once all of them are there (else null). */
+    /** The configs of a round by method, once at least {@code methods} of them are here; null before. */
     Map<String, QuantConfig> configs(RoundKey key, long round, int methods) {
         Map<String, QuantConfig> out = new TreeMap<>();
         configByKeyAndRound.forEach((k, c) -> {
@@ -120,7 +120,7 @@ final class TopicWatcher implements AutoCloseable {
                 out.put(c.getMethod(), c);
             }
         });
-        return out.size() == methods ? out : null;
+        return out.size() >= methods ? out : null;
     }
 
     Map<String, Long> deadLetters() {

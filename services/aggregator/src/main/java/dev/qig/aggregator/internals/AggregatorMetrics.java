@@ -53,7 +53,8 @@ public final class AggregatorMetrics {
                 .help("Rounds closed, by what closed them (count: N samples; time: the round's time limit).")
                 .labelNames("model", "scheme", "settings", "closed_by").register(r);
         driftEvents = Counter.builder().name("qig_drift_events_total")
-                .help("Drifts confirmed (DriftEvents published), by reason (regret, channel-shift, regret+channel-shift).")
+                .help("Drifts confirmed (DriftEvents published), by reason (regret, channel-shift, vision-shift, or several "
+                        + "joined by '+').")
                 .labelNames("model", "scheme", "settings", "reason").register(r);
         configsEmitted = Counter.builder().name("qig_configs_emitted_total")
                 .help("Configs calibrated and published (one per method per calibrating round).")
@@ -73,6 +74,8 @@ public final class AggregatorMetrics {
                 .register(metrics.registry()).set(t.regret());
         Gauge.builder().name("qig_drift_channel_shift_threshold").help("drift.mu.shift.threshold.")
                 .register(metrics.registry()).set(t.muShift());
+        Gauge.builder().name("qig_drift_vision_shift_threshold").help("drift.vision.shift.threshold.")
+                .register(metrics.registry()).set(t.visionShift());
     }
 
     public ServiceMetrics service() {
@@ -89,7 +92,7 @@ public final class AggregatorMetrics {
             for (String by : List.of("count", "time")) {
                 roundsClosed.initLabelValues(key.model(), key.scheme().id(), key.settings(), by);
             }
-            for (String reason : List.of("regret", "channel-shift", "regret+channel-shift")) {
+            for (String reason : DriftMonitor.REASONS) {
                 driftEvents.initLabelValues(key.model(), key.scheme().id(), key.settings(), reason);
             }
         }
@@ -146,6 +149,9 @@ public final class AggregatorMetrics {
                             + "over the layer groups, median or max (stat).");
             GaugeSnapshot.Builder shift = gauge("qig_drift_channel_shift",
                     "Latest drift check: shift of the round's channel means from the plan's, median or max (stat) over the groups.");
+            GaugeSnapshot.Builder vision = gauge("qig_drift_vision_shift",
+                    "Latest drift check: shift of the round's vision-token channel means at the first layer's input from "
+                            + "the plan's.");
             GaugeSnapshot.Builder over = gauge("qig_drift_rounds_over",
                     "Consecutive rounds over a drift threshold so far (0 after a confirmed drift).");
             List<RoundProgress> all;
@@ -180,10 +186,13 @@ public final class AggregatorMetrics {
                     }
                     point(shift, median, c.getMedianMuShift());
                     point(shift, max, c.getMaxMuShift());
+                    if (c.getVisionShift() != null) {
+                        point(vision, l, c.getVisionShift());
+                    }
                 }
             }
             return MetricSnapshots.of(round.build(), samples.build(), plan.build(), dups.build(), checked.build(),
-                    regret.build(), shift.build(), over.build());
+                    regret.build(), shift.build(), vision.build(), over.build());
         }
 
         private static GaugeSnapshot.Builder gauge(String name, String help) {

@@ -233,12 +233,14 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         List<dev.qig.schemas.GroupStatistics> statistics = new ArrayList<>();
         List<dev.qig.schemas.GroupErrors> errors = new ArrayList<>();
         List<dev.qig.schemas.InputRange> ranges = new ArrayList<>();
+        List<dev.qig.schemas.GroupStatistics> vision = new ArrayList<>();
         java.util.BitSet seenParts = new java.util.BitSet();
         for (LayerStats p : parts) {
             seenParts.set(p.getPart());
             statistics.addAll(p.getStatistics());
             errors.addAll(p.getErrors());
             ranges.addAll(p.getRanges());
+            vision.addAll(p.getVision());
         }
         if (seenParts.cardinality() != first.getParts()) {
             throw new RejectedRecordException(RejectReason.MALFORMED_STATS, "sample " + first.getSampleId() + ": parts "
@@ -247,6 +249,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         out.setStatistics(statistics);
         out.setErrors(errors);
         out.setRanges(ranges);
+        out.setVision(vision);
         out.setPart(0);
         out.setParts(1);
         return out;
@@ -326,6 +329,15 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                         + " do not match the round's " + describe(want));
             }
         }
+        // Vision-token statistics are a subset of a group's tokens: same group, same channels, no more tokens.
+        for (Map.Entry<GroupKey, dev.qig.core.quant.GroupStatistics> e : sums.vision().entrySet()) {
+            dev.qig.core.quant.GroupStatistics all = sums.statistics().get(e.getKey());
+            if (all == null || all.channels() != e.getValue().channels() || e.getValue().tokens() > all.tokens()) {
+                throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + ": vision statistics of "
+                        + e.getKey() + " (" + e.getValue().channels() + " channels, " + e.getValue().tokens()
+                        + " tokens) do not fit its statistics");
+            }
+        }
         return sums;
     }
 
@@ -379,7 +391,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             CalibrationPlan plan = Records.plan(state.getPlan());
             // Measured before this round's configs replace the ones in force.
             drift = DriftMonitor.measure(sums, plan, engineSettings, configsInForce(key, state, methods));
-            boolean over = drift.regretOver(settings.drift()) || drift.muShiftOver(settings.drift());
+            boolean over = drift.regretOver(settings.drift()) || drift.muShiftOver(settings.drift())
+                    || drift.visionShiftOver(settings.drift());
             // Under on-drift a calibrating round's configs supersede the ones it measured: it starts the count afresh.
             int roundsOver = over && (everyRound || !calibrates) ? state.getRoundsOverDriftThreshold() + 1 : 0;
             check = driftCheck(state, drift, roundsOver);
@@ -426,7 +439,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 distortion = ScaleSearch.search(settings.distortionMethod(), sums, Records.plan(state.getPlan()),
                         engineSettings, key.model(), state.getRound(), state.getRound(), provenance(state, closedBy));
             }
-            CalibrationPlan next = CalibrationPlan.from(nextVersion, sums.statistics(), distorted ? distortion : null);
+            CalibrationPlan next = CalibrationPlan.from(nextVersion, sums, distorted ? distortion : null);
             dev.qig.schemas.CalibrationPlan planRecord = Records.planRecord(next, key, state.getSettings(),
                     state.getRound(), state.getSamples(), now);
             // The evaluator reads the reason from the configs calibrated under the plan (provenance planReason).
@@ -455,11 +468,13 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 newPlan ? "; plan " + after.getPlanVersion() + " published" : "", sizes[1] / 1024, sizes[0] / 1024);
         RoundStates.clearSums(state.getRoundKey(), layerSums);
         if (check != null) {
-            LOG.info("{}: round {} drift: median {} regret {} (max {}), median mu shift {} (max {}); {} of {} rounds over "
-                    + "(thresholds {}, {})", key, state.getRound(), check.getMethod(), format(check.getMedianRegret()),
-                    format(check.getMaxRegret()), format(check.getMedianMuShift()), format(check.getMaxMuShift()),
+            LOG.info("{}: round {} drift: median {} regret {} (max {}), median mu shift {} (max {}), vision shift {}; {} of {} "
+                    + "rounds over (thresholds {}, {}, {})", key, state.getRound(), check.getMethod(),
+                    format(check.getMedianRegret()), format(check.getMaxRegret()), format(check.getMedianMuShift()),
+                    format(check.getMaxMuShift()), format(check.getVisionShift()),
                     driftConfirmed ? settings.drift().consecutiveRounds() : check.getRoundsOver(),
-                    settings.drift().consecutiveRounds(), settings.drift().regret(), settings.drift().muShift());
+                    settings.drift().consecutiveRounds(), settings.drift().regret(), settings.drift().muShift(),
+                    settings.drift().visionShift());
         }
         save(after);
         metrics.roundClosed(key, closedBy);
@@ -549,6 +564,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 .setMaxMuShift(m.muShifts().isEmpty() ? 0.0 : m.maxMuShift())
                 .setMedianRegret(nullIfNaN(m.medianRegret(method)))
                 .setMedianMuShift(m.muShifts().isEmpty() ? 0.0 : m.medianMuShift())
+                .setVisionShift(nullIfNaN(m.visionShift()))
                 .setMaxRegretByMethod(byMethod)
                 .setRoundsOver(roundsOver)
                 .setDriftConfirmed(false)
@@ -561,6 +577,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         DriftThresholds t = settings.drift();
         boolean regret = m.regretOver(t);
         boolean shift = m.muShiftOver(t);
+        boolean vision = m.visionShiftOver(t);
         List<GroupDrift> groups = new ArrayList<>();
         m.muShifts().forEach((k, muShift) -> {
             if (m.over(k, t)) {
@@ -573,8 +590,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 .setScheme(key.scheme().id())
                 .setRound(state.getRound())
                 .setPlanVersion(state.getPlanVersion())
-                .setReason(regret && shift ? "regret+channel-shift" : regret ? "regret" : "channel-shift")
-                .setThreshold(regret ? t.regret() : t.muShift())
+                .setReason(DriftMonitor.reason(regret, shift, vision))
+                .setThreshold(regret ? t.regret() : shift ? t.muShift() : t.visionShift())
                 .setConsecutiveRounds(t.consecutiveRounds())
                 .setGroups(groups)
                 .setDomains(new TreeMap<>(state.getDomains()))
@@ -583,6 +600,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 .setMethod(t.method().id())
                 .setRegretThreshold(t.regret())
                 .setMuShiftThreshold(t.muShift())
+                .setVisionShift(nullIfNaN(m.visionShift()))
+                .setVisionShiftThreshold(t.visionShift())
                 .setDetectedAt(now)
                 .build();
     }

@@ -76,6 +76,7 @@ final class RoundStates {
         Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
         Map<GroupKey, GroupErrors> errors = new TreeMap<>();
         Map<GroupKey, InputRange> ranges = new TreeMap<>();
+        Map<GroupKey, GroupStatistics> vision = new TreeMap<>();
         try (KeyValueIterator<String, RoundLayerSums> it = layers.prefixScan(layerPrefix(s.getRoundKey()), new StringSerializer())) {
             while (it.hasNext()) {
                 KeyValue<String, RoundLayerSums> e = it.next();
@@ -86,9 +87,10 @@ final class RoundStates {
                             + s.getPlanVersion() + ", " + s.getSamples() + " samples");
                 }
                 for (ExactGroupStatistics g : l.getStatistics()) {
-                    statistics.put(Records.groupKey(g.getLayer(), g.getGroup()), GroupStatistics.ofSums(exact(g.getAbsSum()),
-                            g.getTokens(), exact(g.getGradVisionSum()), g.getGradVisionCount(), exact(g.getGradAnswerSum()),
-                            g.getGradAnswerCount()));
+                    statistics.put(Records.groupKey(g.getLayer(), g.getGroup()), statistics(g));
+                }
+                for (ExactGroupStatistics g : l.getVision()) {
+                    vision.put(Records.groupKey(g.getLayer(), g.getGroup()), statistics(g));
                 }
                 for (ExactGroupErrors g : l.getErrors()) {
                     errors.put(Records.groupKey(g.getLayer(), g.getGroup()), GroupErrors.ofSums(exact(g.getEAll()),
@@ -104,7 +106,21 @@ final class RoundStates {
             throw new IllegalStateException("round " + s.getRound() + " of " + s.getRoundKey() + " counts " + s.getSamples()
                     + " samples but its layer sums are missing");
         }
-        return new CalibrationSums(statistics, errors, ranges, s.getSamples());
+        return new CalibrationSums(statistics, errors, ranges, vision, s.getSamples());
+    }
+
+    private static GroupStatistics statistics(ExactGroupStatistics g) {
+        return GroupStatistics.ofSums(exact(g.getAbsSum()), g.getTokens(), exact(g.getGradVisionSum()),
+                g.getGradVisionCount(), exact(g.getGradAnswerSum()), g.getGradAnswerCount());
+    }
+
+    private static ExactGroupStatistics statisticsRecord(GroupKey k, GroupStatistics g) {
+        return ExactGroupStatistics.newBuilder()
+                .setLayer(k.layer()).setGroup(k.group().id())
+                .setAbsSum(records(g.absSum())).setTokens(g.tokens())
+                .setGradVisionSum(record(g.gradVisionSum())).setGradVisionCount(g.gradVisionCount())
+                .setGradAnswerSum(record(g.gradAnswerSum())).setGradAnswerCount(g.gradAnswerCount())
+                .build();
     }
 
     /** Writes sums into the state's count and one record per decoder layer, each with only that layer's groups. */
@@ -132,12 +148,9 @@ final class RoundStates {
     private static Map<String, RoundLayerSums> layerRecords(RoundState s, CalibrationSums sums) {
         Map<Integer, List<ExactGroupStatistics>> statistics = new TreeMap<>();
         sums.statistics().forEach((k, g) -> statistics.computeIfAbsent(k.layer(), x -> new ArrayList<>())
-                .add(ExactGroupStatistics.newBuilder()
-                        .setLayer(k.layer()).setGroup(k.group().id())
-                        .setAbsSum(records(g.absSum())).setTokens(g.tokens())
-                        .setGradVisionSum(record(g.gradVisionSum())).setGradVisionCount(g.gradVisionCount())
-                        .setGradAnswerSum(record(g.gradAnswerSum())).setGradAnswerCount(g.gradAnswerCount())
-                        .build()));
+                .add(statisticsRecord(k, g)));
+        Map<Integer, List<ExactGroupStatistics>> vision = new TreeMap<>();
+        sums.vision().forEach((k, g) -> vision.computeIfAbsent(k.layer(), x -> new ArrayList<>()).add(statisticsRecord(k, g)));
         Map<Integer, List<ExactGroupErrors>> errors = new TreeMap<>();
         sums.errors().forEach((k, g) -> errors.computeIfAbsent(k.layer(), x -> new ArrayList<>())
                 .add(ExactGroupErrors.newBuilder()
@@ -152,7 +165,7 @@ final class RoundStates {
         Map<String, RoundLayerSums> out = new java.util.LinkedHashMap<>();
         statistics.forEach((layer, st) -> out.put(layerKey(s.getRoundKey(), layer), new RoundLayerSums(s.getRound(),
                 s.getPlanVersion(), sums.samples(), st, errors.getOrDefault(layer, List.of()),
-                ranges.getOrDefault(layer, List.of()))));
+                ranges.getOrDefault(layer, List.of()), vision.getOrDefault(layer, List.of()))));
         return out;
     }
 

@@ -13,7 +13,8 @@ import java.util.TreeMap;
  * added separately. {@link #plus} is exact, commutative and associative, which is what lets a stream
  * of samples in any order give the batch result. For static schemes the sums also carry the input
  * range of every input site ({@link InputRange}, keyed by the group whose input it is; the O key
- * names o's input even where the model has no O group), merged by their max.
+ * names o's input even where the model has no O group), merged by their max. For the drift check
+ * they carry the statistics of the vision tokens alone at the sites it watches ({@link #vision}).
  */
 public final class CalibrationSums {
 
@@ -22,6 +23,7 @@ public final class CalibrationSums {
     private final Map<GroupKey, GroupStatistics> statistics;
     private final Map<GroupKey, GroupErrors> errors;
     private final Map<GroupKey, InputRange> ranges;
+    private final Map<GroupKey, GroupStatistics> vision;
     private final long samples;
 
     public CalibrationSums(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors, long samples) {
@@ -30,9 +32,15 @@ public final class CalibrationSums {
 
     public CalibrationSums(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors,
                            Map<GroupKey, InputRange> ranges, long samples) {
+        this(statistics, errors, ranges, Map.of(), samples);
+    }
+
+    public CalibrationSums(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors,
+                           Map<GroupKey, InputRange> ranges, Map<GroupKey, GroupStatistics> vision, long samples) {
         this.statistics = Collections.unmodifiableMap(new TreeMap<>(statistics));
         this.errors = Collections.unmodifiableMap(new TreeMap<>(errors));
         this.ranges = Collections.unmodifiableMap(new TreeMap<>(ranges));
+        this.vision = Collections.unmodifiableMap(new TreeMap<>(vision));
         this.samples = samples;
     }
 
@@ -41,10 +49,10 @@ public final class CalibrationSums {
         return new CalibrationSums(statistics, errors, 1);
     }
 
-    /** One sample's sums with its input ranges. */
+    /** One sample's sums with its input ranges and vision-token statistics. */
     public static CalibrationSums ofSample(Map<GroupKey, GroupStatistics> statistics, Map<GroupKey, GroupErrors> errors,
-                                          Map<GroupKey, InputRange> ranges) {
-        return new CalibrationSums(statistics, errors, ranges, 1);
+                                          Map<GroupKey, InputRange> ranges, Map<GroupKey, GroupStatistics> vision) {
+        return new CalibrationSums(statistics, errors, ranges, vision, 1);
     }
 
     /** The sum of two sets of sums; a group present on one side only keeps its sums. */
@@ -55,7 +63,18 @@ public final class CalibrationSums {
         o.errors.forEach((k, v) -> e.merge(k, v, GroupErrors::plus));
         Map<GroupKey, InputRange> r = new TreeMap<>(ranges);
         o.ranges.forEach((k, v) -> r.merge(k, v, InputRange::plus));
-        return new CalibrationSums(s, e, r, samples + o.samples);
+        Map<GroupKey, GroupStatistics> v = new TreeMap<>(vision);
+        o.vision.forEach((k, x) -> v.merge(k, x, GroupStatistics::plus));
+        return new CalibrationSums(s, e, r, v, samples + o.samples);
+    }
+
+    /**
+     * The statistics of the vision tokens alone (their channel sums of |x| and their count; no
+     * gradients) at the sites the drift check watches: the first decoder layer's attention input, in
+     * full precision, where a change of the images shows before the text tokens dilute it.
+     */
+    public Map<GroupKey, GroupStatistics> vision() {
+        return vision;
     }
 
     /** Input ranges per site; empty unless the scheme quantizes activations statically. */
@@ -84,11 +103,11 @@ public final class CalibrationSums {
     @Override
     public boolean equals(Object o) {
         return o instanceof CalibrationSums c && samples == c.samples && statistics.equals(c.statistics)
-                && errors.equals(c.errors) && ranges.equals(c.ranges);
+                && errors.equals(c.errors) && ranges.equals(c.ranges) && vision.equals(c.vision);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(statistics, errors, ranges, samples);
+        return Objects.hash(statistics, errors, ranges, vision, samples);
     }
 }

@@ -159,6 +159,7 @@ public final class PartialSumsEngine {
         Map<GroupKey, float[][]> lambdas = new TreeMap<>();
         Map<GroupKey, float[][]> raw = new TreeMap<>();
         Map<GroupKey, float[][]> ranges = Map.of();
+        Map<GroupKey, GroupStatistics[]> vision = new TreeMap<>();
 
         try (NDManager m = parent.newSubManager()) {
             ParameterStore ps = new ParameterStore(m, false);
@@ -179,6 +180,7 @@ public final class PartialSumsEngine {
             if (settings.scheme().staticActivations()) {
                 ranges = channelAbsMax(xFp, maskNd, rows);
             }
+            visionStatistics(xFp, batch, m, vision);
 
             for (GroupKey key : keys) {
                 // Every array a group makes (quantized weight candidates, module outputs, IG points) is
@@ -247,6 +249,13 @@ public final class PartialSumsEngine {
                     problem = "non-finite input range in " + e.getKey() + " (" + ex.getMessage() + ")";
                 }
             }
+            Map<GroupKey, GroupStatistics> rowVision = new TreeMap<>();
+            int row = r;
+            vision.forEach((k, v) -> {
+                if (v[row] != null) {
+                    rowVision.put(k, v[row]);
+                }
+            });
             for (GroupKey key : partials.keySet()) {
                 if (problem != null) {
                     break;
@@ -267,7 +276,7 @@ public final class PartialSumsEngine {
                 }
             }
             results.add(new SampleResult(samples.get(r).id(),
-                    problem == null ? CalibrationSums.ofSample(statistics, errors, rowRanges) : null,
+                    problem == null ? CalibrationSums.ofSample(statistics, errors, rowRanges, rowVision) : null,
                     problem == null ? l : Map.of(), problem == null ? u : Map.of(),
                     java.util.Arrays.copyOf(modality[r], batch.length(r)), problem));
         }
@@ -398,6 +407,53 @@ public final class PartialSumsEngine {
             }
         }
         return sites;
+    }
+
+    /** The sites whose vision tokens the drift check watches: the first layer's attention input. */
+    public static final List<GroupKey> VISION_SITES = List.of(new GroupKey(0, EqualizationGroup.QKV));
+
+    /**
+     * Per vision site and row, the statistics of the row's vision tokens alone (full precision): the
+     * drift check's view of the images. A row whose values are not finite gets none (its other sums
+     * report the problem): null in its place.
+     */
+    private static void visionStatistics(Map<GroupKey, NDArray> inputs, VqaBatch batch, NDManager m,
+                                         Map<GroupKey, GroupStatistics[]> out) {
+        int rows = batch.rows();
+        int t = batch.length();
+        float[] mask = new float[rows * t];
+        long[] count = new long[rows];
+        for (int r = 0; r < rows; r++) {
+            TokenModality[] modality = batch.modality(r);
+            for (int p = 0; p < batch.length(r); p++) {
+                if (modality[p] == TokenModality.VISION) {
+                    mask[r * t + p] = 1f;
+                    count[r]++;
+                }
+            }
+        }
+        NDArray visionMask = m.create(mask, new Shape(rows, t, 1));
+        for (GroupKey site : VISION_SITES) {
+            NDArray x = inputs.get(site);
+            if (x == null) {
+                continue;
+            }
+            int channels = Math.toIntExact(x.getShape().get(2));
+            float[] sums = x.abs().mul(visionMask).sum(new int[] {1}).toFloatArray();
+            GroupStatistics[] perRow = new GroupStatistics[rows];
+            for (int r = 0; r < rows; r++) {
+                double[] abs = new double[channels];
+                for (int c = 0; c < channels; c++) {
+                    abs[c] = sums[r * channels + c];
+                }
+                try {
+                    perRow[r] = GroupStatistics.of(abs, count[r], 0, 0, 0, 0);
+                } catch (ArithmeticException e) {
+                    perRow[r] = null;
+                }
+            }
+            out.put(site, perRow);
+        }
     }
 
     /** Per site and row, the largest |x| of each channel over the row's real tokens. */

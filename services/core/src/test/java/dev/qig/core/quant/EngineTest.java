@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -107,6 +108,48 @@ class EngineTest {
         List<PartialSumsEngine.SampleResult> weights = engine.tokenWeights(samples, plan, manager);
         assertSameWeights(full, weights, 0f);
         assertTrue(weights.stream().noneMatch(r -> r.sums().hasErrors()), "no alpha grid was computed");
+    }
+
+    @Test
+    void visionStatisticsAreTheFirstLayersInputOverTheVisionTokensAlone() {
+        PartialSumsEngine engine = new PartialSumsEngine(vqa, settings(), "m");
+        List<PartialSumsEngine.SampleResult> batch = engine.attribute(samples, CalibrationPlan.empty(),
+                java.util.EnumSet.of(Method.RTN), manager);
+        GroupKey site = PartialSumsEngine.VISION_SITES.get(0);
+        for (int i = 0; i < samples.size(); i++) {
+            // Directly: the sample alone through the model, q's input at layer 0, |x| summed over its vision tokens.
+            dev.qig.core.vqa.VqaBatch one = vqa.teacherForced(List.of(samples.get(i)));
+            dev.qig.core.data.TokenModality[] modality = one.modality(0);
+            double[][] direct = new double[1][];
+            long[] tokens = {0};
+            dev.qig.core.model.QuantizableLinear q = EqualizationGroup.QKV.linears(vqa.model().layers().get(0)).get(0);
+            try (NDManager m = manager.newSubManager()) {
+                q.setInputListener((linear, x) -> {
+                    float[] v = x.toFloatArray();
+                    int channels = Math.toIntExact(x.getShape().get(2));
+                    direct[0] = new double[channels];
+                    for (int p = 0; p < one.length(0); p++) {
+                        if (modality[p] == dev.qig.core.data.TokenModality.VISION) {
+                            tokens[0]++;
+                            for (int c = 0; c < channels; c++) {
+                                direct[0][c] += Math.abs(v[p * channels + c]);
+                            }
+                        }
+                    }
+                });
+                ai.djl.training.ParameterStore ps = new ai.djl.training.ParameterStore(m, false);
+                vqa.model().layers().get(0).forward1(ps, vqa.model().inputEmbeddings(ps, one.pixels(m), one.tokenIds(m),
+                        false), false);
+            } finally {
+                q.setInputListener(null);
+            }
+            GroupStatistics vision = batch.get(i).sums().vision().get(site);
+            assertEquals(vqa.model().config().visionTokens(), vision.tokens(), "every vision token, no other");
+            assertEquals(tokens[0], vision.tokens());
+            double[] got = java.util.Arrays.stream(vision.absSum()).mapToDouble(ExactSum::doubleValue).toArray();
+            assertArrayClose(direct[0], got, 1e-5, "sample " + i);
+            assertEquals(Set.of(site), batch.get(i).sums().vision().keySet(), "the watched site only");
+        }
     }
 
     @Test

@@ -125,6 +125,7 @@ public final class Records {
         sums.statistics().forEach((k, s) -> layerBytes.merge(k.layer(), 64L + 8L * s.channels(), Long::sum));
         sums.errors().forEach((k, e) -> layerBytes.merge(k.layer(), 64L + 8L * 4 * e.eAll().length, Long::sum));
         sums.ranges().forEach((k, r) -> layerBytes.merge(k.layer(), 64L + 4L * r.channels(), Long::sum));
+        sums.vision().forEach((k, s) -> layerBytes.merge(k.layer(), 64L + 8L * s.channels(), Long::sum));
         long budget = Math.max(1, maxBytes - 1024L); // the sample id, settings and other fields
         List<List<Integer>> cuts = new ArrayList<>();
         List<Integer> current = new ArrayList<>();
@@ -162,8 +163,14 @@ public final class Records {
                     ranges.put(k, r);
                 }
             });
+            Map<GroupKey, GroupStatistics> vision = new TreeMap<>();
+            sums.vision().forEach((k, s) -> {
+                if (layers.contains(k.layer())) {
+                    vision.put(k, s);
+                }
+            });
             LayerStats part = layerStats(sampleId, key, settings, planVersion,
-                    CalibrationSums.ofSample(statistics, errors, ranges), domain, eventTime, attributor);
+                    CalibrationSums.ofSample(statistics, errors, ranges, vision), domain, eventTime, attributor);
             // The kind is the whole sample's: a part of a search sample is a search part even if its layers had no errors.
             part.setKind(sums.hasErrors() ? PartialsKind.SEARCH : PartialsKind.STATISTICS);
             part.setPart(i);
@@ -176,14 +183,7 @@ public final class Records {
     /** The record of one sample's sums (statistics only when {@code sums} has no errors). */
     public static LayerStats layerStats(String sampleId, RoundKey key, EngineSettings settings, long planVersion,
                                         CalibrationSums sums, String domain, Instant eventTime, String attributor) {
-        List<dev.qig.schemas.GroupStatistics> statistics = new ArrayList<>();
-        sums.statistics().forEach((k, s) -> statistics.add(dev.qig.schemas.GroupStatistics.newBuilder()
-                .setLayer(k.layer()).setGroup(k.group().id())
-                .setAbsSum(doubles(s.absSum()))
-                .setTokens(s.tokens())
-                .setGradVisionSum(s.gradVisionSum().doubleValue()).setGradVisionCount(s.gradVisionCount())
-                .setGradAnswerSum(s.gradAnswerSum().doubleValue()).setGradAnswerCount(s.gradAnswerCount())
-                .build()));
+        List<dev.qig.schemas.GroupStatistics> statistics = statisticsRecords(sums.statistics());
         List<dev.qig.schemas.GroupErrors> errors = new ArrayList<>();
         sums.errors().forEach((k, e) -> errors.add(dev.qig.schemas.GroupErrors.newBuilder()
                 .setLayer(k.layer()).setGroup(k.group().id())
@@ -196,6 +196,7 @@ public final class Records {
         sums.ranges().forEach((k, r) -> ranges.add(rangeRecord(k, r)));
         return LayerStats.newBuilder()
                 .setRanges(ranges)
+                .setVision(statisticsRecords(sums.vision()))
                 .setSampleId(sampleId)
                 .setModel(key.model())
                 .setScheme(key.scheme().id())
@@ -216,14 +217,7 @@ public final class Records {
      * @throws IllegalArgumentException if a group or array is malformed or a value is not finite
      */
     public static CalibrationSums sums(LayerStats r) {
-        Map<GroupKey, GroupStatistics> statistics = new TreeMap<>();
-        for (dev.qig.schemas.GroupStatistics s : r.getStatistics()) {
-            GroupKey k = groupKey(s.getLayer(), s.getGroup());
-            if (statistics.put(k, finite(k, () -> GroupStatistics.of(primitive(s.getAbsSum()), s.getTokens(),
-                    s.getGradVisionSum(), s.getGradVisionCount(), s.getGradAnswerSum(), s.getGradAnswerCount()))) != null) {
-                throw new IllegalArgumentException("statistics of " + k + " listed twice");
-            }
-        }
+        Map<GroupKey, GroupStatistics> statistics = statistics(r.getStatistics(), "statistics");
         Map<GroupKey, GroupErrors> errors = new TreeMap<>();
         for (dev.qig.schemas.GroupErrors e : r.getErrors()) {
             GroupKey k = groupKey(e.getLayer(), e.getGroup());
@@ -240,7 +234,31 @@ public final class Records {
                 throw new IllegalArgumentException("range of " + k + " listed twice");
             }
         }
-        return CalibrationSums.ofSample(statistics, errors, ranges);
+        return CalibrationSums.ofSample(statistics, errors, ranges, statistics(r.getVision(), "vision statistics"));
+    }
+
+    private static List<dev.qig.schemas.GroupStatistics> statisticsRecords(Map<GroupKey, GroupStatistics> statistics) {
+        List<dev.qig.schemas.GroupStatistics> out = new ArrayList<>();
+        statistics.forEach((k, s) -> out.add(dev.qig.schemas.GroupStatistics.newBuilder()
+                .setLayer(k.layer()).setGroup(k.group().id())
+                .setAbsSum(doubles(s.absSum()))
+                .setTokens(s.tokens())
+                .setGradVisionSum(s.gradVisionSum().doubleValue()).setGradVisionCount(s.gradVisionCount())
+                .setGradAnswerSum(s.gradAnswerSum().doubleValue()).setGradAnswerCount(s.gradAnswerCount())
+                .build()));
+        return out;
+    }
+
+    private static Map<GroupKey, GroupStatistics> statistics(List<dev.qig.schemas.GroupStatistics> records, String what) {
+        Map<GroupKey, GroupStatistics> out = new TreeMap<>();
+        for (dev.qig.schemas.GroupStatistics s : records) {
+            GroupKey k = groupKey(s.getLayer(), s.getGroup());
+            if (out.put(k, finite(k, () -> GroupStatistics.of(primitive(s.getAbsSum()), s.getTokens(),
+                    s.getGradVisionSum(), s.getGradVisionCount(), s.getGradAnswerSum(), s.getGradAnswerCount()))) != null) {
+                throw new IllegalArgumentException(what + " of " + k + " listed twice");
+            }
+        }
+        return out;
     }
 
     /** The record of one input site's range. */
@@ -299,7 +317,11 @@ public final class Records {
             groups.add(PlanGroup.newBuilder().setLayer(k.layer()).setGroup(k.group().id()).setMu(floats(mu))
                     .setGradientRatio(r == null || r.isNaN() ? null : r).build());
         });
+        List<PlanGroup> vision = new ArrayList<>();
+        plan.visionMu().forEach((k, mu) -> vision.add(PlanGroup.newBuilder().setLayer(k.layer()).setGroup(k.group().id())
+                .setMu(floats(mu)).setGradientRatio(null).build()));
         return dev.qig.schemas.CalibrationPlan.newBuilder()
+                .setVisionGroups(vision)
                 .setModel(key.model())
                 .setScheme(key.scheme().id())
                 .setSettings(settings)
@@ -323,7 +345,12 @@ public final class Records {
             mu.put(k, primitiveFloats(g.getMu()));
             ratios.put(k, g.getGradientRatio() == null ? Double.NaN : g.getGradientRatio());
         }
-        return new CalibrationPlan(r.getVersion(), mu, ratios, r.getDistortion() == null ? null : config(r.getDistortion()));
+        Map<GroupKey, float[]> vision = new TreeMap<>();
+        for (PlanGroup g : r.getVisionGroups()) {
+            vision.put(groupKey(g.getLayer(), g.getGroup()), primitiveFloats(g.getMu()));
+        }
+        return new CalibrationPlan(r.getVersion(), mu, ratios, r.getDistortion() == null ? null : config(r.getDistortion()),
+                vision);
     }
 
     // --- configs ---

@@ -63,6 +63,10 @@ class RecordsTest {
                     KEY, dev.qig.core.quant.InputRange.of(new float[] {0.5f, 3.25f, 0f})), 0));
             assertEquals(ranged, Records.sums(Records.layerStats("s1", key, er, search ? 3 : 0, ranged, "clean", Instant.EPOCH, "a")),
                     "input ranges travel with the sums");
+            CalibrationSums seen = sums.plus(new CalibrationSums(Map.of(), Map.of(), Map.of(), Map.of(
+                    KEY, GroupStatistics.of(new double[] {0.25, 1.5, 0.125}, 9, 0, 0, 0, 0)), 0));
+            assertEquals(seen, Records.sums(Records.layerStats("s1", key, er, search ? 3 : 0, seen, "clean", Instant.EPOCH, "a")),
+                    "and so do the vision-token statistics");
         }
         assertEquals("sha256-0123456789abcdef/w4a8/reference_code-ig16mid-iqr-awq+qig", key.toString());
         assertEquals(key, RoundKey.parse(key.toString()));
@@ -91,7 +95,9 @@ class RecordsTest {
                 errors.put(new GroupKey(layer, g), GroupErrors.of(e, e, e, e, 745, 3, 729, 1.0));
             }
         }
-        CalibrationSums sums = CalibrationSums.ofSample(statistics, errors);
+        GroupKey watched = new GroupKey(0, EqualizationGroup.QKV);
+        Map<GroupKey, GroupStatistics> vision = Map.of(watched, GroupStatistics.of(r.doubles(896).toArray(), 729, 0, 0, 0, 0));
+        CalibrationSums sums = CalibrationSums.ofSample(statistics, errors, Map.of(), vision);
         List<LayerStats> parts = Records.layerStatsParts("s1", key, er, 2, sums, "clean", Instant.EPOCH, "a",
                 Records.DEFAULT_STATS_RECORD_BYTES);
         assertTrue(parts.size() > 1, "1.4 MB of sums in more than one record");
@@ -108,7 +114,9 @@ class RecordsTest {
             assertTrue(out.size() <= Records.DEFAULT_STATS_RECORD_BYTES, "part " + i + ": " + out.size() + " bytes");
             CalibrationSums part = Records.sums(p);
             part.statistics().keySet().forEach(k -> assertTrue(seen.add(k), k + " in one part only"));
-            back = new CalibrationSums(merge(back.statistics(), part.statistics()), merge(back.errors(), part.errors()), 1);
+            assertEquals(i == 0, !part.vision().isEmpty(), "the vision statistics in the part with layer 0");
+            back = new CalibrationSums(merge(back.statistics(), part.statistics()), merge(back.errors(), part.errors()),
+                    Map.of(), merge(back.vision(), part.vision()), 1);
         }
         assertEquals(sums, back);
         assertEquals(1, Records.layerStatsParts("s1", key, er, 2, sample(true), "clean", Instant.EPOCH, "a",
