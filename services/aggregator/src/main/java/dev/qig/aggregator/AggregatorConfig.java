@@ -158,7 +158,22 @@ public final class AggregatorConfig extends ServiceConfig {
                     "Host name under which other aggregator instances reach this one's HTTP endpoint.");
 
     public AggregatorConfig(Map<?, ?> props) {
-        super(DEFINITION, props);
+        super(DEFINITION, props, AggregatorConfig::isStreamsKey);
+    }
+
+    /** A Kafka Streams key, or a client key under one of Streams' prefixes (producer., main.consumer., ...). */
+    static boolean isStreamsKey(String key) {
+        if (streamsKeys().contains(key)) {
+            return true;
+        }
+        for (String prefix : List.of(StreamsConfig.PRODUCER_PREFIX, StreamsConfig.CONSUMER_PREFIX,
+                StreamsConfig.MAIN_CONSUMER_PREFIX, StreamsConfig.RESTORE_CONSUMER_PREFIX,
+                StreamsConfig.GLOBAL_CONSUMER_PREFIX, StreamsConfig.ADMIN_CLIENT_PREFIX, StreamsConfig.TOPIC_PREFIX)) {
+            if (key.startsWith(prefix) && key.length() > prefix.length()) {
+                return prefix.equals(StreamsConfig.TOPIC_PREFIX) || isClientKey(key.substring(prefix.length()));
+            }
+        }
+        return false;
     }
 
     public static ConfigDef definition() {

@@ -230,6 +230,7 @@ class AggregatorDriftTest {
         assertEquals(first.getGroups(), second.getGroups(), "same statistics, same mu");
         assertTrue(configs.isEmpty(), "the drifted round itself emits no configs");
         assertTrue(lastCheck().getDriftConfirmed());
+        assertEquals(2, lastCheck().getRoundsOver(), "the confirming check shows the rounds that confirmed it");
         assertEquals(0, roundState().getRoundsOverDriftThreshold(), "the count starts again");
 
         searchRound(2, 0, JUMPED_QIG_BEST, "night"); // round 6: the re-quantization

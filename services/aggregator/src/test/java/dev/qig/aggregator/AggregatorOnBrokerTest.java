@@ -135,8 +135,12 @@ class AggregatorOnBrokerTest {
 
             // The metrics endpoint tells the same story: dead letters by reason, samples, rounds, configs, the stream.
             String metricsBase = aggregator.metrics().baseUrl();
-            PrometheusText m = PrometheusText.parse(http.send(HttpRequest.newBuilder(URI.create(metricsBase
-                    + ServiceMetrics.METRICS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).body());
+            String scrape = http.send(HttpRequest.newBuilder(URI.create(metricsBase + ServiceMetrics.METRICS_PATH)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            PrometheusText m = PrometheusText.parse(scrape);
+            // promtool's rules, on every name the aggregator serves, Kafka Streams' bridged ones included.
+            assertEquals(List.of(), dev.qig.kafka.metrics.PromLint.problems(scrape));
+            assertTrue(m.names().contains("qig_kafka_stream_thread_blocked_time_seconds_total"), "ns became seconds");
             assertEquals(1.0, m.series("qig_dead_letters_total", l -> "corrupt_avro".equals(l.get("reason"))).get(0).value());
             assertEquals(1.0, m.series("qig_dead_letters_total", l -> "not_wire_format".equals(l.get("reason"))).get(0).value());
             assertEquals(2.0, m.sum("qig_dead_letters_total"));

@@ -140,8 +140,8 @@ final class ExportCommand implements Callable<Integer> {
 
     /** The newest record of the configs topic whose id is {@code id}, read from the beginning to the end. */
     private QuantConfig fromTopic(String id) {
-        TopicsConfig settings = new TopicsConfig(ConfigSources.resolve(TopicsConfig.definition(), List.of(), null, System.getenv(),
-                ConfigSources.parseAssignments(assignments)));
+        TopicsConfig settings = new TopicsConfig(ConfigSources.resolve(TopicsConfig.definition(), List.of(),
+                ServiceCommands.ConfigCommand.allKeys(), null, System.getenv(), ConfigSources.parseAssignments(assignments)));
         Map<String, Object> props = new HashMap<>(settings.kafkaClientProperties());
         props.put(ConsumerConfig.GROUP_ID_CONFIG, "qig-export-" + UUID.randomUUID());
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

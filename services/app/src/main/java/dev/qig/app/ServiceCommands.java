@@ -247,6 +247,15 @@ final class ServiceCommands {
             return service.equalsIgnoreCase("aggregator") ? AggregatorConfig.streamsKeys() : java.util.Set.of();
         }
 
+        /** Every key of every service (and Kafka Streams'): what one environment shared by the services may set. */
+        static java.util.Set<String> allKeys() {
+            java.util.Set<String> keys = new java.util.TreeSet<>(AggregatorConfig.streamsKeys());
+            for (String s : java.util.List.of("ingest", "attributor", "aggregator", "evaluator", "publisher", "topics")) {
+                keys.addAll(definition(s).names());
+            }
+            return keys;
+        }
+
         static ConfigDef definition(String service) {
             return switch (service.toLowerCase(Locale.ROOT)) {
                 case "ingest" -> IngestConfig.definition();

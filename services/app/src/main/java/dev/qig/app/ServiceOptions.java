@@ -27,7 +27,7 @@ final class ServiceOptions {
 
     /** The merged settings, where the environment may also set {@code passThroughKeys} (Kafka Streams' keys). */
     Map<String, String> resolve(ConfigDef definition, java.util.Collection<String> passThroughKeys) {
-        return ConfigSources.resolve(definition, passThroughKeys, file, System.getenv(),
-                ConfigSources.parseAssignments(assignments));
+        return ConfigSources.resolve(definition, passThroughKeys, ServiceCommands.ConfigCommand.allKeys(), file,
+                System.getenv(), ConfigSources.parseAssignments(assignments));
     }
 }

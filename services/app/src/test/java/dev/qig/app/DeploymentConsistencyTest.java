@@ -249,42 +249,89 @@ class DeploymentConsistencyTest {
 
     // ---- k8s/ ----
 
+    /**
+     * Every kustomization under k8s/ builds, with {@code kubectl kustomize} or {@code kustomize build}
+     * where either is installed (Debian's kubectl bundles kustomize); skipped where neither is. An
+     * overlay inside its base's folder does not (kustomize: "cycle detected").
+     */
+    @Test
+    void everyKustomizationBuildsWhereKubectlOrKustomizeIsInstalled() throws Exception {
+        List<String> tool = onPath("kubectl") ? List.of("kubectl", "kustomize")
+                : onPath("kustomize") ? List.of("kustomize", "build") : null;
+        org.junit.jupiter.api.Assumptions.assumeTrue(tool != null, "neither kubectl nor kustomize is installed");
+        List<Path> roots;
+        try (Stream<Path> s = Files.walk(ROOT.resolve("k8s"))) {
+            roots = s.filter(p -> p.getFileName().toString().equals("kustomization.yaml")).map(Path::getParent).sorted().toList();
+        }
+        assertEquals(List.of(ROOT.resolve("k8s/base"), ROOT.resolve("k8s/overlays/demo")), roots);
+        Map<Path, List<String>> objects = new TreeMap<>();
+        for (Path root : roots) {
+            List<String> command = new ArrayList<>(tool);
+            command.add(root.toString());
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", command));
+            assertEquals(0, p.exitValue(), String.join(" ", command) + ":\n" + out);
+            List<String> built = new ArrayList<>();
+            for (Object d : new Yaml(new SafeConstructor(new LoaderOptions())).loadAll(out)) {
+                Map<String, Object> doc = map(d);
+                built.add(doc.get("kind") + " " + map(doc.get("metadata")).get("name"));
+            }
+            objects.put(root, built);
+        }
+        List<String> base = objects.get(ROOT.resolve("k8s/base"));
+        List<String> demo = new ArrayList<>(objects.get(ROOT.resolve("k8s/overlays/demo")));
+        assertTrue(base.contains("Job qig-topics") && base.contains("StatefulSet qig-aggregator"), base.toString());
+        demo.removeAll(base);
+        assertEquals(List.of("ConfigMap qig-ingest", "Job qig-ingest"), demo.stream().sorted().toList(),
+                "the demo overlay: the base and the ingest Job");
+    }
+
+    private static boolean onPath(String command) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            if (Files.isExecutable(Path.of(dir, command))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Test
     void kubernetesManifestsRunEveryServiceWithKnownValidAndCompleteSettings() throws IOException {
         Path dir = ROOT.resolve("k8s");
-        Map<String, Object> kustomization = map(load(dir.resolve("kustomization.yaml")).get(0));
+        Map<String, Object> kustomization = map(load(dir.resolve("base/kustomization.yaml")).get(0));
         Set<String> listed = new TreeSet<>(strings(kustomization.get("resources")));
         Set<String> files;
-        try (Stream<Path> s = Files.list(dir)) {
+        try (Stream<Path> s = Files.list(dir.resolve("base"))) {
             files = s.map(p -> p.getFileName().toString()).filter(f -> f.endsWith(".yaml") && !f.equals("kustomization.yaml"))
                     .collect(Collectors.toCollection(TreeSet::new));
         }
-        assertEquals(files, listed, "kustomization.yaml lists every manifest of k8s/");
+        assertEquals(files, listed, "kustomization.yaml lists every manifest of k8s/base");
 
         List<Map<String, Object>> docs = new ArrayList<>();
         for (String f : files) {
-            docs.addAll(documents(dir, f));
+            docs.addAll(documents(dir, "base/" + f));
         }
-        // The demo overlay (k8s/demo): the base, its own resources, ConfigMap patches, the base's image.
-        Map<String, Object> demo = map(load(dir.resolve("demo/kustomization.yaml")).get(0));
+        // The demo overlay (k8s/overlays/demo): the base, its own resources, ConfigMap patches, the base's image.
+        Map<String, Object> demo = map(load(dir.resolve("overlays/demo/kustomization.yaml")).get(0));
         List<String> demoResources = strings(demo.get("resources"));
-        assertTrue(demoResources.contains("../"), "k8s/demo builds on k8s/");
-        assertEquals(kustomization.get("images"), demo.get("images"), "k8s/demo names the image as k8s/ does");
+        assertTrue(demoResources.contains("../../base"), "k8s/overlays/demo builds on k8s/base");
+        assertEquals(kustomization.get("images"), demo.get("images"), "the demo overlay names the image as the base does");
         Set<String> demoKinds = new TreeSet<>();
         for (String f : demoResources) {
-            if (!f.equals("../")) {
-                List<Map<String, Object>> added = documents(dir, "demo/" + f);
+            if (!f.equals("../../base")) {
+                List<Map<String, Object>> added = documents(dir, "overlays/demo/" + f);
                 added.forEach(d -> demoKinds.add(d.get("kind") + " " + map(d.get("metadata")).get("name")));
                 docs.addAll(added);
             }
         }
-        assertEquals(Set.of("ConfigMap qig-ingest", "Job qig-ingest"), demoKinds, "k8s/demo adds the ingest Job only");
+        assertEquals(Set.of("ConfigMap qig-ingest", "Job qig-ingest"), demoKinds, "the demo overlay adds the ingest Job only");
         for (Object o : list(demo.get("patches"))) {
-            for (Map<String, Object> patch : documents(dir, "demo/" + map(o).get("path"))) {
-                assertEquals("ConfigMap", patch.get("kind"), "k8s/demo patches settings only");
+            for (Map<String, Object> patch : documents(dir, "overlays/demo/" + map(o).get("path"))) {
+                assertEquals("ConfigMap", patch.get("kind"), "the demo overlay patches settings only");
                 Map<String, Object> target = docs.stream().filter(d -> "ConfigMap".equals(d.get("kind"))
                                 && map(d.get("metadata")).get("name").equals(map(patch.get("metadata")).get("name")))
-                        .findFirst().orElseThrow(() -> new AssertionError("k8s/demo patches a ConfigMap k8s/ lacks: " + patch));
+                        .findFirst().orElseThrow(() -> new AssertionError("the demo overlay patches a ConfigMap the base lacks: " + patch));
                 map(target.get("data")).putAll(map(patch.get("data")));
             }
         }
@@ -376,7 +423,7 @@ class DeploymentConsistencyTest {
                 qig.stream().map(QigContainer::service).collect(Collectors.toCollection(TreeSet::new)),
                 "k8s (with the demo's ingest Job) runs every service and the topics Job");
         assertEquals(new TreeSet<>(List.of("attributor", "aggregator", "evaluator", "publisher", "topics")),
-                qig.stream().filter(c -> !c.where().startsWith("k8s/demo/")).map(QigContainer::service)
+                qig.stream().filter(c -> !c.where().startsWith("k8s/overlays/demo/")).map(QigContainer::service)
                         .collect(Collectors.toCollection(TreeSet::new)),
                 "k8s/ itself runs the services and the topics Job, and writes no samples");
 
@@ -491,10 +538,12 @@ class DeploymentConsistencyTest {
                 "StatefulSet", Map.entry("apps/v1", io.fabric8.kubernetes.api.model.apps.StatefulSet.class),
                 "Job", Map.entry("batch/v1", io.fabric8.kubernetes.api.model.batch.v1.Job.class));
         Path dir = ROOT.resolve("k8s");
-        List<String> files = new ArrayList<>(strings(map(load(dir.resolve("kustomization.yaml")).get(0)).get("resources")));
-        Map<String, Object> demo = map(load(dir.resolve("demo/kustomization.yaml")).get(0));
-        strings(demo.get("resources")).stream().filter(f -> !f.equals("../")).forEach(f -> files.add("demo/" + f));
-        list(demo.get("patches")).forEach(o -> files.add("demo/" + map(o).get("path")));
+        List<String> files = new ArrayList<>();
+        strings(map(load(dir.resolve("base/kustomization.yaml")).get(0)).get("resources")).forEach(f -> files.add("base/" + f));
+        Map<String, Object> demo = map(load(dir.resolve("overlays/demo/kustomization.yaml")).get(0));
+        strings(demo.get("resources")).stream().filter(f -> !f.equals("../../base"))
+                .forEach(f -> files.add("overlays/demo/" + f));
+        list(demo.get("patches")).forEach(o -> files.add("overlays/demo/" + map(o).get("path")));
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         int read = 0;
         for (String f : files) {
@@ -733,7 +782,7 @@ class DeploymentConsistencyTest {
 
     @Test
     void theSecretsHoldOnlyPlaceholders() throws IOException {
-        for (Object d : load(ROOT.resolve("k8s/secret.yaml"))) {
+        for (Object d : load(ROOT.resolve("k8s/base/secret.yaml"))) {
             Map<String, Object> doc = map(d);
             assertFalse(doc.containsKey("data"), "no encoded values in the committed Secret");
             map(doc.get("stringData")).forEach((k, v) -> {

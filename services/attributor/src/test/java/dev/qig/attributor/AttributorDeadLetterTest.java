@@ -118,6 +118,9 @@ class AttributorDeadLetterTest {
             bad.put("empty_answer", serializer.serialize(samplesTopic, sample(base, "empty-answer").setAnswer("").build()));
             bad.put("unknown_model", serializer.serialize(samplesTopic, sample(base, "other-model")
                     .setModel("sha256-0000000000000000").build()));
+            bad.put("oversize_image", serializer.serialize(samplesTopic, sample(base, "bomb")
+                    .setImage(ByteBuffer.wrap(decompressionBomb())).build()));
+            bad.put("null_value", null);
             bad.put("non_finite", serializer.serialize(samplesTopic, sample(base, "nan")
                     .setPrompt("how many " + NAN_WORD + " are there ?").setAnswer("two").build()));
 
@@ -192,6 +195,14 @@ class AttributorDeadLetterTest {
         } finally {
             MockSchemaRegistry.drop(scope);
         }
+    }
+
+    /** A valid PNG of 5000 x 5000 black pixels: a few kilobytes that would decode to 25 M pixels. */
+    private static byte[] decompressionBomb() throws java.io.IOException {
+        BufferedImage image = new BufferedImage(5000, 5000, BufferedImage.TYPE_BYTE_BINARY);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(image, "png", out);
+        return out.toByteArray();
     }
 
     private static CalibrationSample.Builder sample(VqaSample s, String id) {

@@ -114,6 +114,15 @@ class EvaluatorOnBrokerTest {
             sequence.add(serializer.serialize(configsTopic, record(mbqV3)));       // refused: equal, its round's rtn is active
             try (Evaluator evaluator = new Evaluator(config, registry)) {
                 evaluator.start();
+                // Before any config: every method's promotion counter is there at 0, so that the first
+                // promotion is an increase a dashboard sees (a series that first appears at 1 is not).
+                var promotions = evaluator.metrics().registry().scrape().stream()
+                        .filter(m -> m.getMetadata().getPrometheusName().equals("qig_promotions"))
+                        .flatMap(m -> m.getDataPoints().stream()).toList();
+                assertEquals(dev.qig.core.quant.QuantScheme.values().length * dev.qig.core.quant.Method.values().length,
+                        promotions.size(), "every scheme and method of the served model");
+                promotions.forEach(p -> assertEquals(0.0, ((io.prometheus.metrics.model.snapshots.CounterSnapshot
+                        .CounterDataPointSnapshot) p).getValue(), 0.0));
                 send(kafka, configsTopic, sequence);
 
                 List<EvalResult> results = read(kafka, config.topic(Topics.Topic.EVAL_RESULTS), 2 + 6 * 2,

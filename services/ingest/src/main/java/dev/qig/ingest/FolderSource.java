@@ -82,7 +82,7 @@ final class FolderSource implements SampleSource {
         return SampleJson.item(key, raw, bytes -> {
             JsonNode root = SampleJson.object(bytes, name);
             String prompt = SampleJson.text(root, "prompt", name, RejectReason.EMPTY_PROMPT);
-            String answer = SampleJson.text(root, "answer", name, RejectReason.EMPTY_ANSWER);
+            String answer = SampleJson.text(root, "answer", name, RejectReason.MISSING_ANSWER);
             String domain = SampleJson.optionalText(root, "domain", name);
             String id = SampleJson.optionalText(root, "id", name);
             String image = SampleJson.optionalText(root, "image", name);

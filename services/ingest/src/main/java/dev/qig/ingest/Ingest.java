@@ -1,6 +1,8 @@
 package dev.qig.ingest;
 
 import dev.qig.kafka.dlq.DeadLetters;
+import dev.qig.kafka.dlq.RejectReason;
+import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistries;
 import dev.qig.kafka.registry.SchemaRegistryClient;
@@ -66,6 +68,11 @@ public final class Ingest implements AutoCloseable {
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicLong acknowledged = new AtomicLong();
     private final AtomicReference<KafkaException> failure = new AtomicReference<>();
+    /** Samples the broker refused as too large (its max.message.bytes), to be dead-lettered by the sending thread. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<SampleSource.Rejected> refusedBySize =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** The producer's max.request.size: a record larger than this is refused before it is sent. */
+    private final int maxRequestSize;
     private final IngestMetrics metrics;
     private final boolean ownsMetrics;
 
@@ -102,6 +109,8 @@ public final class Ingest implements AutoCloseable {
         // Not overridable: the samples are the pipeline's input, a lost or duplicated one skews a round.
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        this.maxRequestSize = Integer.parseInt(String.valueOf(props.getOrDefault(ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
+                ProducerConfig.configDef().defaultValues().get(ProducerConfig.MAX_REQUEST_SIZE_CONFIG))));
         this.producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
     }
 
@@ -165,16 +174,30 @@ public final class Ingest implements AutoCloseable {
                     stopped = true;
                     break;
                 }
-                send(samplesTopic, s.value());
-                sent++;
-                progress.accept(sent);
+                SampleSource.Rejected tooLarge = send(samplesTopic, s.value());
+                if (tooLarge == null) {
+                    sent++;
+                    progress.accept(sent);
+                } else {
+                    sendDeadLetter(dlqTopic, tooLarge);
+                    deadLettered++;
+                }
             } else if (item instanceof SampleSource.Rejected r) {
                 sendDeadLetter(dlqTopic, r);
                 deadLettered++;
             }
+            for (SampleSource.Rejected r; (r = refusedBySize.poll()) != null; sent--, deadLettered++) {
+                sendDeadLetter(dlqTopic, r);
+            }
             throwIfFailed();
         }
         producer.flush();
+        if (!refusedBySize.isEmpty()) {
+            for (SampleSource.Rejected r; (r = refusedBySize.poll()) != null; sent--, deadLettered++) {
+                sendDeadLetter(dlqTopic, r);
+            }
+            producer.flush();
+        }
         throwIfFailed();
         long expected = sent + deadLettered;
         if (acknowledged.get() != expected) {
@@ -213,21 +236,54 @@ public final class Ingest implements AutoCloseable {
         }
     }
 
-    private void send(String topic, CalibrationSample sample) {
+    /**
+     * Sends a sample; returns its dead letter instead when its record is larger than the producer may
+     * send (max.request.size). A record the broker refuses as too large (its max.message.bytes) is
+     * dead-lettered too, from the sending thread, after the callback queued it.
+     */
+    private SampleSource.Rejected send(String topic, CalibrationSample sample) {
         String id = sample.getSampleId();
         String what = "sample " + id;
         try {
-            ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, keySerializer.serialize(topic, id),
-                    valueSerializer.serialize(topic, sample));
+            byte[] key = keySerializer.serialize(topic, id);
+            byte[] value = valueSerializer.serialize(topic, sample);
+            // The record's size as the producer checks it: key, value and the batch's headers (under 128 bytes).
+            if (key.length + value.length + 128 > maxRequestSize) {
+                return oversize(topic, sample, key, value.length, "exceeds the producer's max.request.size of "
+                        + maxRequestSize + " bytes");
+            }
+            ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, key, value);
+            int size = value.length;
             producer.send(record, (metadata, error) -> {
+                if (error instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+                    refusedBySize.add(oversize(topic, sample, key, size, "was refused by the broker as too large ("
+                            + error.getMessage() + ")"));
+                    return;
+                }
                 acknowledge(what, topic, error);
                 if (error == null) {
                     metrics.acknowledged();
                 }
             });
+            return null;
         } catch (KafkaException e) {
             throw new KafkaException(what + ": cannot send to " + topic + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The dead letter of a sample too large for a record: the sample without its image bytes (the
+     * dead-letter topic has the same limit), with the image's size in the message.
+     */
+    private SampleSource.Rejected oversize(String topic, CalibrationSample sample, byte[] key, int bytes, String why) {
+        int image = sample.getImage() == null ? 0 : sample.getImage().remaining();
+        CalibrationSample stripped = CalibrationSample.newBuilder(sample).setImage(null).build();
+        String message = "sample " + sample.getSampleId() + ": its record of " + bytes + " bytes (image " + image
+                + " bytes) " + why + "; send large images by file: URI, or raise max.request.size here and the "
+                + "topic's max.message.bytes (docs/deployment.md)";
+        RejectReason reason = image > 0 ? RejectReason.OVERSIZE_IMAGE : RejectReason.OVERSIZE_PROMPT;
+        return new SampleSource.Rejected(key, valueSerializer.serialize(topic, stripped), reason,
+                new RejectedRecordException(reason, message));
     }
 
     private void sendDeadLetter(String topic, SampleSource.Rejected r) {

@@ -172,7 +172,7 @@ final class JsonLinesSource implements SampleSource {
     private static String answer(JsonNode root, String where) {
         JsonNode node = root.get("answer");
         if (node == null || node.isNull()) {
-            throw new RejectedRecordException(RejectReason.EMPTY_ANSWER, where + ": no \"answer\"");
+            throw new RejectedRecordException(RejectReason.MISSING_ANSWER, where + ": no \"answer\"");
         }
         if (node.isTextual()) {
             return node.textValue();

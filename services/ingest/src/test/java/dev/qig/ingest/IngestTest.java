@@ -216,6 +216,54 @@ class IngestTest {
     }
 
     @Test
+    void anImageTooLargeForARecordIsDeadLetteredWithoutItsBytesAndTheFolderGoesOn(@TempDir Path dir) throws Exception {
+        byte[] png = new SyntheticWorld().generate(Domain.CLEAN, 1, 1).get(0).toPng();
+        Files.createDirectories(dir.resolve("img"));
+        Files.write(dir.resolve("img/a.png"), png);
+        // 1000 x 1000 pixels of noise: about 3 MB of PNG, past the producer's 1 MB max.request.size.
+        java.awt.image.BufferedImage noise = new java.awt.image.BufferedImage(1000, 1000,
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.util.Random random = new java.util.Random(3);
+        for (int y = 0; y < 1000; y++) {
+            for (int x = 0; x < 1000; x++) {
+                noise.setRGB(x, y, random.nextInt(1 << 24));
+            }
+        }
+        java.io.ByteArrayOutputStream big = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(noise, "png", big);
+        assertTrue(big.size() > 2_000_000, big.size() + " bytes");
+        Files.write(dir.resolve("img/big.png"), big.toByteArray());
+        write(dir, "a.json", """
+                {"image": "img/a.png", "prompt": "what color is the circle", "answer": "red", "id": "before"}
+                """);
+        write(dir, "b.json", """
+                {"image": "img/big.png", "prompt": "what color is the circle", "answer": "red", "id": "huge"}
+                """);
+        write(dir, "c.json", """
+                {"image": "img/a.png", "prompt": "how many squares", "answer": "two", "id": "after"}
+                """);
+
+        Setup s = Setup.fresh(Map.of("source", "folder", "folder.path", dir.toString()));
+        Ingest.Summary summary;
+        try (Ingest ingest = new Ingest(s.config(), s.registry())) {
+            summary = ingest.run();
+        }
+        assertEquals(2, summary.samplesSent(), "the samples before and after the large one");
+        assertEquals(1, summary.deadLettered());
+        AvroDeserializer<CalibrationSample> values = new AvroDeserializer<>(s.registry(), CalibrationSample.class);
+        assertEquals(java.util.Set.of("before", "after"), readAll(s.samples(), 2).stream()
+                .map(r -> values.deserialize(r.topic(), r.value()).getSampleId()).collect(Collectors.toSet()));
+        ConsumerRecord<byte[], byte[]> letter = readAll(s.dlq(), 1).get(0);
+        assertEquals("oversize_image", DeadLetters.header(letter.headers(), DeadLetters.REASON));
+        assertTrue(DeadLetters.header(letter.headers(), DeadLetters.MESSAGE).contains("max.request.size"),
+                DeadLetters.header(letter.headers(), DeadLetters.MESSAGE));
+        CalibrationSample stripped = values.deserialize(s.dlq(), letter.value());
+        assertEquals("huge", stripped.getSampleId());
+        assertNull(stripped.getImage(), "the dead letter carries the sample without its image bytes");
+        assertTrue(letter.value().length < 10_000, letter.value().length + " bytes");
+    }
+
+    @Test
     void jsonlSourceSendsGoodLinesAndDeadLettersBadOnes(@TempDir Path dir) throws Exception {
         byte[] png = new SyntheticWorld().generate(Domain.CLEAN, 1, 1).get(0).toPng();
         Files.createDirectories(dir.resolve("img"));
@@ -270,7 +318,7 @@ class IngestTest {
                 DeadLetters.header(letter.headers(), DeadLetters.MESSAGE));
         ConsumerRecord<byte[], byte[]> unanswered = letters.get("vqa.jsonl:5");
         assertArrayEquals(noAnswer.getBytes(StandardCharsets.UTF_8), unanswered.value());
-        assertEquals("empty_answer", DeadLetters.header(unanswered.headers(), DeadLetters.REASON));
+        assertEquals("missing_answer", DeadLetters.header(unanswered.headers(), DeadLetters.REASON), "no answer at all");
     }
 
     @Test

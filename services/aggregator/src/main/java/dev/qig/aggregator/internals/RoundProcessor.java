@@ -420,8 +420,9 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 || (everyRound && refresh > 0 && searchRounds % refresh == 0);
         long nextVersion = newPlan ? state.getPlanVersion() + 1 : state.getPlanVersion();
         if (driftConfirmed) {
+            // The check keeps the count that confirmed the drift (what qig_drift_rounds_over shows); the next
+            // round counts from 0.
             check.setDriftConfirmed(true);
-            check.setRoundsOver(0);
             DriftEvent event = driftEvent(key, state, drift, nextVersion, now);
             context.forward(new Record<>(key.modelSchemeKey(), event, timestamp), DRIFT_SINK);
             metrics.driftEvent(key, event.getReason());
@@ -431,7 +432,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         RoundState after = RoundStates.fresh(key, state.getSettings());
         after.setRound(state.getRound() + 1);
         after.setLastDriftCheck(check);
-        after.setRoundsOverDriftThreshold(check == null ? 0 : check.getRoundsOver());
+        after.setRoundsOverDriftThreshold(check == null || driftConfirmed ? 0 : check.getRoundsOver());
         if (newPlan) {
             boolean distorted = engineSettings.needsDistortedStream();
             if (distorted && distortion == null && searchRound && methods.contains(settings.distortionMethod())) {
@@ -472,7 +473,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                     + "rounds over (thresholds {}, {}, {})", key, state.getRound(), check.getMethod(),
                     format(check.getMedianRegret()), format(check.getMaxRegret()), format(check.getMedianMuShift()),
                     format(check.getMaxMuShift()), format(check.getVisionShift()),
-                    driftConfirmed ? settings.drift().consecutiveRounds() : check.getRoundsOver(),
+                    check.getRoundsOver(),
                     settings.drift().consecutiveRounds(), settings.drift().regret(), settings.drift().muShift(),
                     settings.drift().visionShift());
         }

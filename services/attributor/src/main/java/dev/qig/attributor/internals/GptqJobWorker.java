@@ -128,7 +128,7 @@ public final class GptqJobWorker implements Runnable {
 
     private GptqJob decode(ConsumerRecord<byte[], byte[]> r) {
         if (r.value() == null) {
-            throw new RejectedRecordException(RejectReason.CORRUPT_AVRO, "a gptq-jobs record without a value");
+            throw new RejectedRecordException(RejectReason.NULL_VALUE, "a gptq-jobs record without a value");
         }
         try {
             return jobs.deserialize(r.topic(), r.value());

@@ -37,7 +37,7 @@ public final class SampleDecoder {
     /** The record, or a rejection for bytes that do not decode. */
     public CalibrationSample record(String topic, byte[] value) {
         if (value == null) {
-            throw new RejectedRecordException(RejectReason.CORRUPT_AVRO, "a samples-topic record without a value");
+            throw new RejectedRecordException(RejectReason.NULL_VALUE, "a samples-topic record without a value");
         }
         try {
             return deserializer.deserialize(topic, value);
@@ -52,7 +52,7 @@ public final class SampleDecoder {
         if (s.getImage() != null) {
             ByteBuffer b = s.getImage().duplicate();
             if (b.remaining() > imageMaxBytes) {
-                throw new RejectedRecordException(RejectReason.CORRUPT_IMAGE, "image of " + b.remaining()
+                throw new RejectedRecordException(RejectReason.OVERSIZE_IMAGE, "image of " + b.remaining()
                         + " bytes exceeds the limit of " + imageMaxBytes);
             }
             byte[] bytes = new byte[b.remaining()];
@@ -73,7 +73,7 @@ public final class SampleDecoder {
                 throw new RejectedRecordException(RejectReason.MISSING_IMAGE, "no image at " + s.getImageUri());
             }
             if (Files.size(path) > imageMaxBytes) {
-                throw new RejectedRecordException(RejectReason.CORRUPT_IMAGE, "image at " + s.getImageUri() + " exceeds "
+                throw new RejectedRecordException(RejectReason.OVERSIZE_IMAGE, "image at " + s.getImageUri() + " exceeds "
                         + imageMaxBytes + " bytes");
             }
             return Files.readAllBytes(path);
@@ -113,7 +113,8 @@ public final class SampleDecoder {
         try {
             chw = model.processor().readImage(image);
         } catch (InvalidImageException e) {
-            throw new RejectedRecordException(RejectReason.CORRUPT_IMAGE, "sample " + s.getSampleId() + ": " + e.getMessage(), e);
+            throw new RejectedRecordException(e.oversize() ? RejectReason.OVERSIZE_IMAGE : RejectReason.CORRUPT_IMAGE,
+                    "sample " + s.getSampleId() + ": " + e.getMessage(), e);
         }
         return VisualQuestion.of(s.getSampleId(), chw, prompt, answer);
     }

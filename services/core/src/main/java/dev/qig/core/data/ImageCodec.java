@@ -61,7 +61,7 @@ public final class ImageCodec {
                 long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
                 if (pixels > MAX_PIXELS) {
                     throw new InvalidImageException("image of " + reader.getWidth(0) + "x" + reader.getHeight(0)
-                            + " pixels exceeds the limit of " + MAX_PIXELS + " pixels");
+                            + " pixels exceeds the limit of " + MAX_PIXELS + " pixels", true);
                 }
                 image = reader.read(0);
             } finally {

@@ -88,6 +88,7 @@ public final class ConfigWorker implements Runnable {
             for (String location : config.models()) {
                 ServedModel m = ServedModel.load(location, manager, config.batchSize(), questions);
                 models.put(m.id(), m);
+                stats.serving(m.id());
                 publishFullPrecision(m, producer);
                 LOG.info("evaluating configs of {} ({}) on {}: {} questions of {}", m.id(), location, device, m.questions(),
                         m.domains());

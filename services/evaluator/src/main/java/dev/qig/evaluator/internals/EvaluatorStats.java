@@ -103,6 +103,21 @@ public final class EvaluatorStats {
         evalSeconds.labelValues(model, scheme).observe(seconds);
     }
 
+    /**
+     * A model is served: its promotion, refusal and evaluation counters exist from now on at 0 for every
+     * scheme and method, so that a dashboard's increase() sees the first promotion (a series that
+     * first appears at 1 has no increase).
+     */
+    public void serving(String model) {
+        for (dev.qig.core.quant.QuantScheme s : dev.qig.core.quant.QuantScheme.values()) {
+            for (dev.qig.core.quant.Method m : dev.qig.core.quant.Method.values()) {
+                promoted.initLabelValues(model, s.id(), m.id());
+                refused.initLabelValues(model, s.id(), m.id());
+                evaluated.initLabelValues(model, s.id(), m.id());
+            }
+        }
+    }
+
     /** A config's results (or full precision's) once acknowledged, with the decision on it. */
     void reported(List<EvalResult> results, long round, Boolean promotedNow) {
         if (results.isEmpty()) {
@@ -118,8 +133,6 @@ public final class EvaluatorStats {
             paired(labels, "active", r.getVsActive());
         }
         if (promotedNow != null) {
-            promoted.initLabelValues(first.getModel(), first.getScheme(), first.getMethod());
-            refused.initLabelValues(first.getModel(), first.getScheme(), first.getMethod());
             evaluated.labelValues(first.getModel(), first.getScheme(), first.getMethod()).inc();
             (promotedNow ? promoted : refused).labelValues(first.getModel(), first.getScheme(), first.getMethod()).inc();
         }

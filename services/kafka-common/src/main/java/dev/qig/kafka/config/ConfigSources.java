@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -24,11 +25,16 @@ import org.apache.kafka.common.config.ConfigDef;
  * {@link ConfigDef}, a properties file, environment variables, then overrides (the command line).
  * An environment variable names a key in upper case with dots and dashes as underscores and the
  * prefix {@value #ENV_PREFIX}: {@code QIG_BOOTSTRAP_SERVERS} sets {@code bootstrap.servers},
- * {@code QIG_SASL_JAAS_CONFIG} the Kafka client's {@code sasl.jaas.config}.
+ * {@code QIG_SASL_JAAS_CONFIG} the Kafka client's {@code sasl.jaas.config}. A {@code QIG_*} variable
+ * that sets no key of the service nor of any other it runs beside ({@code otherKeys}: one environment
+ * file may serve every service) is refused, naming the closest variable; {@code QIG_JAVA_OPTS} (the
+ * launcher's) is exempt.
  */
 public final class ConfigSources {
 
     public static final String ENV_PREFIX = "QIG_";
+    /** {@code QIG_*} variables that are no setting: the launcher's. */
+    public static final Set<String> LAUNCHER_VARIABLES = Set.of("QIG_JAVA_OPTS");
 
     private ConfigSources() {}
 
@@ -42,7 +48,7 @@ public final class ConfigSources {
      */
     public static Map<String, String> resolve(ConfigDef definition, Path file, Map<String, String> env,
                                               Map<String, String> overrides) {
-        return resolve(definition, Set.of(), file, env, overrides);
+        return resolve(definition, Set.of(), Set.of(), file, env, overrides);
     }
 
     /**
@@ -52,6 +58,18 @@ public final class ConfigSources {
      */
     public static Map<String, String> resolve(ConfigDef definition, Collection<String> passThroughKeys, Path file,
                                               Map<String, String> env, Map<String, String> overrides) {
+        return resolve(definition, passThroughKeys, Set.of(), file, env, overrides);
+    }
+
+    /**
+     * As above, where {@code otherKeys} are the keys of the services that may share the environment:
+     * their variables are ignored here, and a {@code QIG_*} variable of no service is refused.
+     *
+     * @throws IllegalArgumentException for such a variable, naming the closest known one
+     */
+    public static Map<String, String> resolve(ConfigDef definition, Collection<String> passThroughKeys,
+                                              Collection<String> otherKeys, Path file, Map<String, String> env,
+                                              Map<String, String> overrides) {
         Map<String, String> out = new LinkedHashMap<>();
         if (file != null) {
             out.putAll(readProperties(file));
@@ -60,10 +78,19 @@ public final class ConfigSources {
         known.addAll(out.keySet());
         known.addAll(overrides.keySet());
         Map<String, String> byEnvName = envKeys(definition, known);
-        env.forEach((name, value) -> {
+        Set<String> elsewhere = new TreeSet<>(LAUNCHER_VARIABLES);
+        otherKeys.forEach(k -> elsewhere.add(envName(k)));
+        new TreeMap<>(env).forEach((name, value) -> {
             String key = byEnvName.get(name);
             if (key != null) {
                 out.put(key, value);
+            } else if (name.startsWith(ENV_PREFIX) && !elsewhere.contains(name)) {
+                Set<String> all = new TreeSet<>(byEnvName.keySet());
+                all.addAll(elsewhere);
+                Set<String> own = new TreeSet<>();
+                definition.names().forEach(k -> own.add(envName(k)));
+                throw new IllegalArgumentException("environment variable " + name + " sets no setting of this or any "
+                        + "other qig service" + ConfigKeys.didYouMean(name, own, all).replace("'", ""));
             }
         });
         out.putAll(overrides);

@@ -6,22 +6,29 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
+import java.util.function.Predicate;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
 
 /**
  * The base of every service's typed configuration, in the manner of Kafka's {@code StreamsConfig}:
  * each key is defined once in a {@link ConfigDef} with its type, default, validator and doc, so the
  * code, the generated configuration reference ({@link ConfigDocs}) and the environment variables of
  * the deployment files cannot drift apart. The keys every service shares are here (Kafka, schema
- * registry, topic names); each service adds its own. Keys that are not defined (for example
- * {@code security.protocol}, {@code sasl.jaas.config}, {@code ssl.*}) pass through to the Kafka
- * clients, and {@code schema.registry.*} and the Confluent auth keys to the registry client.
+ * registry, topic names); each service adds its own. Keys of the Kafka clients (for example
+ * {@code security.protocol}, {@code sasl.jaas.config}, {@code ssl.*}) pass through to them, and
+ * {@code schema.registry.*} and the Confluent auth keys to the registry client. Any other key is
+ * refused at start, naming the closest known one: a misspelt setting must not be silently ignored.
  */
 public abstract class ServiceConfig extends AbstractConfig {
 
@@ -91,8 +98,26 @@ public abstract class ServiceConfig extends AbstractConfig {
     private final String instanceId;
 
     protected ServiceConfig(ConfigDef definition, Map<?, ?> props) {
+        this(definition, props, key -> false);
+    }
+
+    /**
+     * @param handedOn keys the service hands to a library besides the Kafka clients' and the
+     *     registry's (the aggregator: Kafka Streams' keys and their client prefixes)
+     * @throws ConfigException for a key that is none of these, naming the closest known key
+     */
+    protected ServiceConfig(ConfigDef definition, Map<?, ?> props, Predicate<String> handedOn) {
         super(definition, props, false);
         this.definition = definition;
+        for (Object k : props.keySet()) {
+            String key = String.valueOf(k);
+            if (!definition.names().contains(key) && !isRegistryKey(key) && !isClientKey(key) && !handedOn.test(key)) {
+                Set<String> known = new TreeSet<>(definition.names());
+                known.addAll(clientKeys());
+                throw new ConfigException(key, props.get(k), "not a setting of this service nor of its Kafka or "
+                        + "schema registry clients" + ConfigKeys.didYouMean(key, definition.names(), known));
+            }
+        }
         String id = getString(INSTANCE_ID);
         this.instanceId = id.isBlank() ? hostName() + "-" + UUID.randomUUID().toString().substring(0, 8) : id;
     }
@@ -145,6 +170,18 @@ public abstract class ServiceConfig extends AbstractConfig {
             Topics.ensure(admin, Topics.named(List.of(topics), this::topic), getInt(TOPICS_PARTITIONS),
                     getShort(TOPICS_REPLICATION_FACTOR));
         }
+    }
+
+    /** Whether a key is a Kafka producer's, consumer's or admin client's, which the service hands to them. */
+    public static boolean isClientKey(String key) {
+        return clientKeys().contains(key);
+    }
+
+    private static Set<String> clientKeys() {
+        Set<String> keys = new TreeSet<>(ProducerConfig.configNames());
+        keys.addAll(ConsumerConfig.configNames());
+        keys.addAll(AdminClientConfig.configNames());
+        return keys;
     }
 
     private static boolean isRegistryKey(String key) {

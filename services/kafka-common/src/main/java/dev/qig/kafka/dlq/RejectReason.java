@@ -14,10 +14,17 @@ public enum RejectReason {
     UNKNOWN_SCHEMA_ID,
     /** The bytes do not decode as Avro with the writer's schema, or the schema cannot be read as the record type. */
     CORRUPT_AVRO,
+    /** A record without a value (a tombstone) on a topic whose records all carry one. */
+    NULL_VALUE,
     /** Neither image bytes nor a readable image URI. */
     MISSING_IMAGE,
-    /** Image bytes that do not decode as PNG or JPEG, or that are larger than allowed. */
+    /** Image bytes that do not decode as PNG or JPEG. */
     CORRUPT_IMAGE,
+    /**
+     * An image larger than allowed: more bytes than image.max.bytes (or than a Kafka record may
+     * carry), or more pixels than the decoder expands (a decompression bomb).
+     */
+    OVERSIZE_IMAGE,
     /** No words in the prompt. */
     EMPTY_PROMPT,
     /** A prompt longer than allowed, or a sequence longer than the model's context. */
@@ -28,6 +35,8 @@ public enum RejectReason {
     INVALID_PROMPT,
     /** No words in the answer. */
     EMPTY_ANSWER,
+    /** No answer at all: the field is absent or null in a source input. */
+    MISSING_ANSWER,
     /** The sample names a model this service does not serve, or a record names a model the aggregator does not know. */
     UNKNOWN_MODEL,
     /** NaN or infinite activations, gradients or errors. */

@@ -90,13 +90,15 @@ public final class KafkaClientMetrics implements MultiCollector {
                     continue;
                 }
                 boolean counter = n.name().endsWith("-total");
-                String name = prometheusName(n.group(), counter ? n.name().substring(0, n.name().length() - "-total".length()) : n.name());
+                String kafkaName = counter ? n.name().substring(0, n.name().length() - "-total".length()) : n.name();
+                double scale = unitScale(kafkaName);
+                String name = prometheusName(n.group(), kafkaName, counter);
                 Family f = families.computeIfAbsent(name, k -> new Family(counter, n.description()));
                 if (f.counter != counter) {
                     continue; // a gauge and a counter of one name: keep the first
                 }
                 Labels labels = labels(n.tags());
-                f.points.putIfAbsent(labels, number.doubleValue());
+                f.points.putIfAbsent(labels, number.doubleValue() * scale);
             }
         }
         List<MetricSnapshot> out = new ArrayList<>();
@@ -118,10 +120,36 @@ public final class KafkaClientMetrics implements MultiCollector {
         return new MetricSnapshots(out);
     }
 
-    /** The Prometheus name of a Kafka metric (without the {@code _total} of counters). */
-    static String prometheusName(String group, String name) {
+    /**
+     * The Prometheus name of a Kafka metric (without the {@code _total} of counters), in Prometheus'
+     * conventions as promtool checks them: an abbreviated time unit ({@code -ns}, {@code -us},
+     * {@code -ms}) becomes {@code seconds} (the value is scaled, {@link #unitScale}), and a gauge does
+     * not end in {@code _count} (reserved for histograms and summaries): {@code active-buffer-count}
+     * is {@code active_buffer_number}.
+     */
+    static String prometheusName(String group, String name, boolean counter) {
         String g = group.endsWith("-metrics") ? group.substring(0, group.length() - "-metrics".length()) : group;
-        return PrometheusNaming.sanitizeMetricName(PREFIX + (g + "_" + name).replace('-', '_').replace('.', '_'));
+        List<String> parts = new ArrayList<>(List.of(name.split("-")));
+        parts.replaceAll(p -> TIME_UNITS.containsKey(p) ? "seconds" : p);
+        if (!counter && parts.size() > 1 && parts.get(parts.size() - 1).equals("count")) {
+            parts.set(parts.size() - 1, "number");
+        }
+        return PrometheusNaming.sanitizeMetricName(PREFIX + (g + "_" + String.join("_", parts)).replace('-', '_')
+                .replace('.', '_'));
+    }
+
+    /** Kafka's abbreviated time units in metric names, and what a value in them is in seconds. */
+    private static final Map<String, Double> TIME_UNITS = Map.of("ns", 1e-9, "us", 1e-6, "ms", 1e-3);
+
+    /** The factor that turns a metric's value into base units (seconds for a {@code -ns}, {@code -us} or {@code -ms} name). */
+    static double unitScale(String name) {
+        for (String p : name.split("-")) {
+            Double s = TIME_UNITS.get(p);
+            if (s != null) {
+                return s;
+            }
+        }
+        return 1.0;
     }
 
     private static Labels labels(Map<String, String> tags) {

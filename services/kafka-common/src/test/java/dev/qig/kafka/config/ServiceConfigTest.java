@@ -26,6 +26,11 @@ class ServiceConfigTest {
         ExampleConfig(Map<?, ?> props) {
             super(DEFINITION, props);
         }
+
+        /** One that hands {@code state.dir} on, as the aggregator hands Kafka Streams its keys. */
+        ExampleConfig(Map<?, ?> props, String handedOn) {
+            super(DEFINITION, props, handedOn::equals);
+        }
     }
 
     @TempDir
@@ -60,13 +65,14 @@ class ServiceConfigTest {
     void theEnvironmentSetsPassThroughKeysOnlyWhenTheServiceNamesThem() {
         Map<String, String> env = Map.of("QIG_STATE_DIR", "/var/lib/qig/streams", "QIG_SECURITY_PROTOCOL", "SASL_SSL",
                 "QIG_SCHEMA_REGISTRY_URL", "mock://env", "QIG_BOOTSTRAP_SERVERS", "k:9092");
-        Map<String, String> plain = ConfigSources.resolve(ExampleConfig.DEFINITION, null, env, Map.of());
-        assertFalse(plain.containsKey("state.dir"), "a key nobody names is not taken from the environment");
+        Map<String, String> plain = ConfigSources.resolve(ExampleConfig.DEFINITION, List.of(), List.of("state.dir"), null,
+                env, Map.of());
+        assertFalse(plain.containsKey("state.dir"), "another service's key is not taken from the environment");
         assertEquals("SASL_SSL", plain.get("security.protocol"));
         Map<String, String> streams = ConfigSources.resolve(ExampleConfig.DEFINITION, List.of("state.dir"), null, env,
                 Map.of());
         assertEquals("/var/lib/qig/streams", streams.get("state.dir"));
-        assertEquals("/var/lib/qig/streams", new ExampleConfig(streams).kafkaClientProperties().get("state.dir"));
+        assertEquals("/var/lib/qig/streams", new ExampleConfig(streams, "state.dir").kafkaClientProperties().get("state.dir"));
         assertEquals("state.dir", ConfigSources.envKeys(ExampleConfig.DEFINITION, List.of("state.dir")).get("QIG_STATE_DIR"));
         assertEquals("sasl.jaas.config", ConfigSources.envKeys(ExampleConfig.DEFINITION, List.of()).get("QIG_SASL_JAAS_CONFIG"));
     }
@@ -81,6 +87,36 @@ class ServiceConfigTest {
         assertTrue(missing.getMessage().contains("bootstrap.servers"), missing.getMessage());
         assertThrows(IllegalArgumentException.class, () -> ConfigSources.parseAssignments(List.of("no-equals-sign")));
         assertEquals("QIG_TOPIC_LAYER_STATS", ConfigSources.envName("topic.layer.stats"));
+    }
+
+    @Test
+    void aMisspeltSettingIsRefusedNamingTheClosestKey() {
+        Map<String, String> base = Map.of("bootstrap.servers", "k:9092", "schema.registry.url", "mock://x");
+        Map<String, String> typo = new java.util.HashMap<>(base);
+        typo.put("topics.partiton", "8");
+        ConfigException e = assertThrows(ConfigException.class, () -> new ExampleConfig(typo));
+        assertTrue(e.getMessage().contains("topics.partiton") && e.getMessage().contains("did you mean 'topics.partitions'"),
+                e.getMessage());
+        Map<String, String> client = new java.util.HashMap<>(base);
+        client.put("securty.protocol", "SSL");
+        ConfigException c = assertThrows(ConfigException.class, () -> new ExampleConfig(client));
+        assertTrue(c.getMessage().contains("did you mean 'security.protocol'"), c.getMessage());
+        Map<String, String> fine = new java.util.HashMap<>(base);
+        fine.putAll(Map.of("security.protocol", "SSL", "max.poll.records", "5", "basic.auth.user.info", "u:p"));
+        new ExampleConfig(fine); // Kafka client and registry keys pass
+        assertThrows(ConfigException.class, () -> new ExampleConfig(Map.of("bootstrap.servers", "k:9092",
+                "schema.registry.url", "mock://x", "state.dir", "/tmp")), "a library's key only where the service hands it on");
+
+        // From the environment: another service's variable is ignored, a variable of no service is refused.
+        Map<String, String> env = Map.of("QIG_BOOTSTRAP_SERVERS", "k:9092", "QIG_ROUND_SAMPLE", "8", "QIG_JAVA_OPTS", "-Xmx1g");
+        IllegalArgumentException v = assertThrows(IllegalArgumentException.class, () -> ConfigSources.resolve(
+                ExampleConfig.DEFINITION, List.of(), List.of("synthetic.schedule"), null, env, Map.of()));
+        assertTrue(v.getMessage().contains("QIG_ROUND_SAMPLE") && v.getMessage().contains("did you mean QIG_ROUND_SAMPLES"),
+                v.getMessage());
+        Map<String, String> shared = Map.of("QIG_BOOTSTRAP_SERVERS", "k:9092", "QIG_SYNTHETIC_SCHEDULE", "5:clean",
+                "QIG_JAVA_OPTS", "-Xmx1g");
+        assertEquals(Map.of("bootstrap.servers", "k:9092"), ConfigSources.resolve(ExampleConfig.DEFINITION, List.of(),
+                List.of("synthetic.schedule"), null, shared, Map.of()));
     }
 
     @Test

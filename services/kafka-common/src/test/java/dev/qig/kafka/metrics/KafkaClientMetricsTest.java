@@ -8,6 +8,7 @@ import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.metrics.Gauge;
 import org.apache.kafka.common.metrics.Metrics;
@@ -36,6 +37,12 @@ class KafkaClientMetricsTest {
                     (Gauge<String>) (config, now) -> "4.4.0");
             kafka.addMetric(kafka.metricName("io-ratio", "consumer-metrics", "filtered out", tags),
                     (Gauge<Double>) (config, now) -> 0.5);
+            Sensor blocked = kafka.sensor("blocked");
+            blocked.add(kafka.metricName("blocked-time-ns-total", "consumer-fetch-manager-metrics", "ns blocked", tags),
+                    new CumulativeSum());
+            blocked.record(2.5e9);
+            kafka.addMetric(kafka.metricName("active-buffer-count", "consumer-fetch-manager-metrics", "buffered", tags),
+                    (Gauge<Integer>) (config, now) -> 3);
 
             KafkaClientMetrics bridge = new KafkaClientMetrics(KafkaClientMetrics.CONSUMER);
             bridge.add("c1", kafka::metrics);
@@ -52,6 +59,12 @@ class KafkaClientMetricsTest {
             assertEquals(11.0, text.sum("qig_kafka_consumer_fetch_manager_records_consumed_total"));
             assertFalse(text.names().stream().anyMatch(n -> n.contains("version")), "strings are left out: " + text.names());
             assertFalse(text.names().stream().anyMatch(n -> n.contains("io_ratio")), "the filter applies: " + text.names());
+            // Prometheus' conventions, as promtool checks them: base units, no _count on a gauge.
+            assertEquals(2.5, text.sum("qig_kafka_consumer_fetch_manager_blocked_time_seconds_total"), 1e-12);
+            assertEquals(3.0, text.sum("qig_kafka_consumer_fetch_manager_active_buffer_number"));
+            assertEquals(List.of(), PromLint.problems(out.toString(StandardCharsets.UTF_8)));
+            assertFalse(PromLint.problems("# HELP x_ns_total t\n# TYPE x_ns_total counter\nx_ns_total 1\n"
+                    + "# HELP y_count t\n# TYPE y_count gauge\ny_count 1\n").isEmpty(), "the rules do flag both");
 
             bridge.remove("c1");
             assertTrue(registry.scrape().stream().allMatch(s -> s.getDataPoints().isEmpty()));

@@ -39,6 +39,7 @@ class ServiceMetricsTest {
             HttpResponse<String> r = get(m.metricsUrl());
             assertEquals(200, r.statusCode());
             assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"), r.headers().toString());
+            assertEquals(java.util.List.of(), PromLint.problems(r.body()), "promtool's rules, JVM metrics included");
             PrometheusText text = PrometheusText.parse(r.body());
             assertEquals("counter", text.types().get("qig_things_total"));
             assertEquals(2.0, text.series("qig_things_total", l -> "a".equals(l.get("kind"))).get(0).value());

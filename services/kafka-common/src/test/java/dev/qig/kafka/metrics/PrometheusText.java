@@ -12,7 +12,7 @@ import java.util.function.Predicate;
 
 /**
  * A strict reader of the Prometheus text exposition format (version 0.0.4): what a scraper sees.
- * Used by the tests that scrape the services and by anything that wants to read an endpoint; it
+ * Used by the tests that scrape the services (a test utility: kafka-common's test jar); it
  * throws on a line that is not a comment, a blank or a well-formed sample.
  */
 public final class PrometheusText {
