@@ -50,8 +50,9 @@ public final class AggregatorConfig extends ServiceConfig {
     }
 
     /**
-     * What confirms a drift: for {@code consecutiveRounds} closed rounds in a row, the max regret of
-     * {@code method} over {@code regret} or the max channel shift over {@code muShift}.
+     * What confirms a drift: for {@code consecutiveRounds} closed rounds in a row, the median over groups
+     * of {@code method}'s regret over {@code regret}, the median channel shift over {@code muShift}, or
+     * the vision shift (the first layer's vision tokens) over {@code visionShift}.
      */
     public record DriftThresholds(Method method, double regret, double muShift, double visionShift, int consecutiveRounds) {}
 

@@ -200,7 +200,9 @@ final class DemoCommand implements Callable<Integer> {
             TopicWatcher.await(() -> configResults(pipeline).size() >= expected ? Boolean.TRUE : null, timeout,
                     () -> progress.show(() -> String.format(Locale.ROOT, "evaluating: %d of %d configs evaluated",
                             configsEvaluated(pipeline), all.size())), "the evaluation of every config");
-            Thread.sleep(2_000); // a promotion follows the results it is based on
+            // The evaluator sends a promotion before the results that carry its decision, and the watcher reads
+            // them from different topics: give the last promotion a moment to be read too.
+            Thread.sleep(2_000);
             progress.done(String.format(Locale.ROOT, "all %d configs evaluated on %s", all.size(), o.evalDomains));
             List<String> promoted = pipeline.watcher().promotions().stream().map(a -> a.getConfig().getConfigId()).distinct().toList();
             TopicWatcher.await(() -> pipeline.watcher().published().stream().map(ModelPublished::getConfigId).toList()

@@ -110,8 +110,8 @@ public final class AttributorConfig extends ServiceConfig {
             .define(CALIBRATION_IG_STEPS, Type.INT, 16, ConfigDef.Range.atLeast(1), Importance.LOW,
                     "Interpolation points of the integrated gradients (the method: 32 with the endpoints rule).")
             .define(CALIBRATION_IG_RULE, Type.STRING, "midpoint", ConfigDef.ValidString.in("endpoints", "midpoint"),
-                    Importance.LOW, "Quadrature of the integrated gradients: midpoint ((k+1/2)/n; 16 of them are closer to "
-                            + "the integral than the method's 32) or endpoints (the method: k/(n-1), both ends included).")
+                    Importance.LOW, "Quadrature of the integrated gradients: midpoint ((k+1/2)/n; 16 of them are, in the worst "
+                            + "case of each group kind, closer to the integral than the method's 32) or endpoints (the method: k/(n-1), both ends included).")
             .define(CALIBRATION_IG_CHUNK_STEPS, Type.INT, 8, ConfigDef.Range.atLeast(1), Importance.LOW,
                     "Interpolation points per pass through a module; trades memory for speed, results do not change.")
             .define(CALIBRATION_IQR_CLIP, Type.BOOLEAN, true, Importance.LOW,

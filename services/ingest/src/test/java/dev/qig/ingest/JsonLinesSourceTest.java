@@ -241,7 +241,7 @@ class JsonLinesSourceTest {
                 new Expected(2, broken, RejectReason.MALFORMED_INPUT, "not JSON"),
                 new Expected(4, array, RejectReason.MALFORMED_INPUT, "not a JSON object"),
                 new Expected(5, noPrompt, RejectReason.EMPTY_PROMPT, "no \"prompt\""),
-                new Expected(6, noAnswer, RejectReason.EMPTY_ANSWER, "no \"answer\""),
+                new Expected(6, noAnswer, RejectReason.MISSING_ANSWER, "no \"answer\""),
                 new Expected(7, wrongType, RejectReason.MALFORMED_INPUT, "\"prompt\" must be a string, is number"),
                 new Expected(8, trailing, RejectReason.MALFORMED_INPUT, "not JSON"),
                 new Expected(9, repeatedKey, RejectReason.MALFORMED_INPUT, "not JSON"));

@@ -177,11 +177,6 @@ public final class AttributorStats {
         return engineSeconds.collect().getDataPoints().stream().mapToDouble(HistogramSnapshot.HistogramDataPointSnapshot::getSum).sum();
     }
 
-    /** Batches computed again because a newer plan arrived while they were computed. */
-    public long recomputedForNewPlan() {
-        return (long) recomputed.get();
-    }
-
     /** Times a worker dropped its consumer after an error and rejoined the group (uncommitted records come again). */
     public long restarts() {
         return (long) restarts.get();

@@ -15,7 +15,6 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class GradientRecording implements AutoCloseable {
 
     private static final ReentrantLock LOCK = new ReentrantLock(true);
-    private static final java.util.concurrent.atomic.AtomicLong WAIT_NANOS = new java.util.concurrent.atomic.AtomicLong();
 
     private final GradientCollector collector;
 
@@ -25,9 +24,7 @@ public final class GradientRecording implements AutoCloseable {
 
     /** Waits for the JVM's gradient recorder, then opens a collector. */
     public static GradientRecording open() {
-        long start = System.nanoTime();
         LOCK.lock();
-        WAIT_NANOS.addAndGet(System.nanoTime() - start);
         try {
             return new GradientRecording(Engine.getInstance().newGradientCollector());
         } catch (RuntimeException | Error e) {
@@ -63,11 +60,6 @@ public final class GradientRecording implements AutoCloseable {
 
     public void backward(NDArray target) {
         collector.backward(target);
-    }
-
-    /** Total time threads have waited for the recorder so far (contention between workers). */
-    public static long waitNanos() {
-        return WAIT_NANOS.get();
     }
 
     @Override

@@ -225,7 +225,7 @@ public final class PartialSumsEngine {
                     }
                     if (search && grid) {
                         long tg = System.nanoTime();
-                        gridErrors(layer, group, ps, key, plan.mu().get(key), xFp.get(key), gridInput, xQ.get(key),
+                        gridErrors(layer, group, ps, plan.mu().get(key), xFp.get(key), gridInput, xQ.get(key),
                                 lambda, modality, batch, perRow);
                         timings.add(EngineTimings.Phase.GRID, System.nanoTime() - tg);
                     }
@@ -551,7 +551,7 @@ public final class PartialSumsEngine {
     }
 
     /** Per-alpha error sums of the group's candidates (qig-method.md section 2). */
-    private void gridErrors(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, GroupKey key, float[] mu,
+    private void gridErrors(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, float[] mu,
                             NDArray xFp, NDArray gridInput, NDArray xQ, float[][] lambda, TokenModality[][] modality,
                             VqaBatch batch, RowSums[] perRow) {
         QuantScheme scheme = settings.scheme();

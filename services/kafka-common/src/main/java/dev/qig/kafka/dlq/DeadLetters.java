@@ -11,8 +11,9 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  * Dead letters in Kafka's own shape (KIP-1034, as Kafka Streams 4.4 writes them with
  * {@code errors.dead.letter.queue.topic.name}): the original key and value bytes, untouched, and in
  * headers the exception, its message and stack trace, and the source topic, partition and offset.
- * qig-stream adds two headers of its own: the {@link RejectReason} and the stage that rejected the
- * record ({@code ingest}, {@code attributor}, {@code aggregator}). Every service writes this shape,
+ * qig-stream adds three headers of its own: the {@link RejectReason}, the stage that rejected the
+ * record ({@code ingest}, {@code attributor}, {@code gptq}, {@code aggregator}, {@code evaluator},
+ * {@code publisher}) and the model when known. Every service writes this shape,
  * so one consumer can read, count and replay all dead letters.
  */
 public final class DeadLetters {
@@ -26,7 +27,7 @@ public final class DeadLetters {
     public static final String OFFSET = "__streams.errors.offset";
     /** qig-stream's reason code, e.g. {@code corrupt_image}. */
     public static final String REASON = "qig.errors.reason";
-    /** The stage that rejected the record: ingest, attributor, aggregator, evaluator or publisher. */
+    /** The stage that rejected the record: ingest, attributor, gptq (the attributor's GPTQ jobs), aggregator, evaluator or publisher. */
     public static final String STAGE = "qig.errors.stage";
     /** The model the rejection concerns, when there is one. */
     public static final String MODEL = "qig.errors.model";

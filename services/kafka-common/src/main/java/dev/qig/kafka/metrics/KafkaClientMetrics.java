@@ -113,7 +113,13 @@ public final class KafkaClientMetrics implements MultiCollector {
                 out.add(b.build());
             } else {
                 GaugeSnapshot.Builder b = GaugeSnapshot.builder().name(name).help(help(f.help));
-                f.points.forEach((l, v) -> b.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(l).value(v).build()));
+                // Kafka reports NaN where nothing is measured (a restore consumer's lag with nothing to restore):
+                // no point rather than a NaN that turns a dashboard's max() into NaN.
+                f.points.forEach((l, v) -> {
+                    if (!Double.isNaN(v)) {
+                        b.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(l).value(v).build());
+                    }
+                });
                 out.add(b.build());
             }
         });

@@ -32,8 +32,11 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The mapping between the engine's objects (package {@code dev.qig.core.quant}) and the topic
- * records (package {@code dev.qig.schemas}), in one place. Per-sample partial sums travel as plain
+ * The mapping between the engine's objects (package {@code dev.qig.core.quant}) and the records
+ * several services share (samples, engine settings, partial sums, plans, configs, GPTQ jobs): one
+ * place for each contract between services. Records that one service builds from its own state (the
+ * aggregator's stores and drift events, the evaluator's results) are built where they are computed.
+ * Per-sample partial sums travel as plain
  * doubles (one sample's value of a sum is one double, exactly); only their sums need
  * {@link dev.qig.core.quant.ExactSum}.
  */

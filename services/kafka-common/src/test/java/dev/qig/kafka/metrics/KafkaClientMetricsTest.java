@@ -43,6 +43,8 @@ class KafkaClientMetricsTest {
             blocked.record(2.5e9);
             kafka.addMetric(kafka.metricName("active-buffer-count", "consumer-fetch-manager-metrics", "buffered", tags),
                     (Gauge<Integer>) (config, now) -> 3);
+            kafka.addMetric(kafka.metricName("records-lag-max", "consumer-fetch-manager-metrics", "no partitions",
+                    Map.of("client-id", "restore")), (Gauge<Double>) (config, now) -> Double.NaN);
 
             KafkaClientMetrics bridge = new KafkaClientMetrics(KafkaClientMetrics.CONSUMER);
             bridge.add("c1", kafka::metrics);
@@ -54,6 +56,8 @@ class KafkaClientMetricsTest {
 
             assertEquals("gauge", text.types().get("qig_kafka_consumer_fetch_manager_records_lag_max"));
             assertEquals(7.0, text.series("qig_kafka_consumer_fetch_manager_records_lag_max").get(0).value());
+            assertEquals(1, text.series("qig_kafka_consumer_fetch_manager_records_lag_max").size(),
+                    "a NaN (nothing measured) is no point");
             assertEquals("c1", text.series("qig_kafka_consumer_fetch_manager_records_lag_max").get(0).label("client_id"));
             assertEquals("counter", text.types().get("qig_kafka_consumer_fetch_manager_records_consumed_total"));
             assertEquals(11.0, text.sum("qig_kafka_consumer_fetch_manager_records_consumed_total"));
