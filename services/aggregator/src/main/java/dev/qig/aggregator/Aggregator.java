@@ -2,6 +2,7 @@ package dev.qig.aggregator;
 
 import dev.qig.aggregator.internals.AggregatorMetrics;
 import dev.qig.aggregator.internals.DeadLetterHandler;
+import dev.qig.aggregator.internals.AggregatorView;
 import dev.qig.aggregator.internals.QueryServer;
 import dev.qig.aggregator.internals.RoundProcessor;
 import dev.qig.kafka.config.ServiceConfig;
@@ -101,7 +102,7 @@ public final class Aggregator implements AutoCloseable {
         started = true;
         if (config.httpPort() >= 0) {
             try {
-                http = QueryServer.start(config.httpPort(), this);
+                http = QueryServer.start(config.httpPort(), view());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot serve HTTP on port " + config.httpPort(), e);
             }
@@ -167,6 +168,41 @@ public final class Aggregator implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /** This aggregator as its HTTP endpoint reads it. */
+    private AggregatorView view() {
+        return new AggregatorView() {
+            @Override
+            public boolean isRunning() {
+                return Aggregator.this.isRunning();
+            }
+
+            @Override
+            public String state() {
+                return streams.state().name();
+            }
+
+            @Override
+            public int roundSamples() {
+                return config.roundSamples();
+            }
+
+            @Override
+            public List<RoundProgress> rounds() {
+                return Aggregator.this.rounds();
+            }
+
+            @Override
+            public Map<String, CalibrationPlan> plans() {
+                return Aggregator.this.plans();
+            }
+
+            @Override
+            public Map<String, QuantConfig> configs() {
+                return Aggregator.this.configs();
+            }
+        };
     }
 
     private <V> ReadOnlyKeyValueStore<String, V> store(String name, Class<V> type) {

@@ -68,6 +68,8 @@ public final class AggregatorConfig extends ServiceConfig {
     public static final String ROUND_CHECK_INTERVAL_MS = "round.check.interval.ms";
     /** Every how many search rounds a new plan is built from the closing round's statistics; 0 = never after the first. */
     public static final String PLAN_REFRESH_ROUNDS = "plan.refresh.rounds";
+    /** Rounds within which a sample id counts once; the seen-samples store keeps no more. */
+    public static final String DEDUP_ROUNDS = "dedup.rounds";
     /** Whose config builds the distorted input stream of the next plan (schemes with quantized activations). */
     public static final String DISTORTION_METHOD = "distortion.method";
     /** When configs are emitted: every search round, or only to calibrate a plan (the first, and each after a drift). */
@@ -118,6 +120,11 @@ public final class AggregatorConfig extends ServiceConfig {
                             + "the first round under it emits configs again (the re-quantization). every-round: every "
                             + "search round emits configs and plans follow plan.refresh.rounds (round-by-round "
                             + "comparisons, qig stream). Both compute the drift statistics and emit drift events.")
+            .define(DEDUP_ROUNDS, Type.INT, 2, ConfigDef.Range.atLeast(1), Importance.LOW,
+                    "A sample id counts once within this many rounds of a plan (the open round and the ones before "
+                            + "it): a redelivery or a sample sent twice is a duplicate there. The seen-samples store "
+                            + "keeps only those rounds' ids, so it stays bounded however long a plan lasts "
+                            + "(under on-drift, until the next drift); an id seen earlier counts again.")
             .define(PLAN_REFRESH_ROUNDS, Type.INT, 1, ConfigDef.Range.atLeast(0), Importance.MEDIUM,
                     "With requantize.policy=every-round: every how many search rounds the closing round's statistics "
                             + "become a new plan (the channel means the candidate scales are built from). 1 follows "
@@ -217,6 +224,10 @@ public final class AggregatorConfig extends ServiceConfig {
 
     public long roundCheckIntervalMs() {
         return getLong(ROUND_CHECK_INTERVAL_MS);
+    }
+
+    public int dedupRounds() {
+        return getInt(DEDUP_ROUNDS);
     }
 
     public int planRefreshRounds() {

@@ -1,6 +1,6 @@
 package dev.qig.aggregator;
 
-import dev.qig.aggregator.internals.ActiveConfigs;
+import dev.qig.aggregator.internals.ActiveConfigsStoreUpdater;
 import dev.qig.aggregator.internals.AggregatorMetrics;
 import dev.qig.aggregator.internals.RoundProcessor;
 import dev.qig.kafka.metrics.ServiceMetrics;
@@ -47,7 +47,7 @@ public final class AggregatorTopology {
 
     public static Topology build(AggregatorConfig config, SchemaRegistryClient registry, AggregatorMetrics metrics) {
         RoundProcessor.Settings settings = new RoundProcessor.Settings(config.modelIds(), config.roundSamples(),
-                config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.planRefreshRounds(),
+                config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.planRefreshRounds(), config.dedupRounds(),
                 config.distortionMethod(), config.instanceId(), config.requantizePolicy(), config.driftThresholds());
         AvroSerde<LayerStats> statsSerde = new AvroSerde<>(registry, LayerStats.class);
         Topology t = new Topology();
@@ -74,10 +74,10 @@ public final class AggregatorTopology {
         // Not changelogged: the compacted topic itself is what a restart reads back.
         String activeTopic = config.topic(Topics.Topic.ACTIVE_CONFIGS);
         AvroDeserializer<ActiveConfig> activeDeserializer = new AvroDeserializer<>(registry, ActiveConfig.class);
-        t.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ActiveConfigs.STORE),
+        t.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ActiveConfigsStoreUpdater.STORE),
                         Serdes.String(), new AvroSerde<>(registry, ActiveConfig.class)).withLoggingDisabled(),
                 ACTIVE_SOURCE, new StringDeserializer(), new ByteArrayDeserializer(), activeTopic, ACTIVE_PROCESSOR,
-                () -> new ActiveConfigs(activeDeserializer, activeTopic));
+                () -> new ActiveConfigsStoreUpdater(activeDeserializer, activeTopic));
         return t;
     }
 }

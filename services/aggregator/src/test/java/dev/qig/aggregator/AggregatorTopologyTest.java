@@ -263,6 +263,39 @@ class AggregatorTopologyTest {
     }
 
     @Test
+    void theSeenSamplesStoreKeepsDedupRoundsOfIdsHoweverLongAPlanLasts() {
+        stop();
+        start(Map.of(AggregatorConfig.PLAN_REFRESH_ROUNDS, 0)); // one plan for every round, as under on-drift
+        // The same statistics every round (statistics and errors drawn apart): no drift replaces the plan.
+        java.util.function.BiConsumer<String, Integer> search = (id, seed) -> stats.pipeInput(FakeStats.KEY.toString(),
+                FakeStats.record(id, FakeStats.searchSums(seed, 0, FakeStats.AWQ_BEST, FakeStats.MBQ_BEST, FakeStats.QIG_BEST),
+                        1, "clean"));
+        for (int i = 1; i <= 3; i++) {
+            stats.pipeInput(FakeStats.KEY.toString(), FakeStats.record("s" + i, FakeStats.statisticsSums(i, 0), 0, "clean"));
+        }
+        for (int round = 2; round <= 6; round++) {
+            for (int i = 1; i <= 3; i++) {
+                search.accept("r" + round + "-" + i, i);
+            }
+        }
+        KeyValueStore<String, Long> seen = driver.getKeyValueStore(RoundProcessor.SEEN_STORE);
+        List<String> kept = new ArrayList<>();
+        try (var it = seen.all()) {
+            it.forEachRemaining(e -> kept.add(e.key.substring(e.key.lastIndexOf('|') + 1)));
+        }
+        assertEquals(List.of("r6-1", "r6-2", "r6-3"), kept.stream().sorted().toList(),
+                "dedup.rounds (2): the closed round 6 and the open round 7, not the five rounds of the plan");
+        search.accept("r6-2", 2); // a redelivery of the round just closed: still a duplicate
+        search.accept("r3-1", 1); // an id of round 3, forgotten: counts again
+        RoundState state = roundState();
+        assertEquals(7, state.getRound());
+        assertEquals(1, state.getDuplicates());
+        assertEquals(1, state.getSamples());
+        assertEquals(1, state.getPlanVersion(), "one plan throughout");
+        assertTrue(dlq.isEmpty());
+    }
+
+    @Test
     void aRedeliveredSampleCountsOnce() {
         send("s1", 1, 0);
         send("s1", 1, 0);

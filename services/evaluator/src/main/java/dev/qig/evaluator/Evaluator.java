@@ -2,7 +2,7 @@ package dev.qig.evaluator;
 
 import ai.djl.Device;
 import dev.qig.core.data.VqaSample;
-import dev.qig.evaluator.internals.ActiveConfigs;
+import dev.qig.evaluator.internals.ActiveConfigCache;
 import dev.qig.evaluator.internals.ConfigDecoder;
 import dev.qig.evaluator.internals.ConfigWorker;
 import dev.qig.evaluator.internals.DeviceChoice;
@@ -37,7 +37,7 @@ public final class Evaluator implements AutoCloseable {
 
     private final EvaluatorConfig config;
     private final SchemaRegistryClient registry;
-    private final ActiveConfigs actives = new ActiveConfigs();
+    private final ActiveConfigCache actives = new ActiveConfigCache();
     private final ServiceMetrics metrics;
     private final EvaluatorStats stats;
     private final KafkaClientMetrics clientMetrics = new KafkaClientMetrics(KafkaClientMetrics.CONSUMER);

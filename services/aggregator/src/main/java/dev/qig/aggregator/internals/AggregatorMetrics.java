@@ -35,6 +35,7 @@ public final class AggregatorMetrics {
     private final Counter driftEvents;
     private final Counter configsEmitted;
     private final Counter plansPublished;
+    private final Counter closeFailures;
     private final java.util.Set<RoundKey> known = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public AggregatorMetrics(ServiceMetrics metrics) {
@@ -59,6 +60,9 @@ public final class AggregatorMetrics {
         configsEmitted = Counter.builder().name("qig_configs_emitted_total")
                 .help("Configs calibrated and published (one per method per calibrating round).")
                 .labelNames("model", "scheme", "settings", "method").register(r);
+        closeFailures = Counter.builder().name("qig_round_close_failures_total")
+                .help("Attempts to close a round that failed while computing its outputs (nothing of them was applied; "
+                        + "the round stays open and is tried again).").labelNames(KEY_LABELS).register(r);
         plansPublished = Counter.builder().name("qig_plans_published_total")
                 .help("Calibration plans published (after the statistics round, a confirmed drift, or a refresh).")
                 .labelNames(KEY_LABELS).register(r);
@@ -89,6 +93,7 @@ public final class AggregatorMetrics {
             duplicates.initLabelValues(labels(key));
             partsHeld.initLabelValues(labels(key));
             plansPublished.initLabelValues(labels(key));
+            closeFailures.initLabelValues(labels(key));
             for (String by : List.of("count", "time")) {
                 roundsClosed.initLabelValues(key.model(), key.scheme().id(), key.settings(), by);
             }
@@ -96,6 +101,10 @@ public final class AggregatorMetrics {
                 driftEvents.initLabelValues(key.model(), key.scheme().id(), key.settings(), reason);
             }
         }
+    }
+
+    void roundCloseFailed(RoundKey key) {
+        closeFailures.labelValues(labels(key)).inc();
     }
 
     void duplicate(RoundKey key) {

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.qig.aggregator.Aggregator;
 import dev.qig.schemas.internal.DriftCheck;
 import dev.qig.schemas.internal.GroupDriftCheck;
 import dev.qig.schemas.internal.RoundProgress;
@@ -34,7 +33,7 @@ public final class QueryServer {
         this.server = server;
     }
 
-    public static QueryServer start(int port, Aggregator aggregator) throws IOException {
+    public static QueryServer start(int port, AggregatorView aggregator) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
         server.setExecutor(Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "qig-aggregator-http");
@@ -43,7 +42,7 @@ public final class QueryServer {
         }));
         server.createContext("/health", ex -> {
             boolean up = aggregator.isRunning();
-            ObjectNode n = JSON.createObjectNode().put("status", up ? "UP" : "DOWN").put("streams", aggregator.state().name());
+            ObjectNode n = JSON.createObjectNode().put("status", up ? "UP" : "DOWN").put("streams", aggregator.state());
             send(ex, up ? 200 : 503, n.toString());
         });
         server.createContext("/rounds", ex -> answer(ex, aggregator, () -> {
@@ -55,7 +54,7 @@ public final class QueryServer {
                         .put("round", s.getRound())
                         .put("planVersion", s.getPlanVersion())
                         .put("samples", s.getSamples())
-                        .put("closesAt", aggregator.config().roundSamples())
+                        .put("closesAt", aggregator.roundSamples())
                         .put("openedAtMs", s.getOpenedAtMs())
                         .put("duplicatesSkipped", s.getDuplicates())
                         .set("domains", JSON.valueToTree(new TreeMap<>(s.getDomains()))));
@@ -122,7 +121,7 @@ public final class QueryServer {
         String get() throws Exception;
     }
 
-    private static void answer(HttpExchange ex, Aggregator aggregator, Body body) throws IOException {
+    private static void answer(HttpExchange ex, AggregatorView aggregator, Body body) throws IOException {
         if (!aggregator.isRunning()) {
             send(ex, 503, JSON.createObjectNode().put("error", "not running: " + aggregator.state()).toString());
             return;

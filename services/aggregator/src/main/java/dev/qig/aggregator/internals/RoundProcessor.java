@@ -76,7 +76,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
 
     /** What the processor needs to know. */
     public record Settings(Set<String> models, int roundSamples, long maxDurationMs, long checkIntervalMs,
-                           int planRefreshRounds, Method distortionMethod, String instanceId,
+                           int planRefreshRounds, int dedupRounds, Method distortionMethod, String instanceId,
                            RequantizePolicy policy, DriftThresholds drift) {}
 
     private final Settings settings;
@@ -94,6 +94,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
      * round, plan and counts as the store (after a restore or a rolled-back transaction it does not).
      */
     private final Map<String, CachedSums> cache = new java.util.HashMap<>();
+    /** Rounds whose close failed, logged once each. */
+    private final Set<String> failedCloses = new java.util.HashSet<>();
 
     private record CachedSums(long round, long planVersion, long samples, CalibrationSums sums) {}
 
@@ -113,7 +115,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         this.progress = context.getStateStore(PROGRESS_STORE);
         this.layerSums = context.getStateStore(LAYER_SUMS_STORE);
         this.pending = context.getStateStore(PENDING_STORE);
-        this.active = context.getStateStore(ActiveConfigs.STORE);
+        this.active = context.getStateStore(ActiveConfigsStoreUpdater.STORE);
         context.schedule(Duration.ofMillis(settings.checkIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::closeExpired);
     }
 
@@ -212,7 +214,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         seen.put(seenKey, state.getRound());
         metrics.summed(key);
         if (state.getSamples() >= settings.roundSamples()) {
-            close(state, "count", record.timestamp());
+            closeOrKeepOpen(state, "count", record.timestamp());
         } else {
             save(state);
         }
@@ -359,7 +361,26 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             }
         }
         for (RoundState s : due) {
-            close(s, "time", now);
+            closeOrKeepOpen(s, "time", now);
+        }
+    }
+
+    /**
+     * Closes the round; if computing its outputs fails, nothing of the close is applied: the round
+     * stays open with every sample summed (none is dead-lettered for it), the failure is logged once
+     * per round and counted, and the next record or time check tries again.
+     */
+    private void closeOrKeepOpen(RoundState state, String closedBy, long timestamp) {
+        try {
+            close(state, closedBy, timestamp);
+        } catch (RuntimeException e) {
+            RoundKey key = RoundKey.parse(state.getRoundKey());
+            metrics.roundCloseFailed(key);
+            if (failedCloses.add(state.getRoundKey() + "#" + state.getRound())) {
+                LOG.error("{}: round {} cannot close ({}); it stays open with its {} samples and is tried again with "
+                        + "the next record", key, state.getRound(), e.toString(), state.getSamples(), e);
+            }
+            save(state);
         }
     }
 
@@ -371,6 +392,9 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
      * search rounds. Then the next round starts.
      */
     private void close(RoundState state, String closedBy, long timestamp) {
+        // Everything the close writes and sends is computed first and applied at the end, so that a failure
+        // while computing leaves no half-closed round (some configs sent, the next round not started).
+        List<Runnable> effects = new ArrayList<>();
         RoundKey key = RoundKey.parse(state.getRoundKey());
         CalibrationSums sums = sums(state);
         cache.remove(state.getRoundKey());
@@ -403,14 +427,16 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                             state.getRound(), provenance);
                     dev.qig.schemas.QuantConfig record = Records.configRecord(config, state.getSettings(),
                             state.getPlanVersion(), state.getSamples(), now);
-                    configs.put(key.configKey(m), record);
-                    context.forward(new Record<>(key.configKey(m), record, timestamp), CONFIGS_SINK);
-                    metrics.configEmitted(key, m.id());
+                    effects.add(() -> {
+                        configs.put(key.configKey(m), record);
+                        context.forward(new Record<>(key.configKey(m), record, timestamp), CONFIGS_SINK);
+                        metrics.configEmitted(key, m.id());
+                    });
                     if (m == settings.distortionMethod()) {
                         distortion = config;
                     }
                 }
-                emitGptqJobs(key, state, served, sums, plan, engineSettings, provenance, now, timestamp);
+                effects.addAll(gptqJobs(key, state, served, sums, plan, engineSettings, provenance, now, timestamp));
             }
         }
         boolean driftConfirmed = check != null && check.getRoundsOver() >= settings.drift().consecutiveRounds();
@@ -424,10 +450,12 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             // round counts from 0.
             check.setDriftConfirmed(true);
             DriftEvent event = driftEvent(key, state, drift, nextVersion, now);
-            context.forward(new Record<>(key.modelSchemeKey(), event, timestamp), DRIFT_SINK);
-            metrics.driftEvent(key, event.getReason());
-            LOG.info("{}: drift confirmed in round {} ({}); plan {} follows", key, state.getRound(), event.getReason(),
-                    nextVersion);
+            effects.add(() -> {
+                context.forward(new Record<>(key.modelSchemeKey(), event, timestamp), DRIFT_SINK);
+                metrics.driftEvent(key, event.getReason());
+                LOG.info("{}: drift confirmed in round {} ({}); plan {} follows", key, state.getRound(), event.getReason(),
+                        nextVersion);
+            });
         }
         RoundState after = RoundStates.fresh(key, state.getSettings());
         after.setRound(state.getRound() + 1);
@@ -445,24 +473,32 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                     state.getRound(), state.getSamples(), now);
             // The evaluator reads the reason from the configs calibrated under the plan (provenance planReason).
             planRecord.setReason(!searchRound ? "statistics" : driftConfirmed ? "drift" : "refresh");
-            context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
-            metrics.planPublished(key);
+            effects.add(() -> {
+                context.forward(new Record<>(key.toString(), planRecord, timestamp), PLANS_SINK);
+                metrics.planPublished(key);
+            });
             // Records of the old plan are stale from now on: their sample ids need not be remembered, and parts
             // of samples still incomplete can never be summed (their remaining parts will be rejected as stale).
-            forgetSeen(key.toString() + "|" + state.getPlanVersion() + "|");
-            int dropped = forgetPending(key.toString() + "|" + state.getPlanVersion() + "|");
-            if (dropped > 0) {
-                LOG.warn("{}: {} held parts of samples incomplete under plan {} dropped with the plan", key, dropped,
-                        state.getPlanVersion());
-            }
+            effects.add(() -> {
+                forgetSeen(key.toString() + "|" + state.getPlanVersion() + "|");
+                int dropped = forgetPending(key.toString() + "|" + state.getPlanVersion() + "|");
+                if (dropped > 0) {
+                    LOG.warn("{}: {} held parts of samples incomplete under plan {} dropped with the plan", key, dropped,
+                            state.getPlanVersion());
+                }
+            });
             after.setPlanVersion(nextVersion);
             after.setPlan(planRecord);
         } else {
-            // Same plan: a sample already summed under it stays a duplicate in the rounds to come.
+            // Same plan: a sample summed under it stays a duplicate for dedup.rounds rounds; older ids are forgotten,
+            // so that the store stays bounded however long the plan lasts.
             after.setPlanVersion(state.getPlanVersion());
             after.setPlan(state.getPlan());
+            effects.add(() -> forgetSeenBefore(key.toString() + "|" + state.getPlanVersion() + "|",
+                    after.getRound() - settings.dedupRounds() + 1));
         }
         long[] sizes = LOG.isInfoEnabled() ? RoundStates.encodedSizes(state, sums) : new long[2];
+        effects.forEach(Runnable::run);
         LOG.info("{}: round {} closed by {} with {} samples{}{}; its sums were {} KB in per-layer records of at most {} KB",
                 key, state.getRound(), closedBy, state.getSamples(),
                 calibrates ? "; configs emitted" : searchRound ? "; monitoring" : "",
@@ -482,17 +518,18 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     }
 
     /**
-     * One GptqJob per GPTQ method the round serves: the round's sample ids (those summed in this
+     * The sends of one GptqJob per GPTQ method the round serves: the round's sample ids (those summed in this
      * round under its plan), sorted, and for a static scheme the round's activation scales of
      * unscaled weights. Emitted with the round's other outputs, so a job exists exactly when its
      * round closed.
      */
-    private void emitGptqJobs(RoundKey key, RoundState state, Set<Method> served, CalibrationSums sums,
-                              CalibrationPlan plan, CalibrationSettings engineSettings, Map<String, String> provenance,
-                              Instant now, long timestamp) {
+    private List<Runnable> gptqJobs(RoundKey key, RoundState state, Set<Method> served, CalibrationSums sums,
+                                    CalibrationPlan plan, CalibrationSettings engineSettings, Map<String, String> provenance,
+                                    Instant now, long timestamp) {
         List<Method> gptq = served.stream().filter(Method::roundsWithGptq).toList();
+        List<Runnable> out = new ArrayList<>();
         if (gptq.isEmpty()) {
-            return;
+            return out;
         }
         List<String> ids = new ArrayList<>();
         String prefix = key + "|" + state.getPlanVersion() + "|";
@@ -511,9 +548,12 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         for (Method m : gptq) {
             dev.qig.schemas.GptqJob job = Records.gptqJob(key, m, state.getSettings(), state.getRound(),
                     state.getPlanVersion(), ids, inputScales, provenance, now);
-            context.forward(new Record<>(key.configKey(m), job, timestamp), GPTQ_JOBS_SINK);
-            LOG.info("{}: round {} GPTQ job {} on {} samples", key, state.getRound(), job.getJobId(), ids.size());
+            out.add(() -> {
+                context.forward(new Record<>(key.configKey(m), job, timestamp), GPTQ_JOBS_SINK);
+                LOG.info("{}: round {} GPTQ job {} on {} samples", key, state.getRound(), job.getJobId(), ids.size());
+            });
         }
+        return out;
     }
 
     /**
@@ -636,6 +676,20 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     /** Sample ids of a plan that has ended can never be duplicates again (its records are stale). */
     private void forgetSeen(String prefix) {
         RoundStates.deleteByPrefix(seen, prefix);
+    }
+
+    /** Forgets the sample ids under a prefix that were summed in a round before {@code round}. */
+    private void forgetSeenBefore(String prefix, long round) {
+        List<String> old = new ArrayList<>();
+        try (KeyValueIterator<String, Long> it = seen.prefixScan(prefix, new StringSerializer())) {
+            while (it.hasNext()) {
+                KeyValue<String, Long> e = it.next();
+                if (e.value < round) {
+                    old.add(e.key);
+                }
+            }
+        }
+        old.forEach(seen::delete);
     }
 
     /** Deletes the held parts under a prefix; returns how many. */

@@ -69,6 +69,13 @@ public final class Worker implements Runnable {
     /** A served model: this worker's copy and its engine per scheme. */
     private record Served(String id, VqaModel vqa, Map<QuantScheme, PartialSumsEngine> engines) {}
 
+    /** What the engine made of one sample: its result, or the exception of a sample it cannot take. */
+    private sealed interface Outcome {
+        record Computed(PartialSumsEngine.SampleResult result) implements Outcome {}
+
+        record Failed(RuntimeException error) implements Outcome {}
+    }
+
     /** A sample on its way through the engine. */
     private record Item(ConsumerRecord<byte[], byte[]> source, CalibrationSample sample, VisualQuestion question) {}
 
@@ -217,7 +224,7 @@ public final class Worker implements Runnable {
         RoundKey key = RoundKey.of(model.id(), scheme, settingsRecords.get(scheme));
         List<VisualQuestion> questions = items.stream().map(Item::question).toList();
         CalibrationPlan plan = plans.current(key);
-        List<Object> outcomes = run(model, scheme, engine, questions, plan, methods, manager);
+        List<Outcome> outcomes = run(model, scheme, engine, questions, plan, methods, manager);
         for (int attempt = 0; attempt < MAX_PLAN_RETRIES; attempt++) {
             CalibrationPlan latest = plans.current(key);
             if (latest.version() == plan.version()) {
@@ -236,13 +243,14 @@ public final class Worker implements Runnable {
         String topicAttributions = config.topic(Topics.Topic.TOKEN_ATTRIBUTIONS);
         for (int i = 0; i < items.size(); i++) {
             Item item = items.get(i);
-            Object outcome = outcomes.get(i);
-            if (outcome instanceof RuntimeException ex) {
+            Outcome outcome = outcomes.get(i);
+            if (outcome instanceof Outcome.Failed failed) {
+                RuntimeException ex = failed.error();
                 sent.add(deadLetter(producer, item.source(), new RejectedRecordException(RejectReason.PROCESSING_ERROR,
                         "sample " + item.sample().getSampleId() + ": engine failed: " + ex.getMessage(), ex), model.id()));
                 continue;
             }
-            PartialSumsEngine.SampleResult result = (PartialSumsEngine.SampleResult) outcome;
+            PartialSumsEngine.SampleResult result = ((Outcome.Computed) outcome).result();
             if (!result.ok()) {
                 sent.add(deadLetter(producer, item.source(), new RejectedRecordException(RejectReason.NON_FINITE,
                         "sample " + item.sample().getSampleId() + ", model " + model.id() + ", " + scheme.id() + ": "
@@ -282,18 +290,19 @@ public final class Worker implements Runnable {
     }
 
     /** {@link #attributeIsolated}, timed, with its integrated-gradient points counted. */
-    private List<Object> run(Served model, QuantScheme scheme, PartialSumsEngine engine, List<VisualQuestion> questions,
-                             CalibrationPlan plan, Set<Method> methods, NDManager manager) {
+    private List<Outcome> run(Served model, QuantScheme scheme, PartialSumsEngine engine, List<VisualQuestion> questions,
+                              CalibrationPlan plan, Set<Method> methods, NDManager manager) {
         long start = System.nanoTime();
-        List<Object> out = null;
+        List<Outcome> out = null;
         try {
             out = attributeIsolated(engine, questions, plan, methods, manager);
             return out;
         } finally {
             long points = 0;
             if (out != null) {
-                for (Object o : out) {
-                    if (o instanceof PartialSumsEngine.SampleResult r) {
+                for (Outcome o : out) {
+                    if (o instanceof Outcome.Computed computed) {
+                        PartialSumsEngine.SampleResult r = computed.result();
                         for (GroupKey k : r.lambda().keySet()) {
                             points += igPoints(engine, model, k);
                         }
@@ -314,20 +323,22 @@ public final class Worker implements Runnable {
      * The engine's results per sample, or the exception of a sample the engine cannot take: a batch
      * that fails is retried one sample at a time so that one bad sample never fails the others.
      */
-    private static List<Object> attributeIsolated(PartialSumsEngine engine, List<VisualQuestion> questions,
-                                                  CalibrationPlan plan, Set<Method> methods, NDManager manager) {
+    private static List<Outcome> attributeIsolated(PartialSumsEngine engine, List<VisualQuestion> questions,
+                                                   CalibrationPlan plan, Set<Method> methods, NDManager manager) {
         try {
-            return new ArrayList<>(engine.attribute(questions, plan, methods, manager));
+            List<Outcome> out = new ArrayList<>();
+            engine.attribute(questions, plan, methods, manager).forEach(r -> out.add(new Outcome.Computed(r)));
+            return out;
         } catch (RuntimeException batchFailure) {
             if (questions.size() == 1) {
-                return List.of(batchFailure);
+                return List.of(new Outcome.Failed(batchFailure));
             }
-            List<Object> out = new ArrayList<>();
+            List<Outcome> out = new ArrayList<>();
             for (VisualQuestion q : questions) {
                 try {
-                    out.add(engine.attribute(List.of(q), plan, methods, manager).get(0));
+                    out.add(new Outcome.Computed(engine.attribute(List.of(q), plan, methods, manager).get(0)));
                 } catch (RuntimeException e) {
-                    out.add(e);
+                    out.add(new Outcome.Failed(e));
                 }
             }
             return out;

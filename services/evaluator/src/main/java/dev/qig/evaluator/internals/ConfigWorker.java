@@ -49,7 +49,7 @@ public final class ConfigWorker implements Runnable {
     private final EvaluatorConfig config;
     private final ConfigDecoder decoder;
     private final AvroSerializer<SpecificRecord> serializer;
-    private final ActiveConfigs actives;
+    private final ActiveConfigCache actives;
     private final List<VqaSample> questions;
     private final PromotionRule rule;
     private final EvaluatorStats stats;
@@ -59,7 +59,7 @@ public final class ConfigWorker implements Runnable {
     private final AtLeastOnceLoop loop;
 
     public ConfigWorker(EvaluatorConfig config, ConfigDecoder decoder, AvroSerializer<SpecificRecord> serializer,
-                        ActiveConfigs actives, List<VqaSample> questions, Device device, EvaluatorStats stats) {
+                        ActiveConfigCache actives, List<VqaSample> questions, Device device, EvaluatorStats stats) {
         this.config = config;
         this.decoder = decoder;
         this.serializer = serializer;
@@ -207,7 +207,7 @@ public final class ConfigWorker implements Runnable {
                         .setDecision(decision)
                         .setPromotedAt(now)
                         .build();
-                sent.add(send(producer, Topics.Topic.ACTIVE_CONFIGS, ActiveConfigs.key(model.id(), scheme), promotion));
+                sent.add(send(producer, Topics.Topic.ACTIVE_CONFIGS, ActiveConfigCache.key(model.id(), scheme), promotion));
             }
         }
         // Results go out after the decision, which they carry (a refusal is visible only there).

@@ -19,17 +19,17 @@ import org.slf4j.LoggerFactory;
  * stream task), and the evaluator's topic is not this service's to refuse. A record that does not
  * decode, or whose alphas are off the grid, is logged and skipped; a tombstone removes the key.
  */
-public final class ActiveConfigs implements Processor<String, byte[], Void, Void> {
+public final class ActiveConfigsStoreUpdater implements Processor<String, byte[], Void, Void> {
 
     public static final String STORE = "active-configs";
 
-    private static final Logger LOG = LoggerFactory.getLogger(ActiveConfigs.class);
+    private static final Logger LOG = LoggerFactory.getLogger(ActiveConfigsStoreUpdater.class);
 
     private final AvroDeserializer<ActiveConfig> deserializer;
     private final String topic;
     private KeyValueStore<String, ActiveConfig> store;
 
-    public ActiveConfigs(AvroDeserializer<ActiveConfig> deserializer, String topic) {
+    public ActiveConfigsStoreUpdater(AvroDeserializer<ActiveConfig> deserializer, String topic) {
         this.deserializer = deserializer;
         this.topic = topic;
     }

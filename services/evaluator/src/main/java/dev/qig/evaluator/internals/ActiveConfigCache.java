@@ -15,9 +15,9 @@ import org.slf4j.LoggerFactory;
  * active-configs topic it is restored from at start (read from its beginning to its end, the latest
  * record of a key wins) and that every promotion writes to.
  */
-public final class ActiveConfigs {
+public final class ActiveConfigCache {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ActiveConfigs.class);
+    private static final Logger LOG = LoggerFactory.getLogger(ActiveConfigCache.class);
 
     private final Map<String, ActiveConfig> active = new ConcurrentHashMap<>();
 
