@@ -90,6 +90,7 @@ public final class Aggregator implements AutoCloseable {
     public void start() throws InterruptedException {
         try {
             metrics.serve(config.metricsPort());
+            metrics.watchBroker(config.kafkaClientProperties()); // ready only while the cluster answers
         } catch (IOException e) {
             throw new UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
         }

@@ -110,6 +110,7 @@ public final class Attributor implements AutoCloseable {
     private void serveMetrics() {
         try {
             metrics.serve(config.metricsPort());
+            metrics.watchBroker(config.kafkaClientProperties()); // ready only while the cluster answers
         } catch (IOException e) {
             throw new UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
         }

@@ -66,6 +66,7 @@ public final class Evaluator implements AutoCloseable {
     public void start() throws InterruptedException {
         try {
             metrics.serve(config.metricsPort());
+            metrics.watchBroker(config.kafkaClientProperties()); // ready only while the cluster answers
         } catch (IOException e) {
             throw new UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
         }

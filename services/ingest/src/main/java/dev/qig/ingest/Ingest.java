@@ -139,6 +139,7 @@ public final class Ingest implements AutoCloseable {
         if (ownsMetrics) {
             try {
                 metrics.service().serve(config.metricsPort());
+                metrics.service().watchBroker(config.kafkaClientProperties()); // ready only while the cluster answers
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
             }

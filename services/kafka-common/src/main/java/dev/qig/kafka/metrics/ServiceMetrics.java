@@ -44,6 +44,7 @@ public final class ServiceMetrics implements AutoCloseable {
     private final Counter deadLetters;
     private volatile BooleanSupplier live = () -> true;
     private volatile BooleanSupplier ready = () -> false;
+    private dev.qig.kafka.clients.BrokerProbe probe;
     private HTTPServer server;
 
     private ServiceMetrics(String service, boolean jvm) {
@@ -111,6 +112,25 @@ public final class ServiceMetrics implements AutoCloseable {
         this.ready = Objects.requireNonNull(ready, "ready");
     }
 
+    /**
+     * From now on readiness also needs the Kafka cluster to answer (a {@link
+     * dev.qig.kafka.clients.BrokerProbe} with the service's client settings, closed with this); the
+     * gauge {@code qig_broker_reachable} shows the probe's view (1 or 0). Call it after
+     * {@link #readiness}.
+     */
+    public synchronized void watchBroker(Map<String, Object> kafkaClientProperties) {
+        if (probe != null) {
+            return;
+        }
+        dev.qig.kafka.clients.BrokerProbe probe = dev.qig.kafka.clients.BrokerProbe.start(kafkaClientProperties, "qig-" + service);
+        this.probe = probe;
+        BooleanSupplier own = ready;
+        this.ready = () -> own.getAsBoolean() && probe.reachable();
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("qig_broker_reachable")
+                .help("1 while the Kafka cluster answered the service's probe within the last 15 s, else 0 (readiness needs it).")
+                .callback(cb -> cb.call(probe.reachable() ? 1 : 0)).register(registry);
+    }
+
     public boolean isLive() {
         return ask(live);
     }
@@ -157,12 +177,15 @@ public final class ServiceMetrics implements AutoCloseable {
         return p < 0 ? null : "http://localhost:" + p;
     }
 
-    /** Stops the HTTP server; the registry stays readable. */
+    /** Stops the HTTP server and the broker probe; the registry stays readable. */
     @Override
     public synchronized void close() {
         if (server != null) {
             server.close();
             server = null;
+        }
+        if (probe != null) {
+            probe.close();
         }
     }
 
