@@ -79,6 +79,9 @@ public final class Aggregator implements AutoCloseable {
         p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, config.topic(Topics.Topic.DLQ));
         p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class);
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class);
+        // The global store's processor never throws (it logs and skips what it cannot read), so the handler has
+        // nothing to do there; enabling it ends Kafka Streams' start-up warning, twice per start, that it is off.
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         p.put(StreamsConfig.CLIENT_ID_CONFIG, config.getString(AggregatorConfig.APPLICATION_ID) + "-" + config.instanceId());
         if (config.httpPort() > 0) {
             p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, config.httpAdvertisedHost() + ":" + config.httpPort());

@@ -50,7 +50,10 @@ public final class AggregatorTopology {
                 config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.planRefreshRounds(), config.dedupRounds(),
                 config.distortionMethod(), config.instanceId(), config.requantizePolicy(), config.driftThresholds());
         AvroSerde<LayerStats> statsSerde = new AvroSerde<>(registry, LayerStats.class);
-        Topology t = new Topology();
+        // Built with the service's Streams settings: a default Topology reads defaults of its own (and warns
+        // that the processing exception handler is off for the global thread).
+        Topology t = new Topology(new org.apache.kafka.streams.TopologyConfig(
+                new org.apache.kafka.streams.StreamsConfig(Aggregator.streamsProperties(config))));
         t.addSource(SOURCE, new StringDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));
         t.addProcessor(PROCESSOR, () -> new RoundProcessor(settings, metrics), SOURCE);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.ROUNDS_STORE),

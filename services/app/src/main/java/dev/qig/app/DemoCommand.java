@@ -200,9 +200,14 @@ final class DemoCommand implements Callable<Integer> {
             TopicWatcher.await(() -> configResults(pipeline).size() >= expected ? Boolean.TRUE : null, timeout,
                     () -> progress.show(() -> String.format(Locale.ROOT, "evaluating: %d of %d configs evaluated",
                             configsEvaluated(pipeline), all.size())), "the evaluation of every config");
-            // The evaluator sends a promotion before the results that carry its decision, and the watcher reads
-            // them from different topics: give the last promotion a moment to be read too.
-            Thread.sleep(2_000);
+            // The results carry the evaluator's decisions; the promotions they announce come on another topic, which
+            // the watcher may read a moment later: wait until it has read every one of them.
+            TopicWatcher.await(() -> {
+                java.util.Set<String> seen = new java.util.HashSet<>();
+                pipeline.watcher().promotions().forEach(a -> seen.add(a.getConfig().getConfigId()));
+                return configResults(pipeline).stream().filter(r -> r.getDecision() != null
+                        && r.getDecision().startsWith("promoted")).allMatch(r -> seen.contains(r.getConfigId())) ? Boolean.TRUE : null;
+            }, timeout, () -> { }, "the promotions the evaluator decided");
             progress.done(String.format(Locale.ROOT, "all %d configs evaluated on %s", all.size(), o.evalDomains));
             List<String> promoted = pipeline.watcher().promotions().stream().map(a -> a.getConfig().getConfigId()).distinct().toList();
             TopicWatcher.await(() -> pipeline.watcher().published().stream().map(ModelPublished::getConfigId).toList()

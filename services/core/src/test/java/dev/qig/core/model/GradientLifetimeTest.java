@@ -39,6 +39,22 @@ class GradientLifetimeTest {
         }
     }
 
+    /**
+     * Runs the garbage collector until it has processed a sentinel's phantom reference (so the test
+     * cannot pass because no collection ran), which is when the direct buffers DJL dropped are freed
+     * too: their cleaners are phantom references of the same reference processing.
+     */
+    private static void collectGarbage() throws InterruptedException {
+        java.lang.ref.ReferenceQueue<Object> queue = new java.lang.ref.ReferenceQueue<>();
+        java.lang.ref.PhantomReference<Object> sentinel = new java.lang.ref.PhantomReference<>(new Object(), queue);
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (queue.remove(100) == null) {
+            org.junit.jupiter.api.Assertions.assertTrue(System.nanoTime() < deadline, "the garbage collector did not run");
+            System.gc();
+        }
+        java.lang.ref.Reference.reachabilityFence(sentinel);
+    }
+
     private static Map<String, float[]> gradients(VisionLanguageModel model, NDManager manager, boolean collectGarbage)
             throws InterruptedException {
         LvlmConfig c = model.config();
@@ -52,8 +68,7 @@ class GradientLifetimeTest {
                 NDArray logits = model.forward(new ParameterStore(s, false), new NDList(pixels, tokens), true).head();
                 NDArray loss = logits.logSoftmax(-1).get("..., 5").sum();
                 if (collectGarbage) {
-                    System.gc();
-                    Thread.sleep(200); // the Cleaner frees direct buffers on its own thread
+                    collectGarbage();
                     for (int i = 0; i < 10_000; i++) {
                         poison.add(ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).putFloat(0, 1e30f));
                     }
