@@ -110,12 +110,14 @@ class SecretsStayHiddenTest {
             assertEquals(REGISTRY_TLS_SECRET, aggregatorConfig.registryProperties().get("schema.registry.ssl.truststore.password"));
             assertEquals(dir.resolve("streams").toString(), aggregatorConfig.kafkaClientProperties().get("state.dir"));
 
+            // One environment for every service, as the app reads it: another service's variables are ignored.
+            java.util.Set<String> others = ServiceCommands.ConfigCommand.allKeys();
             AttributorConfig attributorConfig = new AttributorConfig(with(ConfigSources.resolve(AttributorConfig.definition(),
-                    null, env, Map.of()), "methods", "rtn,awq", "batch.size", "2", "batch.linger.ms", "50"));
+                    List.of(), others, null, env, Map.of()), "methods", "rtn,awq", "batch.size", "2", "batch.linger.ms", "50"));
             EvaluatorConfig evaluatorConfig = new EvaluatorConfig(with(ConfigSources.resolve(EvaluatorConfig.definition(),
-                    null, env, Map.of()), "eval.domains", "clean", "eval.questions.per.domain", "4"));
-            IngestConfig ingestConfig = new IngestConfig(with(ConfigSources.resolve(IngestConfig.definition(), null, env,
-                    Map.of()), "synthetic.schedule", "clean:2"));
+                    List.of(), others, null, env, Map.of()), "eval.domains", "clean", "eval.questions.per.domain", "4"));
+            IngestConfig ingestConfig = new IngestConfig(with(ConfigSources.resolve(IngestConfig.definition(), List.of(),
+                    others, null, env, Map.of()), "synthetic.schedule", "clean:2"));
 
             // What the command line prints of a service's settings, and of a bad one, with the secrets set.
             seen.add(run("config", "aggregator"));

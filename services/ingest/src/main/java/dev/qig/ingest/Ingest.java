@@ -292,7 +292,8 @@ public final class Ingest implements AutoCloseable {
         log.warn("ingest: {} ({}): {}", what, r.reason().id(), r.error().getMessage());
         metrics.deadLettered(r.reason().id());
         try {
-            producer.send(DeadLetters.record(topic, r.key(), r.value(), r.reason(), STAGE, null, r.error(), null, -1, -1),
+            producer.send(DeadLetters.to(topic).key(r.key()).value(r.value()).reason(r.reason()).stage(STAGE).error(r.error())
+                            .build(),
                     (metadata, error) -> acknowledge(what, topic, error));
         } catch (KafkaException e) {
             throw new KafkaException(what + ": cannot send to " + topic + ": " + e.getMessage(), e);

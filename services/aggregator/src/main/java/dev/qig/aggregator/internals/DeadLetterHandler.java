@@ -70,7 +70,7 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler,
         if (metrics != null) {
             metrics.deadLettered(reason.id());
         }
-        return DeadLetters.record(topic, key, value, reason, STAGE, null, e, context.topic(), context.partition(),
-                context.offset());
+        return DeadLetters.to(topic).key(key).value(value).reason(reason).stage(STAGE).error(e)
+                .source(context.topic(), context.partition(), context.offset()).build();
     }
 }

@@ -262,8 +262,8 @@ public final class GptqJobWorker implements Runnable {
                                               RejectedRecordException e) {
         stats.deadLettered(e.reason());
         LOG.warn("dead letter ({}) from {}-{}@{}: {}", e.reason().id(), r.topic(), r.partition(), r.offset(), e.getMessage());
-        return producer.send(DeadLetters.record(config.topic(Topics.Topic.DLQ), r.key(), r.value(), e.reason(), STAGE, null, e,
-                r.topic(), r.partition(), r.offset()));
+        return producer.send(DeadLetters.to(config.topic(Topics.Topic.DLQ)).source(r).reason(e.reason()).stage(STAGE)
+                .error(e).build());
     }
 
     private KafkaConsumer<byte[], byte[]> newConsumer() {

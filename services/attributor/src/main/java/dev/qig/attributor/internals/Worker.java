@@ -388,7 +388,7 @@ public final class Worker implements Runnable {
                                               RejectedRecordException e, String model) {
         stats.deadLettered(e.reason());
         LOG.warn("dead letter ({}) from {}-{}@{}: {}", e.reason().id(), r.topic(), r.partition(), r.offset(), e.getMessage());
-        return producer.send(DeadLetters.record(config.topic(Topics.Topic.DLQ), r.key(), r.value(), e.reason(), STAGE, model, e,
-                r.topic(), r.partition(), r.offset()));
+        return producer.send(DeadLetters.to(config.topic(Topics.Topic.DLQ)).source(r).reason(e.reason()).stage(STAGE)
+                .model(model).error(e).build());
     }
 }

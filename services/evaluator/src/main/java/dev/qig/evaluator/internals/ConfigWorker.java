@@ -290,8 +290,8 @@ public final class ConfigWorker implements Runnable {
                                               RejectedRecordException e, String model) {
         stats.deadLettered(e.reason());
         LOG.warn("dead letter ({}) from {}-{}@{}: {}", e.reason().id(), r.topic(), r.partition(), r.offset(), e.getMessage());
-        return producer.send(DeadLetters.record(config.topic(Topics.Topic.DLQ), r.key(), r.value(), e.reason(), STAGE, model,
-                e, r.topic(), r.partition(), r.offset()));
+        return producer.send(DeadLetters.to(config.topic(Topics.Topic.DLQ)).source(r).reason(e.reason()).stage(STAGE)
+                .model(model).error(e).build());
     }
 
     private static void await(KafkaProducer<byte[], byte[]> producer, List<Future<RecordMetadata>> sent)

@@ -34,30 +34,95 @@ public final class DeadLetters {
 
     private DeadLetters() {}
 
-    /**
-     * The dead letter of a record.
-     *
-     * @param sourceTopic where the record was read, or null when it never was (ingest)
-     */
-    public static ProducerRecord<byte[], byte[]> record(String dlqTopic, byte[] key, byte[] value, RejectReason reason,
-                                                        String stage, String model, Throwable error, String sourceTopic,
-                                                        int partition, long offset) {
-        Headers h = new RecordHeaders();
-        h.add(EXCEPTION, utf8(error.getClass().getName()));
-        h.add(MESSAGE, utf8(String.valueOf(error.getMessage())));
-        h.add(STACKTRACE, utf8(stackTrace(error)));
-        if (sourceTopic != null) {
-            h.add(TOPIC, utf8(sourceTopic));
-            h.add(PARTITION, utf8(Integer.toString(partition)));
-            h.add(OFFSET, utf8(Long.toString(offset)));
-        }
-        h.add(REASON, utf8(reason.id()));
-        h.add(STAGE, utf8(stage));
-        if (model != null) {
-            h.add(MODEL, utf8(model));
-        }
-        return new ProducerRecord<>(dlqTopic, null, null, key, value, h);
+    /** A dead letter for {@code dlqTopic}, its fields set by name: {@code DeadLetters.to(topic).reason(..).stage(..)...build()}. */
+    public static Builder to(String dlqTopic) {
+        return new Builder(dlqTopic);
     }
+
+    /** The fields of one dead letter; reason, stage and error are required. */
+    public static final class Builder {
+        private final String dlqTopic;
+        private byte[] key;
+        private byte[] value;
+        private RejectReason reason;
+        private String stage;
+        private String model;
+        private Throwable error;
+        private String sourceTopic;
+        private int partition = -1;
+        private long offset = -1;
+
+        private Builder(String dlqTopic) {
+            this.dlqTopic = java.util.Objects.requireNonNull(dlqTopic, "dlqTopic");
+        }
+
+        /** The rejected record's key and value, untouched, and where it was read. */
+        public Builder source(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record) {
+            return key(record.key()).value(record.value()).source(record.topic(), record.partition(), record.offset());
+        }
+
+        /** Where the rejected record was read (none for an input that never was a record). */
+        public Builder source(String topic, int partition, long offset) {
+            this.sourceTopic = topic;
+            this.partition = partition;
+            this.offset = offset;
+            return this;
+        }
+
+        public Builder key(byte[] key) {
+            this.key = key;
+            return this;
+        }
+
+        public Builder value(byte[] value) {
+            this.value = value;
+            return this;
+        }
+
+        public Builder reason(RejectReason reason) {
+            this.reason = reason;
+            return this;
+        }
+
+        /** The stage that rejected it: ingest, attributor, gptq, aggregator, evaluator, publisher. */
+        public Builder stage(String stage) {
+            this.stage = stage;
+            return this;
+        }
+
+        /** The model the record is about, when known. */
+        public Builder model(String model) {
+            this.model = model;
+            return this;
+        }
+
+        public Builder error(Throwable error) {
+            this.error = error;
+            return this;
+        }
+
+        public ProducerRecord<byte[], byte[]> build() {
+            java.util.Objects.requireNonNull(reason, "reason");
+            java.util.Objects.requireNonNull(stage, "stage");
+            java.util.Objects.requireNonNull(error, "error");
+            Headers h = new RecordHeaders();
+            h.add(EXCEPTION, utf8(error.getClass().getName()));
+            h.add(MESSAGE, utf8(String.valueOf(error.getMessage())));
+            h.add(STACKTRACE, utf8(stackTrace(error)));
+            if (sourceTopic != null) {
+                h.add(TOPIC, utf8(sourceTopic));
+                h.add(PARTITION, utf8(Integer.toString(partition)));
+                h.add(OFFSET, utf8(Long.toString(offset)));
+            }
+            h.add(REASON, utf8(reason.id()));
+            h.add(STAGE, utf8(stage));
+            if (model != null) {
+                h.add(MODEL, utf8(model));
+            }
+            return new ProducerRecord<>(dlqTopic, null, null, key, value, h);
+        }
+    }
+
 
     /** A header's value as text, or null when absent. */
     public static String header(Headers headers, String name) {

@@ -307,8 +307,8 @@ public final class PublishWorker implements Runnable {
                         String model) throws ExecutionException {
         stats.failed(e.reason());
         LOG.warn("dead letter ({}) from {}-{}@{}: {}", e.reason().id(), r.topic(), r.partition(), r.offset(), e.getMessage());
-        ServiceClients.awaitAcknowledged(producer, List.of(producer.send(DeadLetters.record(config.topic(Topics.Topic.DLQ),
-                r.key(), r.value(), e.reason(), STAGE, model, e, r.topic(), r.partition(), r.offset()))));
+        ServiceClients.awaitAcknowledged(producer, List.of(producer.send(DeadLetters.to(config.topic(Topics.Topic.DLQ))
+                .source(r).reason(e.reason()).stage(STAGE).model(model).error(e).build())));
     }
 
     private static String oneLine(Exception e) {
