@@ -88,10 +88,12 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainConfig d = TrainConfig.defaults();
-        TrainConfig config = new TrainConfig(steps, batch, learningRate, Math.min(d.warmupSteps(), steps / 10),
-                d.minLearningRateFraction(), d.gradientClipNorm(), seed, d.logEvery(), evalEvery,
-                d.evalSamples(), grounding, groundingLayer, attention, attentionLayer, attentionHead, freezeVision,
-                relation, relationLayer, relationAnswerLayer, relationShare);
+        TrainConfig config = TrainConfig.builder().steps(steps).batchSize(batch).learningRate(learningRate)
+                .warmupSteps(Math.min(d.warmupSteps(), steps / 10)).seed(seed).evalEvery(evalEvery)
+                .groundingWeight(grounding).groundingLayer(groundingLayer)
+                .attentionWeight(attention).attentionLayer(attentionLayer).attentionHead(attentionHead)
+                .freezeVisionTower(freezeVision).relationWeight(relation).relationLayer(relationLayer)
+                .relationAnswerLayer(relationAnswerLayer).relationShare(relationShare).build();
         Engine.getInstance().setRandomSeed((int) seed);
         Vocabulary vocabulary = Vocabulary.standard();
         try (NDManager manager = NDManager.newBaseManager()) {

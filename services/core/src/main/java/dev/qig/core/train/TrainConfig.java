@@ -64,7 +64,142 @@ public record TrainConfig(
      * (see {@link RelationSupervision}); they assume at least 3 decoder layers.
      */
     public static TrainConfig defaults() {
-        return new TrainConfig(16_000, 32, 1e-3f, 150, 0.05f, 1.0f, 7L, 50, 1000, 100, 1.0f, -1, 0f, 1, 0, true, 1.0f, 1, 2, 0.2f);
+        return builder().build();
+    }
+
+    /** A builder whose every setting starts at its {@link #defaults()} value. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Named setters for {@link TrainConfig}; unset fields keep the defaults of {@code qig train}. */
+    public static final class Builder {
+        private int steps = 16_000;
+        private int batchSize = 32;
+        private float learningRate = 1e-3f;
+        private int warmupSteps = 150;
+        private float minLearningRateFraction = 0.05f;
+        private float gradientClipNorm = 1.0f;
+        private long seed = 7L;
+        private int logEvery = 50;
+        private int evalEvery = 1000;
+        private int evalSamples = 100;
+        private float groundingWeight = 1.0f;
+        private int groundingLayer = -1;
+        private float attentionWeight = 0f;
+        private int attentionLayer = 1;
+        private int attentionHead = 0;
+        private boolean freezeVisionTower = true;
+        private float relationWeight = 1.0f;
+        private int relationLayer = 1;
+        private int relationAnswerLayer = 2;
+        private float relationShare = 0.2f;
+
+        private Builder() {}
+
+        public Builder steps(int steps) {
+            this.steps = steps;
+            return this;
+        }
+
+        public Builder batchSize(int batchSize) {
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        public Builder learningRate(float learningRate) {
+            this.learningRate = learningRate;
+            return this;
+        }
+
+        public Builder warmupSteps(int warmupSteps) {
+            this.warmupSteps = warmupSteps;
+            return this;
+        }
+
+        public Builder minLearningRateFraction(float minLearningRateFraction) {
+            this.minLearningRateFraction = minLearningRateFraction;
+            return this;
+        }
+
+        public Builder gradientClipNorm(float gradientClipNorm) {
+            this.gradientClipNorm = gradientClipNorm;
+            return this;
+        }
+
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        public Builder logEvery(int logEvery) {
+            this.logEvery = logEvery;
+            return this;
+        }
+
+        public Builder evalEvery(int evalEvery) {
+            this.evalEvery = evalEvery;
+            return this;
+        }
+
+        public Builder evalSamples(int evalSamples) {
+            this.evalSamples = evalSamples;
+            return this;
+        }
+
+        public Builder groundingWeight(float groundingWeight) {
+            this.groundingWeight = groundingWeight;
+            return this;
+        }
+
+        public Builder groundingLayer(int groundingLayer) {
+            this.groundingLayer = groundingLayer;
+            return this;
+        }
+
+        public Builder attentionWeight(float attentionWeight) {
+            this.attentionWeight = attentionWeight;
+            return this;
+        }
+
+        public Builder attentionLayer(int attentionLayer) {
+            this.attentionLayer = attentionLayer;
+            return this;
+        }
+
+        public Builder attentionHead(int attentionHead) {
+            this.attentionHead = attentionHead;
+            return this;
+        }
+
+        public Builder freezeVisionTower(boolean freezeVisionTower) {
+            this.freezeVisionTower = freezeVisionTower;
+            return this;
+        }
+
+        public Builder relationWeight(float relationWeight) {
+            this.relationWeight = relationWeight;
+            return this;
+        }
+
+        public Builder relationLayer(int relationLayer) {
+            this.relationLayer = relationLayer;
+            return this;
+        }
+
+        public Builder relationAnswerLayer(int relationAnswerLayer) {
+            this.relationAnswerLayer = relationAnswerLayer;
+            return this;
+        }
+
+        public Builder relationShare(float relationShare) {
+            this.relationShare = relationShare;
+            return this;
+        }
+
+        public TrainConfig build() {
+            return new TrainConfig(steps, batchSize, learningRate, warmupSteps, minLearningRateFraction, gradientClipNorm, seed, logEvery, evalEvery, evalSamples, groundingWeight, groundingLayer, attentionWeight, attentionLayer, attentionHead, freezeVisionTower, relationWeight, relationLayer, relationAnswerLayer, relationShare);
+        }
     }
 
     /** Learning rate at a step (1-based): linear warm-up, then cosine decay. */

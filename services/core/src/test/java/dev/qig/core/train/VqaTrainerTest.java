@@ -31,7 +31,9 @@ class VqaTrainerTest {
 
     @Test
     void trainingLowersTheAnswerLossAndReportsProgress() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, -1, 0f, 1, 0, false, 0f, 1, -1, 0f);
+        TrainConfig config = TrainConfig.builder().steps(60).batchSize(16).learningRate(3e-3f).warmupSteps(10)
+                .minLearningRateFraction(0.1f).seed(3L).logEvery(20).evalEvery(0).evalSamples(0)
+                .freezeVisionTower(false).relationWeight(0f).relationAnswerLayer(-1).relationShare(0f).build();
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -48,7 +50,10 @@ class VqaTrainerTest {
 
     @Test
     void auxiliaryLossesFallAndAreReported() {
-        TrainConfig config = new TrainConfig(60, 16, 3e-3f, 10, 0.1f, 1.0f, 3L, 20, 0, 0, 1.0f, 0, 1.0f, 1, 0, false, 1.0f, 0, -1, 0.5f);
+        TrainConfig config = TrainConfig.builder().steps(60).batchSize(16).learningRate(3e-3f).warmupSteps(10)
+                .minLearningRateFraction(0.1f).seed(3L).logEvery(20).evalEvery(0).evalSamples(0).groundingLayer(0)
+                .attentionWeight(1.0f).freezeVisionTower(false).relationLayer(0).relationAnswerLayer(-1)
+                .relationShare(0.5f).build();
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (NDManager m = NDManager.newBaseManager()) {
             VqaModel vqa = new VqaModel(VisionLanguageModel.create(narrow(), m, 3), Vocabulary.standard());
@@ -72,7 +77,10 @@ class VqaTrainerTest {
     @Test
     void trainingDoesNotDependOnWhatTheEnginesGlobalRandomGeneratorDrewBefore() {
         // Grounding, attention and relation heads on: every head's initial weights come from the seed alone.
-        TrainConfig config = new TrainConfig(6, 8, 3e-3f, 2, 0.1f, 1.0f, 3L, 3, 0, 0, 1.0f, 0, 1.0f, 1, 0, false, 1.0f, 0, -1, 0.5f);
+        TrainConfig config = TrainConfig.builder().steps(6).batchSize(8).learningRate(3e-3f).warmupSteps(2)
+                .minLearningRateFraction(0.1f).seed(3L).logEvery(3).evalEvery(0).evalSamples(0).groundingLayer(0)
+                .attentionWeight(1.0f).freezeVisionTower(false).relationLayer(0).relationAnswerLayer(-1)
+                .relationShare(0.5f).build();
         double[] losses = new double[2];
         for (int run = 0; run < 2; run++) {
             try (NDManager m = NDManager.newBaseManager()) {
@@ -90,7 +98,10 @@ class VqaTrainerTest {
     void relationShareSetsAFloorOnRelationQuestionsPerBatch() {
         SyntheticWorld world = new SyntheticWorld();
         for (float share : new float[] {0f, 0.5f, 1f}) {
-            TrainConfig config = new TrainConfig(1, 400, 1e-3f, 0, 0.1f, 1.0f, 3L, 1, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, -1, share);
+            TrainConfig config = TrainConfig.builder().steps(1).batchSize(400).warmupSteps(0)
+                    .minLearningRateFraction(0.1f).seed(3L).logEvery(1).evalEvery(0).evalSamples(0)
+                    .groundingWeight(0f).freezeVisionTower(false).relationWeight(0f).relationAnswerLayer(-1)
+                    .relationShare(share).build();
             long relations = new VqaTrainer(config, System.out).drawBatch(world, new java.util.SplittableRandom(3), 1).stream()
                     .filter(g -> g.sample().type() == dev.qig.core.data.QuestionType.RELATION).count();
             // The domains' own mixes give one relation question in four (a fifth of the questions in
@@ -263,7 +274,9 @@ class VqaTrainerTest {
 
     @Test
     void learningRateWarmsUpThenDecays() {
-        TrainConfig c = new TrainConfig(1000, 8, 1e-3f, 100, 0.1f, 1.0f, 1L, 10, 0, 0, 0f, -1, 0f, 1, 0, false, 0f, 1, -1, 0f);
+        TrainConfig c = TrainConfig.builder().steps(1000).batchSize(8).warmupSteps(100).minLearningRateFraction(0.1f)
+                .seed(1L).logEvery(10).evalEvery(0).evalSamples(0).groundingWeight(0f).freezeVisionTower(false)
+                .relationWeight(0f).relationAnswerLayer(-1).relationShare(0f).build();
         assertEquals(1e-5f, c.learningRateAt(1), 1e-9f);
         assertEquals(1e-3f, c.learningRateAt(100), 1e-9f);
         assertTrue(c.learningRateAt(500) < 1e-3f && c.learningRateAt(500) > 1e-4f);
