@@ -261,28 +261,10 @@ class GptqJobKillTest {
         return out;
     }
 
-    /** A JVM with this one's classpath and engine settings running {@link AttributorProcess}. */
+    /** The attributor in a JVM of its own; the job's passes logged at INFO (the kill waits for the token-weight pass). */
     private static Process startChild(Path props, Path log) throws java.io.IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Xmx1g");
-        Path tmp = Files.createDirectories(log.resolveSibling("child-tmp"));
-        command.add("-Djava.io.tmpdir=" + tmp);
-        System.getProperties().forEach((k, v) -> {
-            String key = k.toString();
-            if (key.startsWith("ai.djl.") || key.startsWith("org.slf4j.")) {
-                command.add("-D" + key + "=" + v);
-            }
-        });
-        // The job's passes are logged at INFO: the test kills the child when the token-weight pass starts.
-        command.add("-Dorg.slf4j.simpleLogger.log.dev.qig.attributor.internals.GptqJobWorker=info");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(AttributorProcess.class.getName());
-        command.add(props.toString());
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        Files.writeString(log, "", StandardCharsets.UTF_8);
-        return builder.start();
+        return dev.qig.kafka.testing.ChildJvm.start(AttributorProcess.class, log,
+                List.of("-Dorg.slf4j.simpleLogger.log.dev.qig.attributor.internals.GptqJobWorker=info"), props.toString());
     }
+
 }

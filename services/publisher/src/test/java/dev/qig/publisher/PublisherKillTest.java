@@ -27,10 +27,8 @@ import dev.qig.publisher.store.Manifest;
 import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.ModelPublished;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -137,27 +135,9 @@ class PublisherKillTest {
         }
     }
 
-    /** A JVM with this one's classpath and engine settings running {@link PublisherProcess}. */
+    /** The publisher in a JVM of its own. */
     private static Process startChild(Path props, Path log) throws java.io.IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Xmx1g");
-        // Its temporary files go where the test's own files go.
-        Path tmp = Files.createDirectories(log.resolveSibling("child-tmp"));
-        command.add("-Djava.io.tmpdir=" + tmp);
-        System.getProperties().forEach((k, v) -> {
-            String key = k.toString();
-            if (key.startsWith("ai.djl.") || key.startsWith("org.slf4j.")) {
-                command.add("-D" + key + "=" + v);
-            }
-        });
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(PublisherProcess.class.getName());
-        command.add(props.toString());
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        Files.writeString(log, "", StandardCharsets.UTF_8);
-        return builder.start();
+        return dev.qig.kafka.testing.ChildJvm.start(PublisherProcess.class, log, List.of(), props.toString());
     }
+
 }
