@@ -18,5 +18,9 @@ final class EngineSetup {
                 System.getProperty("ai.djl.pytorch.num_interop_threads", "1"));
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
                 System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
+        // Kafka Streams logs a full stack trace at WARN for every record its deserialization handler
+        // dead-letters; the aggregator's handler already logs one line with the reason.
+        String deserializer = "org.slf4j.simpleLogger.log.org.apache.kafka.streams.processor.internals.RecordDeserializer";
+        System.setProperty(deserializer, System.getProperty(deserializer, "error"));
     }
 }
