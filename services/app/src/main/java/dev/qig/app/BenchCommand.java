@@ -68,6 +68,11 @@ final class BenchCommand implements Callable<Integer> {
             + "domains, per group (rounds of --samples samples): what the drift threshold is chosen from.")
     boolean shift;
 
+    @Option(names = "--aggregator", description = "LayerStats records per second through the aggregator (a broker in this "
+            + "JVM, exactly-once), against one attributor worker's samples per second (rounds of --samples, --repeats "
+            + "rounds).")
+    boolean aggregator;
+
     @Option(names = "--threads", description = "Time the same calibration pass in the main thread and in new threads "
             + "(the attributor's workers are such threads).")
     boolean threads;
@@ -77,6 +82,10 @@ final class BenchCommand implements Callable<Integer> {
         QuantScheme quantScheme = scheme.scheme();
         if (stream) {
             StreamBench.run(model, quantScheme, samples, workers, batch, repeats);
+            return 0;
+        }
+        if (aggregator) {
+            AggregatorBench.run(model, quantScheme, samples, Math.max(1, repeats));
             return 0;
         }
         if (threads) {
