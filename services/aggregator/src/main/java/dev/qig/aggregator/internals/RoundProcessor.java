@@ -94,6 +94,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
      * round, plan and counts as the store (after a restore or a rolled-back transaction it does not).
      */
     private final Map<String, CachedSums> cache = new java.util.HashMap<>();
+    /** Per round key and plan version, the plan's groups and their channel counts (see {@link #planChannels}). */
+    private final Map<String, Map<GroupKey, Integer>> planChannels = new java.util.HashMap<>();
     /** Rounds whose close failed, logged once each. */
     private final Set<String> failedCloses = new java.util.HashSet<>();
 
@@ -275,7 +277,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     }
 
     /** The sample's sums, after checking that they fit the round: kind, groups and channels. */
-    private static CalibrationSums checkedSums(LayerStats stats, RoundState state, CalibrationSums round) {
+    private CalibrationSums checkedSums(LayerStats stats, RoundState state, CalibrationSums round) {
         boolean search = state.getPlanVersion() > 0;
         PartialsKind expected = search ? PartialsKind.SEARCH : PartialsKind.STATISTICS;
         String who = "sample " + stats.getSampleId();
@@ -297,7 +299,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         // The groups and channel counts must be those of the round so far (or of the plan).
         Map<GroupKey, Integer> channels = new TreeMap<>();
         if (state.getPlan() != null) {
-            Records.plan(state.getPlan()).mu().forEach((k, mu) -> channels.put(k, mu.length));
+            channels.putAll(planChannels(state));
         } else if (state.getSamples() > 0) {
             round.statistics().forEach((k, s) -> channels.put(k, s.channels()));
         }
@@ -341,6 +343,24 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             }
         }
         return sums;
+    }
+
+    /**
+     * The channel count of every group the round's plan searches, decoded once per round key and plan
+     * (decoding the plan's mu for every record was a hot spot: issue 20, "conversions on the hot path").
+     */
+    private Map<GroupKey, Integer> planChannels(RoundState state) {
+        String id = state.getRoundKey() + "#" + state.getPlanVersion();
+        Map<GroupKey, Integer> cached = planChannels.get(id);
+        if (cached == null) {
+            planChannels.keySet().removeIf(old -> old.startsWith(state.getRoundKey() + "#")); // the older plans'
+            cached = new TreeMap<>();
+            for (dev.qig.schemas.PlanGroup g : state.getPlan().getGroups()) {
+                cached.put(Records.groupKey(g.getLayer(), g.getGroup()), g.getMu().size());
+            }
+            planChannels.put(id, cached);
+        }
+        return cached;
     }
 
     private static String describe(Map<GroupKey, Integer> channels) {
