@@ -34,6 +34,8 @@ import org.slf4j.LoggerFactory;
 public final class Attributor implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Attributor.class);
+    /** Kafka's default largest record (broker message.max.bytes, producer max.request.size: about 1 MB). */
+    private static final int KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
     private final AttributorConfig config;
     private final PlanCache plans;
@@ -79,6 +81,13 @@ public final class Attributor implements AutoCloseable {
         serveMetrics();
         config.ensureTopics(Topics.Topic.SAMPLES, Topics.Topic.LAYER_STATS, Topics.Topic.TOKEN_ATTRIBUTIONS,
                 Topics.Topic.PLANS, Topics.Topic.GPTQ_JOBS, Topics.Topic.CONFIGS, Topics.Topic.DLQ);
+        if (config.imageMaxBytes() > KAFKA_DEFAULT_MAX_MESSAGE_BYTES) {
+            // image.max.bytes guards what is decoded; inline images are bounded by Kafka's record limits first.
+            LOG.info("attributor {}: images up to image.max.bytes ({} bytes) are read from file: URIs; inline, a sample "
+                    + "is one record, at most the samples topic's max.message.bytes (Kafka's default about 1 MB): "
+                    + "ingest dead-letters larger ones (oversize_image; docs/deployment.md, Large images)",
+                    config.instanceId(), config.imageMaxBytes());
+        }
         plans.start();
         if (!plans.awaitCaughtUp(2, TimeUnit.MINUTES)) {
             throw new IllegalStateException("the plans topic could not be read within 2 minutes");
