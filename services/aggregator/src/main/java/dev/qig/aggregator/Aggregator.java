@@ -59,7 +59,7 @@ public final class Aggregator implements AutoCloseable {
         Properties props = streamsProperties(config);
         props.put(AggregatorMetrics.CONFIG_KEY, aggregatorMetrics);
         this.streams = new KafkaStreams(AggregatorTopology.build(config, registry, aggregatorMetrics), props);
-        aggregatorMetrics.watch(this::rounds, config);
+        aggregatorMetrics.watch(this::progress, config);
         KafkaClientMetrics streamsMetrics = new KafkaClientMetrics(KafkaClientMetrics.STREAMS);
         streamsMetrics.add("streams", streams::metrics);
         metrics.registry().register(streamsMetrics);
@@ -137,8 +137,21 @@ public final class Aggregator implements AutoCloseable {
         return config;
     }
 
-    /** The progress of the open round of every round key this instance holds (a small record: cheap to poll). */
-    public List<RoundProgress> rounds() {
+    /** The open round of every round key this instance holds, with its latest drift check (cheap to poll). */
+    public List<RoundStatus> rounds() {
+        List<RoundStatus> out = new ArrayList<>();
+        for (RoundProgress p : progress()) {
+            var c = p.getLastDriftCheck();
+            out.add(new RoundStatus(p.getRoundKey(), p.getRound(), p.getPlanVersion(), p.getSamples(), p.getDuplicates(),
+                    Map.copyOf(p.getDomains()), c == null ? null : new RoundStatus.DriftStatus(c.getRound(),
+                            c.getPlanVersion(), c.getMethod(), c.getMedianRegret(), c.getMedianMuShift(), c.getVisionShift(),
+                            c.getRoundsOver(), c.getDriftConfirmed())));
+        }
+        return out;
+    }
+
+    /** The progress store's records (internal: the metrics and the HTTP endpoint read them). */
+    private List<RoundProgress> progress() {
         List<RoundProgress> out = new ArrayList<>();
         try (KeyValueIterator<String, RoundProgress> it = store(RoundProcessor.PROGRESS_STORE, RoundProgress.class).all()) {
             while (it.hasNext()) {
@@ -194,7 +207,7 @@ public final class Aggregator implements AutoCloseable {
 
             @Override
             public List<RoundProgress> rounds() {
-                return Aggregator.this.rounds();
+                return Aggregator.this.progress();
             }
 
             @Override

@@ -12,7 +12,6 @@ import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationPlan;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.QuantConfig;
-import dev.qig.schemas.internal.RoundProgress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -130,8 +129,8 @@ class AggregatorRestartTest {
         long deadline = System.currentTimeMillis() + 60_000;
         while (System.currentTimeMillis() < deadline) {
             if (aggregator.isRunning()) {
-                List<RoundProgress> rounds = aggregator.rounds();
-                if (!rounds.isEmpty() && rounds.get(0).getSamples() == samples) {
+                List<RoundStatus> rounds = aggregator.rounds();
+                if (!rounds.isEmpty() && rounds.get(0).samples() == samples) {
                     return;
                 }
             }

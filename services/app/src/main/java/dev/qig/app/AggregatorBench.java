@@ -21,7 +21,6 @@ import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.EngineSettings;
 import dev.qig.schemas.LayerStats;
-import dev.qig.schemas.internal.RoundProgress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -131,14 +130,14 @@ final class AggregatorBench {
     private static void awaitRound(Aggregator aggregator, RoundKey key, long round) throws InterruptedException {
         long deadline = System.nanoTime() + 30L * 60 * 1_000_000_000L;
         while (true) {
-            List<RoundProgress> progress;
+            List<dev.qig.aggregator.RoundStatus> progress;
             try {
                 progress = aggregator.rounds();
             } catch (org.apache.kafka.streams.errors.InvalidStateStoreException e) {
                 progress = List.of(); // starting or rebalancing: the stores come back
             }
-            for (RoundProgress p : progress) {
-                if (p.getRoundKey().equals(key.toString()) && p.getRound() >= round) {
+            for (dev.qig.aggregator.RoundStatus p : progress) {
+                if (p.roundKey().equals(key.toString()) && p.round() >= round) {
                     return;
                 }
             }

@@ -1,5 +1,6 @@
 package dev.qig.app;
 
+import dev.qig.aggregator.RoundStatus;
 import dev.qig.core.data.Domain;
 import dev.qig.core.data.SyntheticWorld;
 import dev.qig.core.data.VqaSample;
@@ -9,7 +10,6 @@ import dev.qig.schemas.DriftEvent;
 import dev.qig.schemas.EvalResult;
 import dev.qig.schemas.ModelPublished;
 import dev.qig.schemas.QuantConfig;
-import dev.qig.schemas.internal.DriftCheck;
 import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -157,16 +157,16 @@ final class DemoCommand implements Callable<Integer> {
                 TopicWatcher.await(() -> pipeline.openRound() > round ? Boolean.TRUE : null, timeout, tick, "round " + r + " to close");
                 attributedBefore = pipeline.attributed();
                 // The round's outputs are committed with the aggregator's transaction, a moment after its stores change.
-                DriftCheck check = r == 1 ? null : TopicWatcher.await(() -> {
-                    DriftCheck c = pipeline.lastDriftCheck();
-                    return c != null && c.getRound() == round ? c : null;
+                RoundStatus.DriftStatus check = r == 1 ? null : TopicWatcher.await(() -> {
+                    RoundStatus.DriftStatus c = pipeline.lastDriftCheck();
+                    return c != null && c.round() == round ? c : null;
                 }, timeout, tick, "the drift check of round " + r);
                 long roundPlan = plan;
                 String event;
                 if (r == 1) {
                     plan = 1;
                     event = "statistics for plan 1";
-                } else if (check.getDriftConfirmed()) {
+                } else if (check.driftConfirmed()) {
                     DriftEvent drift = TopicWatcher.await(() -> pipeline.watcher().driftEvents().stream()
                             .filter(d -> d.getRound() == round).findFirst().orElse(null), timeout, tick, "the drift event of round " + r);
                     plan = drift.getNewPlanVersion() == null ? plan : drift.getNewPlanVersion();
@@ -230,7 +230,7 @@ final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
-    record Row(int round, Domain domain, long plan, DriftCheck check, String event) {}
+    record Row(int round, Domain domain, long plan, RoundStatus.DriftStatus check, String event) {}
 
     /** Evaluation results of configs (not of the full-precision reference). */
     private static List<EvalResult> configResults(LocalPipeline pipeline) {
@@ -241,13 +241,13 @@ final class DemoCommand implements Callable<Integer> {
         return configResults(pipeline).stream().map(EvalResult::getConfigId).distinct().count();
     }
 
-    private static String checkText(DriftCheck c) {
+    private static String checkText(RoundStatus.DriftStatus c) {
         if (c == null) {
             return "";
         }
-        return String.format(Locale.ROOT, "; median group: %s regret %s, channel shift %.3f; vision shift %s", c.getMethod(),
-                c.getMedianRegret() == null ? "-" : String.format(Locale.ROOT, "%.3f", c.getMedianRegret()), c.getMedianMuShift(),
-                c.getVisionShift() == null ? "-" : String.format(Locale.ROOT, "%.3f", c.getVisionShift()));
+        return String.format(Locale.ROOT, "; median group: %s regret %s, channel shift %.3f; vision shift %s", c.method(),
+                c.medianRegret() == null ? "-" : String.format(Locale.ROOT, "%.3f", c.medianRegret()), c.medianMuShift(),
+                c.visionShift() == null ? "-" : String.format(Locale.ROOT, "%.3f", c.visionShift()));
     }
 
     /**
@@ -266,10 +266,10 @@ final class DemoCommand implements Callable<Integer> {
         sb.append("---|".repeat(methods.size())).append("---|\n");
         for (Row r : rows) {
             sb.append(String.format(Locale.ROOT, "| %d | %s | %d | %s | %s | %s | %s |", r.round(), r.domain().id(), r.plan(),
-                    r.check() == null || r.check().getMedianRegret() == null ? "" : String.format(Locale.ROOT, "%.3f", r.check().getMedianRegret()),
-                    r.check() == null ? "" : String.format(Locale.ROOT, "%.3f", r.check().getMedianMuShift()),
-                    r.check() == null || r.check().getVisionShift() == null ? ""
-                            : String.format(Locale.ROOT, "%.3f", r.check().getVisionShift()), r.event()));
+                    r.check() == null || r.check().medianRegret() == null ? "" : String.format(Locale.ROOT, "%.3f", r.check().medianRegret()),
+                    r.check() == null ? "" : String.format(Locale.ROOT, "%.3f", r.check().medianMuShift()),
+                    r.check() == null || r.check().visionShift() == null ? ""
+                            : String.format(Locale.ROOT, "%.3f", r.check().visionShift()), r.event()));
             for (Method m : methods) {
                 QuantConfig inForce = null;
                 for (QuantConfig c : configs) {

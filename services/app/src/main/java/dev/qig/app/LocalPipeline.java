@@ -2,6 +2,7 @@ package dev.qig.app;
 
 import dev.qig.aggregator.Aggregator;
 import dev.qig.aggregator.AggregatorConfig;
+import dev.qig.aggregator.RoundStatus;
 import dev.qig.attributor.Attributor;
 import dev.qig.attributor.AttributorConfig;
 import dev.qig.core.data.ImageCodec;
@@ -29,8 +30,6 @@ import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.topics.Topics;
 import dev.qig.schemas.CalibrationPlan;
 import dev.qig.schemas.QuantConfig;
-import dev.qig.schemas.internal.DriftCheck;
-import dev.qig.schemas.internal.RoundProgress;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -268,28 +267,28 @@ final class LocalPipeline implements AutoCloseable {
 
     /** Samples summed in the open round (0 while the aggregator restores or before the first). */
     long roundProgress() {
-        RoundProgress p = progress();
-        return p == null ? 0 : p.getSamples();
+        RoundStatus p = progress();
+        return p == null ? 0 : p.samples();
     }
 
     /** The number of the open round of this pipeline's round key (0 before the aggregator runs). */
     long openRound() {
-        RoundProgress p = progress();
-        return p == null ? 0 : p.getRound();
+        RoundStatus p = progress();
+        return p == null ? 0 : p.round();
     }
 
     /** The drift statistics of the latest closed search round, or null. */
-    DriftCheck lastDriftCheck() {
-        RoundProgress p = progress();
-        return p == null ? null : p.getLastDriftCheck();
+    RoundStatus.DriftStatus lastDriftCheck() {
+        RoundStatus p = progress();
+        return p == null ? null : p.lastDrift();
     }
 
-    private RoundProgress progress() {
+    private RoundStatus progress() {
         if (!aggregator.isRunning()) {
             return null;
         }
-        for (RoundProgress s : aggregator.rounds()) {
-            if (s.getRoundKey().equals(roundKey.toString())) {
+        for (RoundStatus s : aggregator.rounds()) {
+            if (s.roundKey().equals(roundKey.toString())) {
                 return s;
             }
         }

@@ -132,7 +132,7 @@ final class ServiceCommands {
             runUntilStopped(aggregator, () -> {
                 if (aggregator.isRunning()) {
                     aggregator.rounds().forEach(r -> System.out.printf(Locale.ROOT, "%s: round %d, plan %d, %d/%d samples%n",
-                            r.getRoundKey(), r.getRound(), r.getPlanVersion(), r.getSamples(), config.roundSamples()));
+                            r.roundKey(), r.round(), r.planVersion(), r.samples(), config.roundSamples()));
                 }
             });
             return 0;

@@ -144,7 +144,7 @@ class SecretsStayHiddenTest {
                 await(() -> aggregator.isRunning() && attributor.metrics().isReady() && evaluator.metrics().isReady(),
                         "every service ready");
                 await(() -> attributor.stats().attributed() >= 2, "the samples attributed");
-                await(() -> aggregator.rounds().stream().anyMatch(r -> r.getRound() >= 2), "the first round closed");
+                await(() -> aggregator.rounds().stream().anyMatch(r -> r.round() >= 2), "the first round closed");
                 for (ServiceMetrics m : List.of(aggregator.metrics(), attributor.metrics(), evaluator.metrics())) {
                     seen.addAll(endpoints(m));
                 }
