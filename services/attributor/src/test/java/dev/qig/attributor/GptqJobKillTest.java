@@ -40,7 +40,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -123,21 +122,8 @@ class GptqJobKillTest {
                 child.store(out, "attributor to be killed");
             }
             Path log = tmp.resolve("child.log");
-            Process process = startChild(props, log);
-            try {
-                long deadline = System.currentTimeMillis() + 300_000;
-                while (!Files.readString(log).contains("token weights")) {
-                    assertTrue(process.isAlive(), "the child attributor died:\n" + Files.readString(log));
-                    assertTrue(System.currentTimeMillis() < deadline, "the job did not start:\n" + Files.readString(log));
-                    Thread.sleep(20);
-                }
-                process.destroyForcibly(); // SIGKILL: no shutdown hook, no commit
-                assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the child attributor did not die");
-            } finally {
-                if (process.isAlive()) {
-                    process.destroyForcibly();
-                }
-            }
+            dev.qig.kafka.testing.ChildJvm.killWhen(startChild(props, log), log,
+                    () -> Files.readString(log).contains("token weights"), "token-weight pass of the job");
             assertEquals(0, readAll(kafka, configsTopic, Duration.ofSeconds(3)).size(), "killed mid-job: no config yet");
             assertEquals(List.of(), committedWeights(weightsDir), "and no weights under a content hash");
 

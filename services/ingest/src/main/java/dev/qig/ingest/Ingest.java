@@ -187,16 +187,16 @@ public final class Ingest implements AutoCloseable {
                 sendDeadLetter(dlqTopic, r);
                 deadLettered++;
             }
-            for (SampleSource.Rejected r; (r = refusedBySize.poll()) != null; sent--, deadLettered++) {
-                sendDeadLetter(dlqTopic, r);
-            }
+            int refused = deadLetterRefused(dlqTopic);
+            sent -= refused;
+            deadLettered += refused;
             throwIfFailed();
         }
         producer.flush();
-        if (!refusedBySize.isEmpty()) {
-            for (SampleSource.Rejected r; (r = refusedBySize.poll()) != null; sent--, deadLettered++) {
-                sendDeadLetter(dlqTopic, r);
-            }
+        int refused = deadLetterRefused(dlqTopic); // the broker's answers to the last sends came with the flush
+        if (refused > 0) {
+            sent -= refused;
+            deadLettered += refused;
             producer.flush();
         }
         throwIfFailed();
@@ -285,6 +285,15 @@ public final class Ingest implements AutoCloseable {
         RejectReason reason = image > 0 ? RejectReason.OVERSIZE_IMAGE : RejectReason.OVERSIZE_PROMPT;
         return new SampleSource.Rejected(key, valueSerializer.serialize(topic, stripped), reason,
                 new RejectedRecordException(reason, message));
+    }
+
+    /** Dead-letters the samples the broker refused as too large since the last call; returns how many (sent, not samples). */
+    private int deadLetterRefused(String dlqTopic) {
+        int n = 0;
+        for (SampleSource.Rejected r; (r = refusedBySize.poll()) != null; n++) {
+            sendDeadLetter(dlqTopic, r);
+        }
+        return n;
     }
 
     private void sendDeadLetter(String topic, SampleSource.Rejected r) {

@@ -33,7 +33,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -74,21 +73,8 @@ class PublisherKillTest {
                 child.store(out, "publisher to be killed");
             }
             Path log = dir.resolve("child.log");
-            Process process = startChild(props, log);
-            try {
-                long deadline = System.currentTimeMillis() + 300_000;
-                while (incompleteFiles(root).stream().noneMatch(PublisherKillTest::nonEmpty)) {
-                    assertTrue(process.isAlive(), "the child publisher died:\n" + Files.readString(log));
-                    assertTrue(System.currentTimeMillis() < deadline, "no upload started:\n" + Files.readString(log));
-                    Thread.sleep(50);
-                }
-                process.destroyForcibly(); // SIGKILL: no shutdown hook, no cleanup
-                assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the child publisher did not die");
-            } finally {
-                if (process.isAlive()) {
-                    process.destroyForcibly();
-                }
-            }
+            dev.qig.kafka.testing.ChildJvm.killWhen(startChild(props, log), log,
+                    () -> incompleteFiles(root).stream().anyMatch(PublisherKillTest::nonEmpty), "upload started");
             assertEquals(List.of(), committedFolders(root), "killed during the upload: nothing committed");
             assertFalse(incompleteFiles(root).isEmpty(), "the interrupted upload is left behind");
             assertTrue(filesIn(work) > 0, "and so is the export it was uploading");

@@ -6,10 +6,12 @@ import dev.qig.core.data.VisualQuestion;
 import dev.qig.core.io.Sha256;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.quant.BatchCalibrator;
+import dev.qig.core.quant.CalibrationSettings;
 import dev.qig.core.quant.Method;
 import dev.qig.core.quant.QuantConfig;
 import dev.qig.core.quant.QuantScheme;
 import dev.qig.core.quant.gptq.GptqCalibrator;
+import dev.qig.core.quant.gptq.GptqOptions;
 import dev.qig.core.vqa.VqaModel;
 import dev.qig.kafka.clients.AtLeastOnceLoop;
 import dev.qig.kafka.clients.ServiceClients;
@@ -148,24 +150,25 @@ public final class GptqJobWorker implements Runnable {
         }
         Method method;
         QuantScheme scheme;
+        GptqOptions options;
+        CalibrationSettings settings;
         try {
             method = Method.parse(job.getMethod());
             scheme = QuantScheme.parse(job.getScheme());
             if (!method.roundsWithGptq()) {
                 throw new IllegalArgumentException("method " + method.id() + " is not a GPTQ method");
             }
-            Records.gptqOptions(job.getSettings());
+            options = Records.gptqOptions(job.getSettings());
+            settings = Records.settings(job.getSettings(), scheme).withBatchSize(config.batchSize());
         } catch (IllegalArgumentException e) {
             throw new RejectedRecordException(RejectReason.MALFORMED_JOB, "job " + id + ": " + e.getMessage(), e);
         }
         List<VisualQuestion> samples = samples(job, vqa);
-        LOG.info("gptq job {}: {} samples of round {}, {}", id, samples.size(), job.getRound(),
-                Records.gptqOptions(job.getSettings()));
-        BatchCalibrator calibrator = new BatchCalibrator(vqa, Records.settings(job.getSettings(), scheme)
-                .withBatchSize(config.batchSize()), job.getModel());
+        LOG.info("gptq job {}: {} samples of round {}, {}", id, samples.size(), job.getRound(), options);
+        BatchCalibrator calibrator = new BatchCalibrator(vqa, settings, job.getModel());
         GptqCalibrator.Result result;
         try {
-            result = calibrator.gptq(method, Records.gptqOptions(job.getSettings()), samples, manager, progress(id, method,
+            result = calibrator.gptq(method, options, samples, manager, progress(id, method,
                     vqa.model().layers().size(), samples.size()));
         } catch (IllegalArgumentException | ArithmeticException e) {
             throw new RejectedRecordException(RejectReason.PROCESSING_ERROR, "job " + id + ": GPTQ failed: " + e.getMessage(),

@@ -15,9 +15,6 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.config.ConfigDef;
 
 /**
@@ -123,9 +120,7 @@ public final class ConfigSources {
      */
     public static Map<String, String> envKeys(ConfigDef definition, Collection<String> moreKeys) {
         Set<String> keys = new TreeSet<>(definition.names());
-        keys.addAll(ProducerConfig.configNames());
-        keys.addAll(ConsumerConfig.configNames());
-        keys.addAll(AdminClientConfig.configNames());
+        keys.addAll(ServiceConfig.CLIENT_KEYS);
         keys.addAll(SchemaRegistries.CLIENT_KEYS);
         keys.addAll(moreKeys);
         Map<String, String> out = new HashMap<>();

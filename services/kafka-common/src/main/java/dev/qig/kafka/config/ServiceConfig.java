@@ -40,6 +40,8 @@ public abstract class ServiceConfig extends AbstractConfig {
     public static final String TOPICS_REPLICATION_FACTOR = "topics.replication.factor";
     /** Port of the service's Prometheus metrics and health endpoints; 0 picks a free port, -1 turns them off. */
     public static final String METRICS_PORT = "metrics.port";
+    /** The keys of Kafka's producer, consumer and admin clients: a service hands them on to its clients. */
+    public static final Set<String> CLIENT_KEYS = clientKeys();
 
     /** A list with at least one entry. */
     public static final ConfigDef.Validator NON_EMPTY_LIST = new ConfigDef.Validator() {
@@ -113,7 +115,7 @@ public abstract class ServiceConfig extends AbstractConfig {
             String key = String.valueOf(k);
             if (!definition.names().contains(key) && !isRegistryKey(key) && !isClientKey(key) && !handedOn.test(key)) {
                 Set<String> known = new TreeSet<>(definition.names());
-                known.addAll(clientKeys());
+                known.addAll(CLIENT_KEYS);
                 throw new ConfigException(key, props.get(k), "not a setting of this service nor of its Kafka or "
                         + "schema registry clients" + ConfigKeys.didYouMean(key, definition.names(), known));
             }
@@ -174,14 +176,14 @@ public abstract class ServiceConfig extends AbstractConfig {
 
     /** Whether a key is a Kafka producer's, consumer's or admin client's, which the service hands to them. */
     public static boolean isClientKey(String key) {
-        return clientKeys().contains(key);
+        return CLIENT_KEYS.contains(key);
     }
 
     private static Set<String> clientKeys() {
         Set<String> keys = new TreeSet<>(ProducerConfig.configNames());
         keys.addAll(ConsumerConfig.configNames());
         keys.addAll(AdminClientConfig.configNames());
-        return keys;
+        return java.util.Collections.unmodifiableSet(keys);
     }
 
     private static boolean isRegistryKey(String key) {

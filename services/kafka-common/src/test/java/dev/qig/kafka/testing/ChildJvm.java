@@ -41,4 +41,30 @@ public final class ChildJvm {
         return new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     }
+
+    /**
+     * Waits (up to five minutes) until {@code moment} holds, then kills the child with SIGKILL (no
+     * shutdown hook, no cleanup) and waits for it to be gone. Fails, with the child's log, when the
+     * child dies first or the moment does not come.
+     */
+    public static void killWhen(Process child, Path log, java.util.concurrent.Callable<Boolean> moment, String what)
+            throws Exception {
+        try {
+            long deadline = System.currentTimeMillis() + 300_000;
+            while (!moment.call()) {
+                org.junit.jupiter.api.Assertions.assertTrue(child.isAlive(), "the child died before " + what + ":\n"
+                        + Files.readString(log));
+                org.junit.jupiter.api.Assertions.assertTrue(System.currentTimeMillis() < deadline, "no " + what + ":\n"
+                        + Files.readString(log));
+                Thread.sleep(20);
+            }
+            child.destroyForcibly();
+            org.junit.jupiter.api.Assertions.assertTrue(child.waitFor(60, java.util.concurrent.TimeUnit.SECONDS),
+                    "the child did not die");
+        } finally {
+            if (child.isAlive()) {
+                child.destroyForcibly();
+            }
+        }
+    }
 }
