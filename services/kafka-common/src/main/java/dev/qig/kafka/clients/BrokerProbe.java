@@ -25,6 +25,8 @@ public final class BrokerProbe implements AutoCloseable {
     private volatile long lastAnswer;
     private volatile boolean answered;
     private volatile String lastError = "not asked yet";
+    private final java.util.concurrent.CompletableFuture<FatalKafkaException> fatal =
+            new java.util.concurrent.CompletableFuture<>();
 
     private BrokerProbe(Map<String, Object> clientProperties, Duration interval, Duration stale, String name) {
         Map<String, Object> props = new HashMap<>(clientProperties);
@@ -61,7 +63,20 @@ public final class BrokerProbe implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             lastError = e.getCause() != null ? e.getCause().toString() : e.toString();
+            FatalKafkaException.in(e).ifPresent(f -> {
+                if (fatal.complete(f)) {
+                    timer.shutdown(); // asking again cannot help
+                }
+            });
         }
+    }
+
+    /**
+     * Completes with the first failure retrying cannot fix (wrong credentials, a failed TLS
+     * handshake); the probe stops asking then, and the broker stays unreachable for readiness.
+     */
+    public java.util.concurrent.CompletionStage<FatalKafkaException> fatal() {
+        return fatal.minimalCompletionStage();
     }
 
     /** True while the cluster's last answer is recent enough. */

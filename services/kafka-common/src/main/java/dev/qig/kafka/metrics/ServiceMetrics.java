@@ -45,6 +45,8 @@ public final class ServiceMetrics implements AutoCloseable {
     private volatile BooleanSupplier live = () -> true;
     private volatile BooleanSupplier ready = () -> false;
     private dev.qig.kafka.clients.BrokerProbe probe;
+    private final java.util.concurrent.CompletableFuture<dev.qig.kafka.clients.FatalKafkaException> fatalKafkaError =
+            new java.util.concurrent.CompletableFuture<>();
     private HTTPServer server;
 
     private ServiceMetrics(String service, boolean jvm) {
@@ -126,9 +128,19 @@ public final class ServiceMetrics implements AutoCloseable {
         this.probe = probe;
         BooleanSupplier own = ready;
         this.ready = () -> own.getAsBoolean() && probe.reachable();
+        probe.fatal().thenAccept(fatalKafkaError::complete);
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("qig_broker_reachable")
                 .help("1 while the Kafka cluster answered the service's probe within the last 15 s, else 0 (readiness needs it).")
                 .callback(cb -> cb.call(probe.reachable() ? 1 : 0)).register(registry);
+    }
+
+    /**
+     * Completes when the broker probe meets a failure retrying cannot fix (wrong credentials, a failed
+     * TLS handshake): the service cannot work until someone changes its settings, and a command
+     * running it ends then ({@code qig SERVICE}); readiness is false from that moment.
+     */
+    public java.util.concurrent.CompletionStage<dev.qig.kafka.clients.FatalKafkaException> fatalKafkaError() {
+        return fatalKafkaError.minimalCompletionStage();
     }
 
     public boolean isLive() {

@@ -36,12 +36,31 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final Path dir;
     private final boolean ownsDir;
     private final int port;
+    /** Set when the client listener is SASL_SSL: its user, password and trust store. */
+    private SaslSsl saslSsl;
+    /** A PLAINTEXT listener for the broker itself (inter-broker traffic, readiness) when clients get SASL_SSL. */
+    private int internalPort = -1;
     private KafkaRaftServer server;
 
     private EmbeddedKafka(Path dir, boolean ownsDir, int port) {
         this.dir = dir;
         this.ownsDir = ownsDir;
         this.port = port;
+    }
+
+    /** The secured client listener's user (SCRAM-SHA-512), its password and the trust store of the broker's certificate. */
+    public record SaslSsl(String user, String password, Path trustStore, String trustStorePassword) {
+
+        /** Client settings for this listener with {@code password} (the right one or not). */
+        public Map<String, String> clientProperties(String password) {
+            return Map.of("security.protocol", "SASL_SSL",
+                    "sasl.mechanism", "SCRAM-SHA-512",
+                    "sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
+                            + user + "\" password=\"" + password + "\";",
+                    "ssl.truststore.location", trustStore.toString(),
+                    "ssl.truststore.type", "PKCS12",
+                    "ssl.truststore.password", trustStorePassword);
+        }
     }
 
     /** Formats a fresh log directory in a temporary folder and starts the broker; returns when it answers. */
@@ -60,16 +79,56 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
+    /**
+     * A broker whose client listener speaks SASL_SSL (TLS with a self-signed certificate for
+     * 127.0.0.1, SCRAM-SHA-512 with one user), as a secured production cluster does; for the tests of
+     * what a misconfigured client does. The broker's own traffic uses a PLAINTEXT listener.
+     */
+    public static EmbeddedKafka startSaslSsl(String user, String password) {
+        try {
+            EmbeddedKafka kafka = new EmbeddedKafka(Files.createTempDirectory("qig-kafka"), true, freePort());
+            kafka.internalPort = freePort();
+            kafka.saslSsl = new SaslSsl(user, password, kafka.dir.resolve("truststore.p12"), "truststore-secret");
+            kafka.startServer(Map.of());
+            return kafka;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the embedded Kafka broker", e);
+        }
+    }
+
+    /** The secured listener's settings, or null when clients get PLAINTEXT. */
+    public SaslSsl saslSsl() {
+        return saslSsl;
+    }
+
     private void startServer(Map<String, String> overrides) throws IOException {
         int controllerPort = freePort();
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
         p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
-        p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
-        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
         p.put("controller.listener.names", "CONTROLLER");
-        p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        if (saslSsl == null) {
+            p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
+            p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
+            p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        } else {
+            Path keyStore = dir.resolve("keystore.p12");
+            String keyStorePassword = "keystore-secret";
+            selfSignedCertificate(keyStore, keyStorePassword, saslSsl.trustStore(), saslSsl.trustStorePassword());
+            p.put("listeners", "SASL_SSL://127.0.0.1:" + port + ",INTERNAL://127.0.0.1:" + internalPort
+                    + ",CONTROLLER://127.0.0.1:" + controllerPort);
+            p.put("advertised.listeners", "SASL_SSL://127.0.0.1:" + port + ",INTERNAL://127.0.0.1:" + internalPort);
+            p.put("listener.security.protocol.map", "SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT");
+            p.put("inter.broker.listener.name", "INTERNAL");
+            p.put("sasl.enabled.mechanisms", "SCRAM-SHA-512");
+            p.put("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+            p.put("ssl.keystore.location", keyStore.toString());
+            p.put("ssl.keystore.type", "PKCS12");
+            p.put("ssl.keystore.password", keyStorePassword);
+            p.put("ssl.key.password", keyStorePassword);
+        }
         p.put("log.dirs", dir.resolve("log").toString());
         p.put("offsets.topic.replication.factor", "1");
         p.put("offsets.topic.num.partitions", "4");
@@ -87,8 +146,14 @@ public final class EmbeddedKafka implements AutoCloseable {
             p.store(w, "qig-stream embedded broker");
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int rc = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c", file.toString(),
-            "--standalone"}, new PrintStream(out, true, StandardCharsets.UTF_8));
+        java.util.List<String> format = new java.util.ArrayList<>(java.util.List.of("format", "-t",
+                Uuid.randomUuid().toString(), "-c", file.toString(), "--standalone"));
+        if (saslSsl != null) {
+            // SCRAM credentials live in the cluster metadata; format writes the first ones.
+            format.addAll(java.util.List.of("--add-scram", "SCRAM-SHA-512=[name=" + saslSsl.user() + ",password="
+                    + saslSsl.password() + "]"));
+        }
+        int rc = StorageTool.execute(format.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8));
         if (rc != 0) {
             throw new IllegalStateException("kafka-storage format failed (" + rc + "): " + out.toString(StandardCharsets.UTF_8));
         }
@@ -98,7 +163,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     private void awaitReady() {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
+        String servers = internalPort > 0 ? "127.0.0.1:" + internalPort : bootstrapServers();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
             admin.describeCluster().nodes().get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             close();
@@ -121,6 +187,35 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
         if (ownsDir) {
             deleteRecursively(dir);
+        }
+    }
+
+    /** A key pair and self-signed certificate for 127.0.0.1 (JDK's keytool), and a trust store holding the certificate. */
+    private static void selfSignedCertificate(Path keyStore, String keyStorePassword, Path trustStore,
+            String trustStorePassword) throws IOException {
+        Path cert = keyStore.resolveSibling("broker.crt");
+        keytool("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
+                "-dname", "CN=localhost", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-storetype", "PKCS12",
+                "-keystore", keyStore.toString(), "-storepass", keyStorePassword, "-keypass", keyStorePassword);
+        keytool("-exportcert", "-alias", "broker", "-rfc", "-file", cert.toString(), "-keystore", keyStore.toString(),
+                "-storetype", "PKCS12", "-storepass", keyStorePassword);
+        keytool("-importcert", "-noprompt", "-alias", "broker", "-file", cert.toString(), "-storetype", "PKCS12",
+                "-keystore", trustStore.toString(), "-storepass", trustStorePassword);
+    }
+
+    private static void keytool(String... args) throws IOException {
+        java.util.List<String> command = new java.util.ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
+        command.addAll(java.util.List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IOException("keytool " + args[0] + " failed: " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while running keytool", e);
         }
     }
 
