@@ -29,11 +29,17 @@ public final class QigCommand implements Runnable {
 
     /**
      * The command line with its error policy: bad input (an unknown scheme, method or domain, a
-     * model that does not load) ends with one clear line and exit code 2, not a stack trace.
+     * model that does not load) ends with one clear line and exit code 2, not a stack trace; so does
+     * a Kafka failure retrying cannot fix (credentials, TLS, the listener's protocol), with exit code 3.
      */
     static CommandLine commandLine() {
         CommandLine cmd = new CommandLine(new QigCommand());
         cmd.setExecutionExceptionHandler((e, line, parsed) -> {
+            java.util.Optional<dev.qig.kafka.clients.FatalKafkaException> kafka = dev.qig.kafka.clients.FatalKafkaException.in(e);
+            if (kafka.isPresent()) {
+                ServiceCommands.reportFatalKafkaError(line.getCommandName(), kafka.get());
+                return ServiceCommands.EXIT_KAFKA_MISCONFIGURED;
+            }
             if (e instanceof IllegalArgumentException || e instanceof java.io.IOException
                     || e instanceof org.apache.kafka.common.config.ConfigException) {
                 line.getErr().println("qig " + line.getCommandName() + ": " + e.getMessage());

@@ -9,6 +9,7 @@ import dev.qig.evaluator.Evaluator;
 import dev.qig.evaluator.EvaluatorConfig;
 import dev.qig.evaluator.internals.EvaluatorStats;
 import dev.qig.ingest.Ingest;
+import dev.qig.kafka.clients.ListenerCheck;
 import dev.qig.ingest.IngestConfig;
 import dev.qig.kafka.config.ConfigDocs;
 import dev.qig.kafka.registry.SchemaRegistries;
@@ -32,7 +33,50 @@ import picocli.CommandLine.Spec;
  */
 final class ServiceCommands {
 
+    /** Exit code of a service that met a Kafka failure retrying cannot fix (credentials, TLS, the listener's protocol). */
+    static final int EXIT_KAFKA_MISCONFIGURED = 3;
+
     private ServiceCommands() {}
+
+    /**
+     * Before the service is built: the bootstrap servers' listener must speak {@code
+     * security.protocol} (Kafka's clients would retry a mismatch for minutes, or run out of memory).
+     * While it runs: the first failure the broker probe cannot retry away (wrong credentials, a
+     * failed TLS handshake) ends the JVM with one line naming it, exit code {@value
+     * #EXIT_KAFKA_MISCONFIGURED}; readiness is already false then.
+     */
+    private static void endOnFatalKafkaError(String command, dev.qig.kafka.metrics.ServiceMetrics metrics) {
+        metrics.fatalKafkaError().thenAccept(f -> {
+            reportFatalKafkaError(command, f);
+            // Not on the probe's thread: System.exit runs the shutdown hook, which closes the probe.
+            Thread exit = new Thread(() -> System.exit(EXIT_KAFKA_MISCONFIGURED), "qig-exit");
+            exit.start();
+            Thread halt = new Thread(() -> {
+                try {
+                    Thread.sleep(15_000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                Runtime.getRuntime().halt(EXIT_KAFKA_MISCONFIGURED); // a close stuck on an unusable cluster
+            }, "qig-exit-deadline");
+            halt.setDaemon(true);
+            halt.start();
+        });
+    }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean FATAL_REPORTED =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * Prints the one line naming a fatal Kafka failure, once per JVM: the probe and the command's
+     * own thread (a client call failing the same way) may both meet it.
+     */
+    static void reportFatalKafkaError(String command, dev.qig.kafka.clients.FatalKafkaException f) {
+        if (FATAL_REPORTED.compareAndSet(false, true)) {
+            System.err.println("qig " + command + ": " + f.getMessage());
+            System.err.flush();
+        }
+    }
 
     /** Blocks until the JVM is asked to stop (Ctrl-C, SIGTERM), then closes the service. */
     private static void runUntilStopped(AutoCloseable service, Runnable report) throws Exception {
@@ -71,7 +115,9 @@ final class ServiceCommands {
         @Override
         public Integer call() throws Exception {
             IngestConfig config = new IngestConfig(options.resolve(IngestConfig.definition()));
+            ListenerCheck.verify(config.kafkaClientProperties());
             try (Ingest ingest = new Ingest(config, SchemaRegistries.create(config.registryProperties()))) {
+                endOnFatalKafkaError("ingest", ingest.metrics().service());
                 Runtime.getRuntime().addShutdownHook(new Thread(ingest::stop, "qig-ingest-stop"));
                 ProgressLine progress = new ProgressLine(System.out);
                 Ingest.Summary s = ingest.run(n -> progress.show(() -> "ingest: " + n + " samples sent"
@@ -93,7 +139,9 @@ final class ServiceCommands {
         @Override
         public Integer call() throws Exception {
             AttributorConfig config = new AttributorConfig(options.resolve(AttributorConfig.definition()));
+            ListenerCheck.verify(config.kafkaClientProperties());
             Attributor attributor = new Attributor(config, SchemaRegistries.create(config.registryProperties()));
+            endOnFatalKafkaError("attributor", attributor.metrics());
             attributor.start();
             System.out.println("attributor " + config.instanceId() + " serving " + config.models() + " " + config.schemes()
                     + metricsText(attributor.metrics()));
@@ -122,10 +170,12 @@ final class ServiceCommands {
         public Integer call() throws Exception {
             AggregatorConfig config = new AggregatorConfig(options.resolve(AggregatorConfig.definition(),
                     AggregatorConfig.streamsKeys()));
+            ListenerCheck.verify(config.kafkaClientProperties());
             if (fromBeginning) {
                 Aggregator.resetToBeginning(config);
             }
             Aggregator aggregator = new Aggregator(config, SchemaRegistries.create(config.registryProperties()));
+            endOnFatalKafkaError("aggregator", aggregator.metrics());
             aggregator.start();
             System.out.println("aggregator " + config.instanceId() + (aggregator.httpPort() > 0
                     ? ", rounds at http://localhost:" + aggregator.httpPort() + "/rounds" : "") + metricsText(aggregator.metrics()));
@@ -150,7 +200,9 @@ final class ServiceCommands {
         @Override
         public Integer call() throws Exception {
             EvaluatorConfig config = new EvaluatorConfig(options.resolve(EvaluatorConfig.definition()));
+            ListenerCheck.verify(config.kafkaClientProperties());
             Evaluator evaluator = new Evaluator(config, SchemaRegistries.create(config.registryProperties()));
+            endOnFatalKafkaError("evaluator", evaluator.metrics());
             evaluator.start();
             System.out.println("evaluator " + config.instanceId() + " serving " + config.models() + ", "
                     + config.questionsPerDomain() + " questions per domain of " + config.evalDomains()
@@ -176,7 +228,9 @@ final class ServiceCommands {
         @Override
         public Integer call() throws Exception {
             PublisherConfig config = new PublisherConfig(options.resolve(PublisherConfig.definition()));
+            ListenerCheck.verify(config.kafkaClientProperties());
             Publisher publisher = new Publisher(config, SchemaRegistries.create(config.registryProperties()));
+            endOnFatalKafkaError("publisher", publisher.metrics());
             publisher.start();
             System.out.println("publisher " + config.instanceId() + " serving " + config.models() + ", publishing to "
                     + config.destination() + metricsText(publisher.metrics()));
@@ -204,6 +258,7 @@ final class ServiceCommands {
         @Override
         public Integer call() throws Exception {
             TopicsConfig config = new TopicsConfig(options.resolve(TopicsConfig.definition()));
+            ListenerCheck.verify(config.kafkaClientProperties());
             java.util.Map<dev.qig.kafka.topics.Topics.Topic, String> names = dev.qig.kafka.topics.Topics.named(
                     java.util.List.of(dev.qig.kafka.topics.Topics.Topic.values()), config::topic);
             try (org.apache.kafka.clients.admin.Admin admin =
