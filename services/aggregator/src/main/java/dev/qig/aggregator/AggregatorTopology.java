@@ -18,8 +18,7 @@ import dev.qig.schemas.internal.RoundState;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
+import dev.qig.kafka.serde.KeyDeserializer;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.state.Stores;
 
@@ -54,7 +53,7 @@ public final class AggregatorTopology {
         // that the processing exception handler is off for the global thread).
         Topology t = new Topology(new org.apache.kafka.streams.TopologyConfig(
                 new org.apache.kafka.streams.StreamsConfig(Aggregator.streamsProperties(config))));
-        t.addSource(SOURCE, new StringDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));
+        t.addSource(SOURCE, new KeyDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));
         t.addProcessor(PROCESSOR, () -> new RoundProcessor(settings, metrics), SOURCE);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.ROUNDS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, RoundState.class)), PROCESSOR);
@@ -69,17 +68,18 @@ public final class AggregatorTopology {
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.CONFIGS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, QuantConfig.class)), PROCESSOR);
         AvroSerializer<SpecificRecord> out = new AvroSerializer<>(registry);
-        t.addSink(RoundProcessor.PLANS_SINK, config.topic(Topics.Topic.PLANS), new StringSerializer(), out, PROCESSOR);
-        t.addSink(RoundProcessor.CONFIGS_SINK, config.topic(Topics.Topic.CONFIGS), new StringSerializer(), out, PROCESSOR);
-        t.addSink(RoundProcessor.GPTQ_JOBS_SINK, config.topic(Topics.Topic.GPTQ_JOBS), new StringSerializer(), out, PROCESSOR);
-        t.addSink(RoundProcessor.DRIFT_SINK, config.topic(Topics.Topic.DRIFT_EVENTS), new StringSerializer(), out, PROCESSOR);
+        org.apache.kafka.common.serialization.Serializer<String> keys = out.keySerializer(config.keyFormat());
+        t.addSink(RoundProcessor.PLANS_SINK, config.topic(Topics.Topic.PLANS), keys, out, PROCESSOR);
+        t.addSink(RoundProcessor.CONFIGS_SINK, config.topic(Topics.Topic.CONFIGS), keys, out, PROCESSOR);
+        t.addSink(RoundProcessor.GPTQ_JOBS_SINK, config.topic(Topics.Topic.GPTQ_JOBS), keys, out, PROCESSOR);
+        t.addSink(RoundProcessor.DRIFT_SINK, config.topic(Topics.Topic.DRIFT_EVENTS), keys, out, PROCESSOR);
         // The promoted configs, on every instance (a global store: the key is model/scheme, not the round key).
         // Not changelogged: the compacted topic itself is what a restart reads back.
         String activeTopic = config.topic(Topics.Topic.ACTIVE_CONFIGS);
         AvroDeserializer<ActiveConfig> activeDeserializer = new AvroDeserializer<>(registry, ActiveConfig.class);
         t.addGlobalStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ActiveConfigsStoreUpdater.STORE),
                         Serdes.String(), new AvroSerde<>(registry, ActiveConfig.class)).withLoggingDisabled(),
-                ACTIVE_SOURCE, new StringDeserializer(), new ByteArrayDeserializer(), activeTopic, ACTIVE_PROCESSOR,
+                ACTIVE_SOURCE, new KeyDeserializer(), new ByteArrayDeserializer(), activeTopic, ACTIVE_PROCESSOR,
                 () -> new ActiveConfigsStoreUpdater(activeDeserializer, activeTopic));
         return t;
     }

@@ -11,7 +11,7 @@ import org.apache.kafka.common.config.ConfigDef;
  */
 final class TopicsConfig extends ServiceConfig {
 
-    private static final ConfigDef DEFINITION = commonDefinition(-1, Topics.Topic.values());
+    private static final ConfigDef DEFINITION = commonDefinition(Topics.Topic.values());
 
     TopicsConfig(Map<?, ?> props) {
         super(DEFINITION, props);

@@ -23,7 +23,6 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,7 +61,7 @@ public final class Ingest implements AutoCloseable {
     // One producer for samples and dead letters (one idempotent producer id, one set of
     // connections); values are serialized here, with the serializers the topics prescribe.
     private final KafkaProducer<byte[], byte[]> producer;
-    private final StringSerializer keySerializer = new StringSerializer();
+    private final org.apache.kafka.common.serialization.Serializer<String> keySerializer;
     private final AvroSerializer<CalibrationSample> valueSerializer;
     private final CountDownLatch stopSignal = new CountDownLatch(1);
     private final AtomicBoolean started = new AtomicBoolean();
@@ -104,6 +103,7 @@ public final class Ingest implements AutoCloseable {
         this.metrics = metrics != null ? metrics : new IngestMetrics(ServiceMetrics.create("ingest"));
         this.source = Objects.requireNonNull(source, "source");
         this.valueSerializer = new AvroSerializer<>(Objects.requireNonNull(registry, "registry"));
+        this.keySerializer = config.keyFormat().serializer(registry);
         Map<String, Object> props = config.kafkaClientProperties();
         props.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, "qig-ingest-" + config.instanceId());
         // Not overridable: the samples are the pipeline's input, a lost or duplicated one skews a round.

@@ -48,7 +48,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.StringDeserializer;
+import dev.qig.kafka.serde.KeyDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -188,6 +188,7 @@ public final class GptqJobWorker implements Runnable {
         stats.gptqJob(job.getModel(), scheme.id(), method.id(), seconds);
         LOG.info(String.format(Locale.ROOT, "gptq job %s: config %s in %.1f s, weights %s", id, record.getConfigId(),
                 seconds, weights.location()));
+        // The job's key as the aggregator wrote it (key.format): the config lands where its round's other configs do.
         return producer.send(new ProducerRecord<>(topic, key, serializer.serialize(topic, record)));
     }
 
@@ -199,9 +200,14 @@ public final class GptqJobWorker implements Runnable {
         Set<String> wanted = new HashSet<>(job.getSampleIds());
         Map<String, VisualQuestion> found = new HashMap<>();
         String topic = config.topic(Topics.Topic.SAMPLES);
-        StringDeserializer keyReader = new StringDeserializer();
+        KeyDeserializer keyReader = new KeyDeserializer();
         ServiceClients.readToEnd(config, topic, "qig-gptq-samples-" + config.instanceId(), r -> {
-            String key = r.key() == null ? null : keyReader.deserialize(topic, r.key());
+            String key;
+            try {
+                key = r.key() == null ? null : keyReader.deserialize(topic, r.key());
+            } catch (org.apache.kafka.common.errors.SerializationException e) {
+                return; // not a sample id; the attributor dead-lettered the record when it came
+            }
             if (key == null || !wanted.contains(key) || found.containsKey(key)) {
                 return;
             }

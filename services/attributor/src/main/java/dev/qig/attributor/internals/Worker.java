@@ -47,7 +47,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -86,7 +85,7 @@ public final class Worker implements Runnable {
     private final AvroSerializer<SpecificRecord> serializer;
     private final AttributorStats stats;
     private final Map<QuantScheme, EngineSettings> settingsRecords = new HashMap<>();
-    private final StringSerializer keys = new StringSerializer();
+    private final org.apache.kafka.common.serialization.Serializer<String> keys;
     private final Map<PartialSumsEngine, Map<GroupKey, Integer>> igPoints = new java.util.IdentityHashMap<>();
     private final AtLeastOnceLoop loop;
     /** Round key and plan of which the LayerStats sizes were logged (once each, for operators sizing topics). */
@@ -99,6 +98,7 @@ public final class Worker implements Runnable {
         this.plans = plans;
         this.decoder = decoder;
         this.serializer = serializer;
+        this.keys = serializer.keySerializer(config.keyFormat());
         this.stats = stats;
         for (QuantScheme s : config.schemes()) {
             settingsRecords.put(s, config.settingsRecord(s));

@@ -19,6 +19,7 @@ public final class ActiveConfigCache {
 
     private static final Logger LOG = LoggerFactory.getLogger(ActiveConfigCache.class);
 
+    private static final dev.qig.kafka.serde.KeyDeserializer KEYS = new dev.qig.kafka.serde.KeyDeserializer();
     private final Map<String, ActiveConfig> active = new ConcurrentHashMap<>();
 
     public static String key(String model, String scheme) {
@@ -41,12 +42,13 @@ public final class ActiveConfigCache {
     /** Reads the topic from its beginning to the end offsets of now. */
     public void restore(ServiceConfig config, String topic, AvroDeserializer<ActiveConfig> deserializer) {
         ServiceClients.readToEnd(config, topic, "qig-evaluator-active-" + config.instanceId(), r -> {
-            if (r.value() == null) {
-                // A tombstone retires a (model, scheme).
-                active.remove(r.key() == null ? null : new String(r.key(), java.nio.charset.StandardCharsets.UTF_8));
-                return;
-            }
             try {
+                if (r.value() == null) {
+                    if (r.key() != null) {
+                        active.remove(KEYS.deserialize(r.topic(), r.key())); // a tombstone retires a (model, scheme)
+                    }
+                    return;
+                }
                 ActiveConfig c = deserializer.deserialize(r.topic(), r.value());
                 active.put(key(c.getModel(), c.getScheme()), c);
             } catch (RuntimeException e) {

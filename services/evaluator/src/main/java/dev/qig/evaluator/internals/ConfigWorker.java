@@ -30,7 +30,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +53,7 @@ public final class ConfigWorker implements Runnable {
     private final PromotionRule rule;
     private final EvaluatorStats stats;
     private final Device device;
-    private final StringSerializer keys = new StringSerializer();
+    private final org.apache.kafka.common.serialization.Serializer<String> keys;
     private final Map<String, ServedModel> models = new LinkedHashMap<>();
     private final AtLeastOnceLoop loop;
 
@@ -63,6 +62,7 @@ public final class ConfigWorker implements Runnable {
         this.config = config;
         this.decoder = decoder;
         this.serializer = serializer;
+        this.keys = serializer.keySerializer(config.keyFormat());
         this.actives = actives;
         this.questions = questions;
         this.device = device;

@@ -1,6 +1,7 @@
 package dev.qig.kafka.config;
 
 import dev.qig.kafka.registry.SchemaRegistries;
+import dev.qig.kafka.serde.KeyFormat;
 import dev.qig.kafka.topics.Topics;
 import java.util.HashMap;
 import java.util.List;
@@ -40,6 +41,7 @@ public abstract class ServiceConfig extends AbstractConfig {
     public static final String TOPICS_REPLICATION_FACTOR = "topics.replication.factor";
     /** Port of the service's Prometheus metrics and health endpoints; 0 picks a free port, -1 turns them off. */
     public static final String METRICS_PORT = "metrics.port";
+    public static final String KEY_FORMAT = "key.format";
     /** The keys of Kafka's producer, consumer and admin clients: a service hands them on to its clients. */
     public static final Set<String> CLIENT_KEYS = clientKeys();
 
@@ -59,11 +61,15 @@ public abstract class ServiceConfig extends AbstractConfig {
     };
 
     /**
-     * The keys every service has, and the names of the topics it uses, in a fresh definition that
-     * the service extends with its own; the metrics endpoint is off by default.
+     * The keys of a command that writes no records and serves no metrics ({@code qig topics}), and
+     * the names of the topics it uses.
      */
     protected static ConfigDef commonDefinition(Topics.Topic... topics) {
-        return commonDefinition(-1, topics);
+        ConfigDef def = commonDefinition(-1, topics);
+        ConfigDef out = new ConfigDef();
+        def.configKeys().values().stream().filter(k -> !k.name.equals(METRICS_PORT) && !k.name.equals(KEY_FORMAT))
+                .forEach(out::define);
+        return out;
     }
 
     /**
@@ -88,7 +94,12 @@ public abstract class ServiceConfig extends AbstractConfig {
                         "Replication factor of topics this service creates; -1 takes the broker's default.")
                 .define(METRICS_PORT, Type.INT, defaultMetricsPort, ConfigDef.Range.between(-1, 65535), Importance.MEDIUM,
                         "Port of the HTTP endpoint with Prometheus metrics (/metrics) and health checks (/health/live, "
-                                + "/health/ready); 0 picks a free port, -1 turns the endpoint off.");
+                                + "/health/ready); 0 picks a free port, -1 turns the endpoint off.")
+                .define(KEY_FORMAT, Type.STRING, KeyFormat.STRING.id(), ConfigDef.CaseInsensitiveValidString.in("string", "avro"),
+                        Importance.LOW, "Format of the record keys this service writes: 'string' (plain UTF-8) or 'avro' "
+                                + "(an Avro string in Confluent's wire format, its schema registered under <topic>-key, "
+                                + "for consumers that expect Avro keys, such as Confluent's AvroConsumer). Keys are read "
+                                + "in either format. One format per deployment: a key's partition follows its bytes.");
         for (Topics.Topic t : topics) {
             def.define(t.configKey(), Type.STRING, t.defaultName(), new ConfigDef.NonEmptyString(), Importance.MEDIUM,
                     "Topic name: " + t.description());
@@ -131,6 +142,11 @@ public abstract class ServiceConfig extends AbstractConfig {
     /** {@value #METRICS_PORT}: the metrics and health port; 0 = a free port, -1 = off. */
     public int metricsPort() {
         return getInt(METRICS_PORT);
+    }
+
+    /** {@value #KEY_FORMAT}: how this service writes record keys ({@link KeyFormat#STRING} where the key is not defined). */
+    public KeyFormat keyFormat() {
+        return definition.names().contains(KEY_FORMAT) ? KeyFormat.of(getString(KEY_FORMAT)) : KeyFormat.STRING;
     }
 
     /** The name of a topic as configured. */

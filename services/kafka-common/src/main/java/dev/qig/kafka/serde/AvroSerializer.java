@@ -76,6 +76,11 @@ public final class AvroSerializer<T extends IndexedRecord> implements Serializer
         }
     }
 
+    /** Keys in {@code format} for the records this serializer writes (the same registry registers an Avro key's schema). */
+    public Serializer<String> keySerializer(KeyFormat format) {
+        return format.serializer(registry);
+    }
+
     boolean hasRegistry() {
         return registry != null;
     }

@@ -43,7 +43,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,7 +72,7 @@ public final class PublishWorker implements Runnable {
     private final PublishedModels published;
     private final PublisherStats stats;
     private final CheckpointExporter.Options options;
-    private final StringSerializer keys = new StringSerializer();
+    private final org.apache.kafka.common.serialization.Serializer<String> keys;
     private final Map<String, CheckpointExporter> exporters = new LinkedHashMap<>();
     private final AtLeastOnceLoop loop;
 
@@ -83,6 +82,7 @@ public final class PublishWorker implements Runnable {
         this.store = store;
         this.deserializer = deserializer;
         this.serializer = serializer;
+        this.keys = serializer.keySerializer(config.keyFormat());
         this.published = published;
         this.stats = stats;
         this.options = CheckpointExporter.Options.defaults()
