@@ -23,4 +23,16 @@ final class EngineSetup {
         String deserializer = "org.slf4j.simpleLogger.log.org.apache.kafka.streams.processor.internals.RecordDeserializer";
         System.setProperty(deserializer, System.getProperty(deserializer, "error"));
     }
+
+    /** The logger DJL's GPU detection warns on (e.g. "Failed to detect GPU count" with a CUDA driver too old). */
+    static final String GPU_DETECTION_LOG_LEVEL = "org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils";
+
+    /**
+     * For a service that runs on the CPU whatever GPUs the machine has: DJL still probes CUDA when
+     * its engine starts and warns when the probe fails, which reads as a fault of a service that
+     * never asked for a GPU. Call before the engine loads; an explicit level wins.
+     */
+    static void quietGpuDetection() {
+        System.setProperty(GPU_DETECTION_LOG_LEVEL, System.getProperty(GPU_DETECTION_LOG_LEVEL, "error"));
+    }
 }

@@ -201,6 +201,9 @@ final class ServiceCommands {
         public Integer call() throws Exception {
             EvaluatorConfig config = new EvaluatorConfig(options.resolve(EvaluatorConfig.definition()));
             ListenerCheck.verify(config.kafkaClientProperties());
+            if (config.device() == EvaluatorConfig.DeviceSetting.CPU) {
+                EngineSetup.quietGpuDetection();
+            }
             Evaluator evaluator = new Evaluator(config, SchemaRegistries.create(config.registryProperties()));
             endOnFatalKafkaError("evaluator", evaluator.metrics());
             evaluator.start();
@@ -229,6 +232,7 @@ final class ServiceCommands {
         public Integer call() throws Exception {
             PublisherConfig config = new PublisherConfig(options.resolve(PublisherConfig.definition()));
             ListenerCheck.verify(config.kafkaClientProperties());
+            EngineSetup.quietGpuDetection(); // exports run on the CPU
             Publisher publisher = new Publisher(config, SchemaRegistries.create(config.registryProperties()));
             endOnFatalKafkaError("publisher", publisher.metrics());
             publisher.start();
