@@ -1,7 +1,7 @@
 package dev.qig.aggregator;
 
 import dev.qig.core.model.Checkpoint;
-import dev.qig.core.quant.Method;
+import dev.qig.quant.Method;
 import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.topics.Topics;
 import java.io.IOException;

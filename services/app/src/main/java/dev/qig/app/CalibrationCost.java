@@ -1,11 +1,12 @@
 package dev.qig.app;
 
+import dev.qig.core.engine.LayerGroups;
 import dev.qig.core.model.DecoderLayer;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.QuantizableLinear;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.PartialSumsEngine;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.core.engine.PartialSumsEngine;
 import dev.qig.core.vqa.VqaModel;
 
 /**
@@ -47,11 +48,11 @@ record CalibrationCost(double forward, double gradient, double distorted, double
                 decoderLinears += 2 * t * l.inFeatures() * l.outFeatures();
             }
             for (EqualizationGroup g : EqualizationGroup.values()) {
-                if (!g.appliesTo(layer)) {
+                if (!LayerGroups.appliesTo(g, layer)) {
                     continue;
                 }
                 double linears = 0;
-                for (QuantizableLinear l : g.moduleLinears(layer)) {
+                for (QuantizableLinear l : LayerGroups.moduleLinears(g, layer)) {
                     linears += 2 * t * l.inFeatures() * l.outFeatures();
                 }
                 double groupScores = g == EqualizationGroup.QKV ? layerScores : 0;

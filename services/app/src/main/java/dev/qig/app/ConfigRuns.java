@@ -1,14 +1,14 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.AppliedQuantization;
-import dev.qig.core.quant.BatchCalibrator;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantConfigApplier;
-import dev.qig.core.quant.gptq.GptqCalibrator;
-import dev.qig.core.quant.gptq.GptqOptions;
+import dev.qig.data.VqaSample;
+import dev.qig.core.engine.AppliedQuantization;
+import dev.qig.core.engine.BatchCalibrator;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.core.engine.QuantConfigApplier;
+import dev.qig.core.engine.gptq.GptqCalibrator;
+import dev.qig.quant.GptqOptions;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
 import dev.qig.core.vqa.VqaModel;

@@ -1,10 +1,10 @@
 package dev.qig.app;
 
 import dev.qig.aggregator.RoundStatus;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.Method;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
+import dev.qig.quant.Method;
 import dev.qig.schemas.ActiveConfig;
 import dev.qig.schemas.DriftEvent;
 import dev.qig.schemas.EvalResult;
@@ -109,7 +109,7 @@ final class DemoCommand implements Callable<Integer> {
         Set<Method> methodSet = EnumSet.copyOf(Method.parseList(methods));
         LocalPipeline.Options o = new LocalPipeline.Options();
         o.model = model.location;
-        o.scheme = dev.qig.core.quant.QuantScheme.parse(scheme);
+        o.scheme = dev.qig.quant.QuantScheme.parse(scheme);
         o.methods = methodSet;
         o.roundSamples = samples;
         o.requantizePolicy = requantizePolicy;

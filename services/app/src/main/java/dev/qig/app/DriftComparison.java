@@ -1,7 +1,7 @@
 package dev.qig.app;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.quant.Method;
+import dev.qig.data.Domain;
+import dev.qig.quant.Method;
 import dev.qig.core.vqa.PairedComparison;
 import java.util.ArrayList;
 import java.util.Arrays;

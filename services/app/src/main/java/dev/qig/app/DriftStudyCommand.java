@@ -1,14 +1,14 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.BatchCalibrator;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
+import dev.qig.core.engine.BatchCalibrator;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
 import dev.qig.core.vqa.VqaModel;

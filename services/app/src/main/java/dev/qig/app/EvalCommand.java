@@ -1,13 +1,13 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.AppliedQuantization;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantConfigApplier;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
+import dev.qig.core.engine.AppliedQuantization;
+import dev.qig.quant.QuantConfig;
+import dev.qig.core.engine.QuantConfigApplier;
+import dev.qig.quant.QuantScheme;
 import dev.qig.core.vqa.AccuracyComparison;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;

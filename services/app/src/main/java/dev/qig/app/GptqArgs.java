@@ -1,6 +1,6 @@
 package dev.qig.app;
 
-import dev.qig.core.quant.gptq.GptqOptions;
+import dev.qig.quant.GptqOptions;
 import picocli.CommandLine.Option;
 
 /** The GPTQ options of the commands that calibrate (used by the gptq and qig-gptq methods). */

@@ -1,7 +1,7 @@
 package dev.qig.app;
 
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.IgRule;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.IgRule;
 import picocli.CommandLine.Option;
 
 /** The integrated-gradients options of the commands that calibrate: the rule and the number of points. */

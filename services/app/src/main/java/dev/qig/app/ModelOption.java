@@ -1,7 +1,7 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Vocabulary;
+import dev.qig.data.Vocabulary;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.vqa.VqaModel;
 import java.io.IOException;

@@ -1,21 +1,21 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.BatchCalibrator;
-import dev.qig.core.quant.CalibrationPlan;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.EngineTimings;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.IgRule;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.PartialSumsEngine;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
-import dev.qig.core.quant.ScaleSearch;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
+import dev.qig.core.engine.BatchCalibrator;
+import dev.qig.quant.CalibrationPlan;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.core.engine.EngineTimings;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.IgRule;
+import dev.qig.quant.Method;
+import dev.qig.core.engine.PartialSumsEngine;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
+import dev.qig.quant.ScaleSearch;
 import dev.qig.core.vqa.VqaModel;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -87,7 +87,7 @@ final class QuadratureBench {
         PartialSumsEngine engine = new PartialSumsEngine(vqa, settings, modelId);
         List<PartialSumsEngine.SampleResult> results = engine.attribute(samples, plan, methods, manager);
         Map<GroupKey, List<float[]>> lambda = new java.util.TreeMap<>();
-        dev.qig.core.quant.CalibrationSums sums = dev.qig.core.quant.CalibrationSums.EMPTY;
+        dev.qig.quant.CalibrationSums sums = dev.qig.quant.CalibrationSums.EMPTY;
         for (PartialSumsEngine.SampleResult r : results) {
             r.lambda().forEach((k, l) -> lambda.computeIfAbsent(k, x -> new ArrayList<>()).add(l));
             sums = sums.plus(r.sums());

@@ -1,6 +1,6 @@
 package dev.qig.app;
 
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.QuantScheme;
 import picocli.CommandLine.Option;
 
 /** The {@code --scheme} option of the commands that quantize. */

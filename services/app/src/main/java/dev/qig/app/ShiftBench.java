@@ -1,16 +1,16 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.quant.CalibrationPlan;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.ChannelShift;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.PartialSumsEngine;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.quant.CalibrationPlan;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.ChannelShift;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.core.engine.PartialSumsEngine;
+import dev.qig.quant.QuantScheme;
 import dev.qig.core.vqa.VqaModel;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -83,7 +83,7 @@ final class ShiftBench {
     private static String row(Domain a, Domain b, int draw, Map<GroupKey, Double> shifts, double vision) {
         Map.Entry<GroupKey, Double> max = shifts.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
         List<Double> withoutDown = shifts.entrySet().stream()
-                .filter(e -> e.getKey().group() != dev.qig.core.quant.EqualizationGroup.DOWN).map(Map.Entry::getValue).toList();
+                .filter(e -> e.getKey().group() != dev.qig.quant.EqualizationGroup.DOWN).map(Map.Entry::getValue).toList();
         return String.format(Locale.ROOT, "| %s | %s | %d | %.3f | %.3f | %.3f | %s | %.3f |%n", a.id(), b.id(), draw + 1,
                 ChannelShift.median(shifts.values()), max.getValue(), ChannelShift.median(withoutDown), max.getKey(), vision);
     }

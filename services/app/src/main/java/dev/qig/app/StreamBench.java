@@ -1,13 +1,13 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VisualQuestion;
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.BatchCalibrator;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VisualQuestion;
+import dev.qig.data.VqaSample;
+import dev.qig.core.engine.BatchCalibrator;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantScheme;
 import dev.qig.core.vqa.VqaModel;
 import dev.qig.kafka.records.Records;
 import dev.qig.schemas.CalibrationPlan;

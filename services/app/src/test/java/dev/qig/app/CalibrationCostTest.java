@@ -1,5 +1,6 @@
 package dev.qig.app;
 
+import dev.qig.core.engine.LayerGroups;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,9 +8,9 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.DecoderLayer;
 import dev.qig.core.model.LvlmConfig;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.PartialSumsEngine;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.core.engine.PartialSumsEngine;
+import dev.qig.quant.QuantScheme;
 import dev.qig.core.vqa.VqaModel;
 import org.junit.jupiter.api.Test;
 
@@ -46,14 +47,14 @@ class CalibrationCostTest {
                 double igLinears = 0;
                 double grid = 0;
                 for (DecoderLayer layer : vqa.model().layers()) {
-                    int points = engine.igPoints(layer, dev.qig.core.quant.EqualizationGroup.QKV);
-                    boolean o = dev.qig.core.quant.EqualizationGroup.O.appliesTo(layer);
+                    int points = engine.igPoints(layer, dev.qig.quant.EqualizationGroup.QKV);
+                    boolean o = LayerGroups.appliesTo(dev.qig.quant.EqualizationGroup.O, layer);
                     double down = 2.0 * t * h * c.intermediate();
                     double qkvModule = 2.0 * t * attention;
                     double oModule = 2.0 * t * q * h;
                     igLinears += points * (qkvModule + 2.0 * t * mlp) * (2 + branches)
-                            + engine.igPoints(layer, dev.qig.core.quant.EqualizationGroup.DOWN) * down * (2 + branches)
-                            + (o ? engine.igPoints(layer, dev.qig.core.quant.EqualizationGroup.O) * oModule * (2 + branches) : 0);
+                            + engine.igPoints(layer, dev.qig.quant.EqualizationGroup.DOWN) * down * (2 + branches)
+                            + (o ? engine.igPoints(layer, dev.qig.quant.EqualizationGroup.O) * oModule * (2 + branches) : 0);
                     grid += (20 + (a8 ? 2 : 1)) * (qkvModule + scores + 2.0 * t * mlp + down + (o ? oModule : 0));
                 }
                 assertEquals(igLinears, cost.integratedGradientsLinears(), 1e-9 * igLinears, scheme + " IG linears");

@@ -3,8 +3,8 @@ package dev.qig.app;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.quant.Method;
+import dev.qig.data.Domain;
+import dev.qig.quant.Method;
 import dev.qig.core.vqa.PairedComparison;
 import java.util.Arrays;
 import java.util.List;

@@ -3,9 +3,9 @@ package dev.qig.app;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.data.Domain;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantScheme;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;

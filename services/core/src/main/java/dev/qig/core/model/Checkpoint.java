@@ -17,7 +17,7 @@ import dev.qig.core.io.ContentDigest;
 import dev.qig.core.hf.HfCheckpoint;
 import dev.qig.core.hf.HfLlavaConfig;
 import dev.qig.core.hf.HfProcessor;
-import dev.qig.core.data.Vocabulary;
+import dev.qig.data.Vocabulary;
 import dev.qig.core.vqa.TestBedProcessor;
 import dev.qig.core.vqa.VqaModel;
 import dev.qig.core.vqa.VqaProcessor;

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
 import dev.qig.core.io.DType;
 import dev.qig.core.io.TensorData;
 import dev.qig.core.model.Checkpoint;

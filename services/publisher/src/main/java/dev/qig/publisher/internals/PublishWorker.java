@@ -7,7 +7,7 @@ import dev.qig.core.export.ExportedCheckpoint;
 import dev.qig.core.export.UnservableSchemeException;
 import dev.qig.core.io.Folders;
 import dev.qig.core.model.GradientRecording;
-import dev.qig.core.quant.QuantConfig;
+import dev.qig.quant.QuantConfig;
 import dev.qig.kafka.clients.AtLeastOnceLoop;
 import dev.qig.kafka.clients.ServiceClients;
 import dev.qig.kafka.dlq.DeadLetters;
