@@ -8,16 +8,16 @@ import java.io.IOException;
 import picocli.CommandLine.Option;
 
 /** The {@code --model} option every command that runs a checkpoint shares, and its loading. */
-final class ModelOption {
+public final class ModelOption {
 
     @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
-    String location = Checkpoint.SHIPPED;
+    public String location = Checkpoint.SHIPPED;
 
     /** The loaded model's content id (set by {@link #load}); what configs and records name the model by. */
-    String id;
+    public String id;
 
     /** Loads the checkpoint onto {@code manager} as a VQA model. */
-    VqaModel load(NDManager manager) throws IOException {
+    public VqaModel load(NDManager manager) throws IOException {
         Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
         id = loaded.modelId();
         return loaded.vqa();

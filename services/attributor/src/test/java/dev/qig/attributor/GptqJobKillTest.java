@@ -9,7 +9,7 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.data.Domain;
 import dev.qig.data.SyntheticWorld;
 import dev.qig.data.VqaSample;
-import dev.qig.core.io.Sha256;
+import dev.qig.io.Sha256;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.quant.Method;
 import dev.qig.quant.QuantConfig;

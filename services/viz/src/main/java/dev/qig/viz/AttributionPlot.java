@@ -159,11 +159,140 @@ public final class AttributionPlot {
     /** One bar of the right panel; {@code token} is the sequence index, or -1 for the vision summary row. */
     record Row(String label, double weight, Color color, int token) {}
 
-    /** Every position the renderer uses, computed once so tests can find cells and bars. */
-    record Layout(int width, int height, List<String> titleLines, String subtitle, int titleY, int headerY,
-            int scale, int grid, Rectangle image, Rectangle colorbar, int rightX, int labelRight, int barX,
-            int contentTop, List<Row> rows, double tokenMax, double patchMax, Format patchFormat, Format tokenFormat,
-            int legendY, Rectangle thumbnail) {
+    /**
+     * Every position the renderer uses, computed once so tests can find cells and bars. Built with
+     * {@link Builder}'s named setters: 21 values, most of them ints, are too many to pass by position.
+     */
+    static final class Layout {
+        private final int width;
+        private final int height;
+        private final List<String> titleLines;
+        private final String subtitle;
+        private final int titleY;
+        private final int headerY;
+        private final int scale;
+        private final int grid;
+        private final Rectangle image;
+        private final Rectangle colorbar;
+        private final int rightX;
+        private final int labelRight;
+        private final int barX;
+        private final int contentTop;
+        private final List<Row> rows;
+        private final double tokenMax;
+        private final double patchMax;
+        private final Format patchFormat;
+        private final Format tokenFormat;
+        private final int legendY;
+        private final Rectangle thumbnail;
+
+        private Layout(Builder b) {
+            this.width = b.width;
+            this.height = b.height;
+            this.titleLines = java.util.Objects.requireNonNull(b.titleLines, "titleLines");
+            this.subtitle = java.util.Objects.requireNonNull(b.subtitle, "subtitle");
+            this.titleY = b.titleY;
+            this.headerY = b.headerY;
+            this.scale = b.scale;
+            this.grid = b.grid;
+            this.image = java.util.Objects.requireNonNull(b.image, "image");
+            this.colorbar = java.util.Objects.requireNonNull(b.colorbar, "colorbar");
+            this.rightX = b.rightX;
+            this.labelRight = b.labelRight;
+            this.barX = b.barX;
+            this.contentTop = b.contentTop;
+            this.rows = java.util.Objects.requireNonNull(b.rows, "rows");
+            this.tokenMax = b.tokenMax;
+            this.patchMax = b.patchMax;
+            this.patchFormat = java.util.Objects.requireNonNull(b.patchFormat, "patchFormat");
+            this.tokenFormat = java.util.Objects.requireNonNull(b.tokenFormat, "tokenFormat");
+            this.legendY = b.legendY;
+            this.thumbnail = java.util.Objects.requireNonNull(b.thumbnail, "thumbnail");
+        }
+
+        int width() {
+            return width;
+        }
+
+        int height() {
+            return height;
+        }
+
+        List<String> titleLines() {
+            return titleLines;
+        }
+
+        String subtitle() {
+            return subtitle;
+        }
+
+        int titleY() {
+            return titleY;
+        }
+
+        int headerY() {
+            return headerY;
+        }
+
+        int scale() {
+            return scale;
+        }
+
+        int grid() {
+            return grid;
+        }
+
+        Rectangle image() {
+            return image;
+        }
+
+        Rectangle colorbar() {
+            return colorbar;
+        }
+
+        int rightX() {
+            return rightX;
+        }
+
+        int labelRight() {
+            return labelRight;
+        }
+
+        int barX() {
+            return barX;
+        }
+
+        int contentTop() {
+            return contentTop;
+        }
+
+        List<Row> rows() {
+            return rows;
+        }
+
+        double tokenMax() {
+            return tokenMax;
+        }
+
+        double patchMax() {
+            return patchMax;
+        }
+
+        Format patchFormat() {
+            return patchFormat;
+        }
+
+        Format tokenFormat() {
+            return tokenFormat;
+        }
+
+        int legendY() {
+            return legendY;
+        }
+
+        Rectangle thumbnail() {
+            return thumbnail;
+        }
 
         int cellSize() {
             return image.width / grid;
@@ -201,6 +330,140 @@ public final class AttributionPlot {
         /** Bars are relative to the largest token weight; the vision sum may exceed it and is capped. */
         int barLength(double weight) {
             return tokenMax > 0 ? (int) Math.round(Math.min(1.0, weight / tokenMax) * BAR_WIDTH) : 0;
+        }
+
+        /** Every value is set by name; the object ones must be set. */
+        static final class Builder {
+            private int width;
+            private int height;
+            private List<String> titleLines;
+            private String subtitle;
+            private int titleY;
+            private int headerY;
+            private int scale;
+            private int grid;
+            private Rectangle image;
+            private Rectangle colorbar;
+            private int rightX;
+            private int labelRight;
+            private int barX;
+            private int contentTop;
+            private List<Row> rows;
+            private double tokenMax;
+            private double patchMax;
+            private Format patchFormat;
+            private Format tokenFormat;
+            private int legendY;
+            private Rectangle thumbnail;
+
+            Builder width(int width) {
+                this.width = width;
+                return this;
+            }
+
+            Builder height(int height) {
+                this.height = height;
+                return this;
+            }
+
+            Builder titleLines(List<String> titleLines) {
+                this.titleLines = titleLines;
+                return this;
+            }
+
+            Builder subtitle(String subtitle) {
+                this.subtitle = subtitle;
+                return this;
+            }
+
+            Builder titleY(int titleY) {
+                this.titleY = titleY;
+                return this;
+            }
+
+            Builder headerY(int headerY) {
+                this.headerY = headerY;
+                return this;
+            }
+
+            Builder scale(int scale) {
+                this.scale = scale;
+                return this;
+            }
+
+            Builder grid(int grid) {
+                this.grid = grid;
+                return this;
+            }
+
+            Builder image(Rectangle image) {
+                this.image = image;
+                return this;
+            }
+
+            Builder colorbar(Rectangle colorbar) {
+                this.colorbar = colorbar;
+                return this;
+            }
+
+            Builder rightX(int rightX) {
+                this.rightX = rightX;
+                return this;
+            }
+
+            Builder labelRight(int labelRight) {
+                this.labelRight = labelRight;
+                return this;
+            }
+
+            Builder barX(int barX) {
+                this.barX = barX;
+                return this;
+            }
+
+            Builder contentTop(int contentTop) {
+                this.contentTop = contentTop;
+                return this;
+            }
+
+            Builder rows(List<Row> rows) {
+                this.rows = rows;
+                return this;
+            }
+
+            Builder tokenMax(double tokenMax) {
+                this.tokenMax = tokenMax;
+                return this;
+            }
+
+            Builder patchMax(double patchMax) {
+                this.patchMax = patchMax;
+                return this;
+            }
+
+            Builder patchFormat(Format patchFormat) {
+                this.patchFormat = patchFormat;
+                return this;
+            }
+
+            Builder tokenFormat(Format tokenFormat) {
+                this.tokenFormat = tokenFormat;
+                return this;
+            }
+
+            Builder legendY(int legendY) {
+                this.legendY = legendY;
+                return this;
+            }
+
+            Builder thumbnail(Rectangle thumbnail) {
+                this.thumbnail = thumbnail;
+                return this;
+            }
+
+            Layout build() {
+                return new Layout(this);
+            }
         }
     }
 
@@ -268,10 +531,16 @@ public final class AttributionPlot {
         int bottom = Math.max(contentTop + imagePx, thumbY + thumbPx);
         int height = bottom + MARGIN;
 
-        return new Layout(width, height, titleLines, subtitle, titleY, headerY, scale, v.grid(),
-                new Rectangle(MARGIN, contentTop, imagePx, imagePx),
-                new Rectangle(colorbarX, contentTop, COLORBAR_WIDTH, imagePx), rightX, labelRight, barX, contentTop,
-                rows, tokenMax, patchMax, patchFormat, tokenFormat, legendY, thumbnail);
+        return new Layout.Builder()
+                .width(width).height(height)
+                .titleLines(titleLines).subtitle(subtitle).titleY(titleY).headerY(headerY)
+                .scale(scale).grid(v.grid())
+                .image(new Rectangle(MARGIN, contentTop, imagePx, imagePx))
+                .colorbar(new Rectangle(colorbarX, contentTop, COLORBAR_WIDTH, imagePx))
+                .rightX(rightX).labelRight(labelRight).barX(barX).contentTop(contentTop)
+                .rows(rows).tokenMax(tokenMax).patchMax(patchMax).patchFormat(patchFormat).tokenFormat(tokenFormat)
+                .legendY(legendY).thumbnail(thumbnail)
+                .build();
     }
 
     /** Text tokens in sequence order, with all vision tokens folded into one row where the first one sits. */

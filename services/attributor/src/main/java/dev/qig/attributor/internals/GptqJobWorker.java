@@ -3,7 +3,7 @@ package dev.qig.attributor.internals;
 import ai.djl.ndarray.NDManager;
 import dev.qig.attributor.AttributorConfig;
 import dev.qig.data.VisualQuestion;
-import dev.qig.core.io.Sha256;
+import dev.qig.io.Sha256;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.engine.BatchCalibrator;
 import dev.qig.quant.CalibrationSettings;

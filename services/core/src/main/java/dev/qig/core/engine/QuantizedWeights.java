@@ -1,10 +1,10 @@
 package dev.qig.core.engine;
 
-import dev.qig.core.io.DType;
-import dev.qig.core.io.SafetensorsReader;
-import dev.qig.core.io.SafetensorsWriter;
-import dev.qig.core.io.Sha256;
-import dev.qig.core.io.TensorData;
+import dev.qig.io.DType;
+import dev.qig.io.SafetensorsReader;
+import dev.qig.io.SafetensorsWriter;
+import dev.qig.io.Sha256;
+import dev.qig.io.TensorData;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

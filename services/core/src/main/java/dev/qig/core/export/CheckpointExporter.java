@@ -10,13 +10,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qig.core.hf.CheckpointShards;
 import dev.qig.core.hf.HfCheckpoint;
 import dev.qig.core.hf.HfLlavaConfig;
-import dev.qig.core.hf.HfWeights;
-import dev.qig.core.io.DType;
-import dev.qig.core.io.Folders;
-import dev.qig.core.io.SafetensorsReader;
-import dev.qig.core.io.Sha256;
-import dev.qig.core.io.TensorData;
-import dev.qig.core.io.TensorSource;
+import dev.qig.io.HfWeights;
+import dev.qig.io.DType;
+import dev.qig.io.Folders;
+import dev.qig.io.SafetensorsReader;
+import dev.qig.io.Sha256;
+import dev.qig.io.TensorData;
+import dev.qig.io.TensorSource;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.model.VisionLanguageModel;
@@ -392,7 +392,7 @@ public final class CheckpointExporter implements AutoCloseable {
             for (Unit u : shards.get(i)) {
                 tensors.addAll(u.make().make());
             }
-            dev.qig.core.io.SafetensorsWriter.write(out.resolve(file), metadata, tensors);
+            dev.qig.io.SafetensorsWriter.write(out.resolve(file), metadata, tensors);
             long bytes = 0;
             for (TensorData t : tensors) {
                 weightMap.put(t.name(), file);

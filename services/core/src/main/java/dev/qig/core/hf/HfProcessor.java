@@ -1,5 +1,6 @@
 package dev.qig.core.hf;
 
+import dev.qig.io.CheckpointException;
 import dev.qig.data.EncodedPrompt;
 import dev.qig.data.ImageCodec;
 import dev.qig.core.model.LvlmConfig;

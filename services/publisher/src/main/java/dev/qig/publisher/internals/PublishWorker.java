@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.export.CheckpointExporter;
 import dev.qig.core.export.ExportedCheckpoint;
 import dev.qig.core.export.UnservableSchemeException;
-import dev.qig.core.io.Folders;
+import dev.qig.io.Folders;
 import dev.qig.core.model.GradientRecording;
 import dev.qig.quant.QuantConfig;
 import dev.qig.kafka.clients.AtLeastOnceLoop;
