@@ -32,7 +32,7 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The mapping between the engine's objects (package {@code dev.qig.quant}) and the records
+ * The mapping between the calibration objects (package {@code dev.qig.quant}) and the records
  * several services share (samples, engine settings, partial sums, plans, configs, GPTQ jobs): one
  * place for each contract between services. Records that one service builds from its own state (the
  * aggregator's stores and drift events, the evaluator's results) are built where they are computed.
