@@ -1,25 +1,26 @@
 # syntax=docker/dockerfile:1
 #
-# The qig-stream image: one image, five services (and every other qig command).
+# The qig-stream image: one image, five services (and topics, config), from the service jar
+# (services/server: no training, plotting or benchmarks; those are in qig.jar, ./qig).
 #   docker build -t qig-stream:dev .
 #   docker run --rm qig-stream:dev config attributor          # the attributor's settings
 #   docker run --rm -e QIG_BOOTSTRAP_SERVERS=... -e QIG_SCHEMA_REGISTRY_URL=... qig-stream:dev attributor
 # Settings come from QIG_* environment variables (docs/configuration.md); docker-compose.yml and k8s/
 # run it. Built for linux/amd64: the shaded jar carries libtorch for linux-x86_64 only.
 
-# ---- build: the shaded jar, as `./qig` builds it (tests run in CI, not here) ----
+# ---- build: the shaded service jar (tests run in CI, not here) ----
 FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 # The reactor needs every module's pom, the registry server's included (only the tests run it);
-# `-pl services/app -am` then builds the app and what it depends on, as `./qig` does.
+# `-pl services/server -am` then builds the service jar and what it depends on.
 COPY pom.xml ./
 COPY registry-server/pom.xml ./registry-server/
 COPY registry-server/config-index-deployment/pom.xml ./registry-server/config-index-deployment/
 COPY schemas ./schemas
 COPY services ./services
 RUN --mount=type=cache,target=/root/.m2 \
-    mvn -B -DskipTests -pl services/app -am package \
- && cp services/app/target/qig.jar /qig.jar
+    mvn -B -DskipTests -pl services/server -am package \
+ && cp services/server/target/qig-server.jar /qig-server.jar
 
 # ---- runtime: a JRE, the jar, a non-root user ----
 FROM eclipse-temurin:17-jre-jammy
@@ -31,7 +32,7 @@ RUN groupadd --system --gid 10001 qig \
  && useradd --system --uid 10001 --gid qig --home-dir /var/lib/qig --shell /usr/sbin/nologin qig \
  && mkdir -p /opt/qig /var/lib/qig/djl /var/lib/qig/streams /var/lib/qig/published /var/lib/qig/gptq-weights /var/lib/qig/tmp \
  && chown -R qig:qig /var/lib/qig
-COPY --from=build /qig.jar /opt/qig/qig.jar
+COPY --from=build /qig-server.jar /opt/qig/qig-server.jar
 
 # As the `qig` launcher sets them: no OpenMP spin-waiting in libtorch, one glibc malloc arena
 # (libtorch in worker threads ran up to 1.8x slower with per-thread arenas; README, "Running the JVM").
@@ -52,5 +53,5 @@ WORKDIR /var/lib/qig
 VOLUME ["/var/lib/qig/streams"]
 # metrics.port of ingest, attributor, aggregator, evaluator, publisher; the aggregator's http.port (/rounds).
 EXPOSE 9401 9402 9403 9404 9405 7071
-ENTRYPOINT ["java", "-jar", "/opt/qig/qig.jar"]
+ENTRYPOINT ["java", "-jar", "/opt/qig/qig-server.jar"]
 CMD ["--help"]

@@ -1,7 +1,7 @@
 package dev.qig.aggregator;
 
-import dev.qig.core.model.Checkpoint;
-import dev.qig.core.quant.Method;
+import dev.qig.io.ModelIds;
+import dev.qig.quant.Method;
 import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.topics.Topics;
 import java.io.IOException;
@@ -99,7 +99,7 @@ public final class AggregatorConfig extends ServiceConfig {
     private static final ConfigDef DEFINITION = commonDefinition(DEFAULT_METRICS_PORT, TOPICS)
             .define(APPLICATION_ID, Type.STRING, "qig-aggregator", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     "Kafka Streams application id: the consumer group and the prefix of the internal topics.")
-            .define(MODELS, Type.LIST, List.of(Checkpoint.SHIPPED), NON_EMPTY_LIST, Importance.HIGH,
+            .define(MODELS, Type.LIST, List.of(ModelIds.SHIPPED), NON_EMPTY_LIST, Importance.HIGH,
                     "Models whose partial sums are accepted: model ids (sha256-...) or checkpoint locations "
                             + "(directory or classpath:), whose content id is computed at start. Records naming "
                             + "another model go to the dead-letter topic.")
@@ -205,7 +205,7 @@ public final class AggregatorConfig extends ServiceConfig {
                 ids.add(m);
             } else {
                 try {
-                    ids.add(Checkpoint.modelId(m));
+                    ids.add(ModelIds.modelId(m));
                 } catch (IOException e) {
                     throw new ConfigException(MODELS, m, "cannot read the checkpoint: " + e.getMessage());
                 }

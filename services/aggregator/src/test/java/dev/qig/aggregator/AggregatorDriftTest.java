@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qig.aggregator.internals.RoundProcessor;
-import dev.qig.core.quant.AlphaGrid;
-import dev.qig.core.quant.CalibrationSums;
+import dev.qig.quant.AlphaGrid;
+import dev.qig.quant.CalibrationSums;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
@@ -156,7 +156,7 @@ class AggregatorDriftTest {
     void onDriftIsTheDefault() {
         start(Map.of());
         assertEquals(AggregatorConfig.RequantizePolicy.ON_DRIFT, config.requantizePolicy());
-        assertEquals(new AggregatorConfig.DriftThresholds(dev.qig.core.quant.Method.QIG, 0.05, 0.07, 0.06, 2),
+        assertEquals(new AggregatorConfig.DriftThresholds(dev.qig.quant.Method.QIG, 0.05, 0.07, 0.06, 2),
                 config.driftThresholds());
     }
 
@@ -331,13 +331,13 @@ class AggregatorDriftTest {
 
     /** The sums with vision-token statistics at the watched site: half its tokens, even channels grown by {@code growth}. */
     private static CalibrationSums withVision(CalibrationSums sums, double growth) {
-        dev.qig.core.quant.GroupKey site = dev.qig.core.quant.PartialSumsEngine.VISION_SITES.get(0);
-        dev.qig.core.quant.GroupStatistics all = sums.statistics().get(site);
+        dev.qig.quant.GroupKey site = dev.qig.core.engine.PartialSumsEngine.VISION_SITES.get(0);
+        dev.qig.quant.GroupStatistics all = sums.statistics().get(site);
         double[] abs = new double[all.channels()];
         for (int c = 0; c < abs.length; c++) {
             abs[c] = all.absSum()[c].doubleValue() / 2 * (c % 2 == 0 ? 1 + growth : 1);
         }
-        dev.qig.core.quant.GroupStatistics vision = dev.qig.core.quant.GroupStatistics.of(abs, all.tokens() / 2, 0, 0, 0, 0);
+        dev.qig.quant.GroupStatistics vision = dev.qig.quant.GroupStatistics.of(abs, all.tokens() / 2, 0, 0, 0, 0);
         return new CalibrationSums(sums.statistics(), sums.errors(), Map.of(), Map.of(site, vision), sums.samples());
     }
 

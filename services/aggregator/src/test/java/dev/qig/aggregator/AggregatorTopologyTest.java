@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qig.aggregator.internals.RoundProcessor;
-import dev.qig.core.quant.AlphaGrid;
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.GroupStatistics;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.AlphaGrid;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.GroupStatistics;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantScheme;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.MockSchemaRegistry;
@@ -162,7 +162,7 @@ class AggregatorTopologyTest {
         }
         Map<String, QuantConfig> byMethod = new HashMap<>();
         for (TestRecord<String, QuantConfig> r : configs.readRecordsToList()) {
-            assertEquals(FakeStats.KEY.configKey(dev.qig.core.quant.Method.parse(r.value().getMethod())), r.key());
+            assertEquals(FakeStats.KEY.configKey(dev.qig.quant.Method.parse(r.value().getMethod())), r.key());
             byMethod.put(r.value().getMethod(), r.value());
         }
         assertEquals(List.of("awq", "mbq", "qig", "rtn"), byMethod.keySet().stream().sorted().toList());
@@ -248,7 +248,7 @@ class AggregatorTopologyTest {
             assertEquals(configsByMethod.get("rtn").getCreatedAt(), job.getCreatedAt());
             assertTrue(job.getInputScales().isEmpty(), "w3a16 has no static scales");
             // What the worker makes of it names the job, GPTQ's options and the round.
-            QuantConfig made = Records.gptqConfigRecord(job, new dev.qig.core.quant.QuantConfig.WeightsRef("/w.safetensors", "ab"));
+            QuantConfig made = Records.gptqConfigRecord(job, new dev.qig.quant.QuantConfig.WeightsRef("/w.safetensors", "ab"));
             assertEquals(job.getJobId(), made.getConfigId());
             assertEquals("0.05", made.getProvenance().get("gptqDamp"));
             assertEquals(3, made.getSamples());
@@ -349,7 +349,7 @@ class AggregatorTopologyTest {
                 CalibrationSums.ofSample(wrong, Map.of()), "clean", START, "fake"));
         // Input ranges in a round of a scheme that is not static (w3a16): only static schemes calibrate from them.
         CalibrationSums ranged = FakeStats.sums(9, false).plus(new CalibrationSums(Map.of(), Map.of(),
-                Map.of(first, dev.qig.core.quant.InputRange.of(new float[] {1f, 2f, 3f, 4f})), 0));
+                Map.of(first, dev.qig.quant.InputRange.of(new float[] {1f, 2f, 3f, 4f})), 0));
         stats.pipeInput(FakeStats.KEY.toString(), Records.layerStats("g9", FakeStats.KEY, FakeStats.SETTINGS, 0, ranged,
                 "clean", START, "fake"));
         send("g7", 7, 0);
@@ -384,12 +384,12 @@ class AggregatorTopologyTest {
         dev.qig.kafka.records.RoundKey key = dev.qig.kafka.records.RoundKey.of(FakeStats.MODEL, QuantScheme.W8A8_STATIC,
                 FakeStats.SETTINGS);
         java.util.function.BiFunction<String, Float, LayerStats> withRanges = (id, top) -> {
-            Map<GroupKey, dev.qig.core.quant.InputRange> ranges = new TreeMap<>();
+            Map<GroupKey, dev.qig.quant.InputRange> ranges = new TreeMap<>();
             FakeStats.groups().forEach((k, channels) -> {
                 float[] m = new float[channels];
                 java.util.Arrays.fill(m, 1f);
                 m[0] = top;
-                ranges.put(k, dev.qig.core.quant.InputRange.of(m));
+                ranges.put(k, dev.qig.quant.InputRange.of(m));
             });
             CalibrationSums sums = FakeStats.sums(id.hashCode(), false).plus(new CalibrationSums(Map.of(), Map.of(), ranges, 0));
             return Records.layerStats(id, key, FakeStats.SETTINGS, 0, sums, "clean", START, "fake");
@@ -413,7 +413,7 @@ class AggregatorTopologyTest {
         List<QuantConfig> out = configs.readValuesToList();
         assertFalse(out.isEmpty(), "the search round published configs");
         for (QuantConfig c : out) {
-            dev.qig.core.quant.QuantConfig config = Records.config(c);
+            dev.qig.quant.QuantConfig config = Records.config(c);
             assertEquals(FakeStats.groups().keySet(), config.inputScales().keySet(), c.getMethod());
             if (config.method() == Method.RTN) {
                 // No scales: the range is the largest maximum, 6.35, over 127.

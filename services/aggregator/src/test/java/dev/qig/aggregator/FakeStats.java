@@ -1,14 +1,14 @@
 package dev.qig.aggregator;
 
-import dev.qig.core.quant.AlphaGrid;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupErrors;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.GroupStatistics;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.AlphaGrid;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupErrors;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.GroupStatistics;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantScheme;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.schemas.EngineSettings;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qig.aggregator.internals.RoundProcessor;
-import dev.qig.core.quant.CalibrationSums;
+import dev.qig.quant.CalibrationSums;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;

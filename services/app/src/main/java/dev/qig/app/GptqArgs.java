@@ -1,20 +1,20 @@
 package dev.qig.app;
 
-import dev.qig.core.quant.gptq.GptqOptions;
+import dev.qig.quant.GptqOptions;
 import picocli.CommandLine.Option;
 
 /** The GPTQ options of the commands that calibrate (used by the gptq and qig-gptq methods). */
-final class GptqArgs {
+public final class GptqArgs {
 
     @Option(names = "--gptq-damp", description = "GPTQ damping, a fraction of mean(diag H) added to the diagonal "
             + "(default: ${DEFAULT-VALUE}, the reference's).")
-    double damp = GptqOptions.DEFAULT.damp();
+    public double damp = GptqOptions.DEFAULT.damp();
 
     @Option(names = "--gptq-act-order", description = "GPTQ visits columns by descending diag(H) (the reference's "
             + "--act-order; such configs export only fake-quantized).")
-    boolean actOrder;
+    public boolean actOrder;
 
-    GptqOptions options() {
+    public GptqOptions options() {
         return new GptqOptions(damp, actOrder);
     }
 }

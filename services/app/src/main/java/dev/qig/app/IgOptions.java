@@ -1,20 +1,20 @@
 package dev.qig.app;
 
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.IgRule;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.IgRule;
 import picocli.CommandLine.Option;
 
 /** The integrated-gradients options of the commands that calibrate: the rule and the number of points. */
-final class IgOptions {
+public final class IgOptions {
 
     @Option(names = "--ig-rule", description = "Quadrature of QIG's integrated gradients: midpoint, or endpoints (the "
             + "method's; with --ig-steps 32 it reproduces the paper) (default: ${DEFAULT-VALUE}).")
-    String rule = "midpoint";
+    public String rule = "midpoint";
 
     @Option(names = "--ig-steps", description = "Points of QIG's integrated gradients (default: ${DEFAULT-VALUE}).")
-    int steps = 16;
+    public int steps = 16;
 
-    CalibrationSettings.Builder apply(CalibrationSettings.Builder b) {
+    public CalibrationSettings.Builder apply(CalibrationSettings.Builder b) {
         return b.igRule(IgRule.parse(rule)).igSteps(steps);
     }
 }

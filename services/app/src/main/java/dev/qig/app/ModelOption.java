@@ -1,23 +1,23 @@
 package dev.qig.app;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Vocabulary;
+import dev.qig.data.Vocabulary;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.vqa.VqaModel;
 import java.io.IOException;
 import picocli.CommandLine.Option;
 
 /** The {@code --model} option every command that runs a checkpoint shares, and its loading. */
-final class ModelOption {
+public final class ModelOption {
 
     @Option(names = "--model", description = "Checkpoint directory or classpath:<folder> (default: ${DEFAULT-VALUE}).")
-    String location = Checkpoint.SHIPPED;
+    public String location = Checkpoint.SHIPPED;
 
     /** The loaded model's content id (set by {@link #load}); what configs and records name the model by. */
-    String id;
+    public String id;
 
     /** Loads the checkpoint onto {@code manager} as a VQA model. */
-    VqaModel load(NDManager manager) throws IOException {
+    public VqaModel load(NDManager manager) throws IOException {
         Checkpoint.Loaded loaded = Checkpoint.load(location, manager);
         id = loaded.modelId();
         return loaded.vqa();

@@ -1,5 +1,18 @@
 package dev.qig.app;
 
+import dev.qig.app.commands.AttributionCommand;
+import dev.qig.app.bench.BenchCommand;
+import dev.qig.app.study.CalibrateCommand;
+import dev.qig.app.commands.CheckpointCommand;
+import dev.qig.app.pipeline.DemoCommand;
+import dev.qig.app.study.DriftStudyCommand;
+import dev.qig.server.EngineSetup;
+import dev.qig.server.ServerCommand;
+import dev.qig.app.commands.EvalCommand;
+import dev.qig.app.commands.ExportCommand;
+import dev.qig.server.ServiceCommands;
+import dev.qig.app.pipeline.StreamCommand;
+import dev.qig.app.commands.TrainCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -27,26 +40,8 @@ public final class QigCommand implements Runnable {
         System.exit(commandLine().execute(args));
     }
 
-    /**
-     * The command line with its error policy: bad input (an unknown scheme, method or domain, a
-     * model that does not load) ends with one clear line and exit code 2, not a stack trace; so does
-     * a Kafka failure retrying cannot fix (credentials, TLS, the listener's protocol), with exit code 3.
-     */
-    static CommandLine commandLine() {
-        CommandLine cmd = new CommandLine(new QigCommand());
-        cmd.setExecutionExceptionHandler((e, line, parsed) -> {
-            java.util.Optional<dev.qig.kafka.clients.FatalKafkaException> kafka = dev.qig.kafka.clients.FatalKafkaException.in(e);
-            if (kafka.isPresent()) {
-                ServiceCommands.reportFatalKafkaError(line.getCommandName(), kafka.get());
-                return ServiceCommands.EXIT_KAFKA_MISCONFIGURED;
-            }
-            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException
-                    || e instanceof org.apache.kafka.common.config.ConfigException) {
-                line.getErr().println("qig " + line.getCommandName() + ": " + e.getMessage());
-                return 2;
-            }
-            throw e;
-        });
-        return cmd;
+    /** The command line with the error policy of {@link ServerCommand#withErrorPolicy}. */
+    public static CommandLine commandLine() {
+        return ServerCommand.withErrorPolicy(new CommandLine(new QigCommand()));
     }
 }

@@ -1,5 +1,6 @@
 package dev.qig.app;
 
+import dev.qig.server.ServiceCommands;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qig.kafka.config.ConfigDocs;

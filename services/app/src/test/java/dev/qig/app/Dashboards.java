@@ -20,7 +20,7 @@ import java.util.stream.Stream;
  * metric names each one reads. Queries name the project's metrics ({@code qig_*}) and the JVM's
  * ({@code jvm_*}); label matchers, grouping clauses and strings are removed before names are read.
  */
-final class Dashboards {
+public final class Dashboards {
 
     static final Path DIRECTORY = locate();
     private static final Pattern METRIC = Pattern.compile("\\b((?:qig|jvm|process)_[A-Za-z0-9_:]*)");
@@ -38,7 +38,7 @@ final class Dashboards {
     }
 
     /** Per dashboard file, its parsed JSON. */
-    static Map<String, JsonNode> load() throws IOException {
+    public static Map<String, JsonNode> load() throws IOException {
         Map<String, JsonNode> out = new LinkedHashMap<>();
         ObjectMapper json = new ObjectMapper();
         try (Stream<Path> files = Files.list(DIRECTORY)) {
@@ -50,7 +50,7 @@ final class Dashboards {
     }
 
     /** Every {@code expr} in a dashboard (panels' targets and annotations), wherever it is nested. */
-    static List<String> queries(JsonNode dashboard) {
+    public static List<String> queries(JsonNode dashboard) {
         List<String> out = new ArrayList<>();
         collect(dashboard, out);
         return out;
@@ -71,7 +71,7 @@ final class Dashboards {
     }
 
     /** The metric names one query reads (as exposed: with _total, _bucket, ... suffixes). */
-    static Set<String> metricNames(String query) {
+    public static Set<String> metricNames(String query) {
         String q = query.replaceAll("\"(?:[^\"\\\\]|\\\\.)*\"", "\"\"")   // strings
                 .replaceAll("\\{[^}]*}", "")                                 // label matchers
                 .replaceAll("\\b(?:by|without|on|ignoring|group_left|group_right)\\s*\\([^)]*\\)", ""); // label lists

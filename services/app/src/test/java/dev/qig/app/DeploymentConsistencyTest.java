@@ -1,5 +1,6 @@
 package dev.qig.app;
 
+import dev.qig.server.ServiceCommands;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -499,7 +500,7 @@ class DeploymentConsistencyTest {
             assertTrue(copied.stream().anyMatch(src -> pom.equals(src) || pom.startsWith(src + "/")),
                     "the build stage does not copy " + pom + ": the reactor would stop at it; COPY lines: " + copied);
         }
-        assertTrue(buildStage.contains("-pl services/app -am package"), "the build stage builds the app and what it needs");
+        assertTrue(buildStage.contains("-pl services/server -am package"), "the build stage builds the service jar and what it needs");
     }
 
     @Test

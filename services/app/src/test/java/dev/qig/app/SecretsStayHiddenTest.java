@@ -1,5 +1,6 @@
 package dev.qig.app;
 
+import dev.qig.server.ServiceCommands;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

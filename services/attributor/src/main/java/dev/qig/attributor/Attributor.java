@@ -113,7 +113,7 @@ public final class Attributor implements AutoCloseable {
         started = true;
         LOG.info("attributor {}: {} worker(s) serving {} for {}{}", config.instanceId(), workers.size(), config.models(),
                 config.schemes(), gptq == null ? "" : "; GPTQ round jobs of " + config.methods().stream()
-                        .filter(dev.qig.core.quant.Method::roundsWithGptq).map(dev.qig.core.quant.Method::id).toList());
+                        .filter(dev.qig.quant.Method::roundsWithGptq).map(dev.qig.quant.Method::id).toList());
     }
 
     private void serveMetrics() {

@@ -1,11 +1,11 @@
 package dev.qig.attributor;
 
 import dev.qig.core.model.Checkpoint;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.IgRule;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantScheme;
-import dev.qig.core.quant.gptq.GptqOptions;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.IgRule;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantScheme;
+import dev.qig.quant.GptqOptions;
 import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.topics.Topics;

@@ -3,9 +3,9 @@ package dev.qig.attributor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.MockSchemaRegistry;

@@ -1,7 +1,7 @@
 package dev.qig.evaluator;
 
 import ai.djl.Device;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.VqaSample;
 import dev.qig.evaluator.internals.ActiveConfigCache;
 import dev.qig.evaluator.internals.ConfigDecoder;
 import dev.qig.evaluator.internals.ConfigWorker;

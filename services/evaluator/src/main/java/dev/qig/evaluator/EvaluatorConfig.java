@@ -1,7 +1,7 @@
 package dev.qig.evaluator;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.topics.Topics;

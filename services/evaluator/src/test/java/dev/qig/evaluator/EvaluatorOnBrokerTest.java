@@ -1,5 +1,6 @@
 package dev.qig.evaluator;
 
+import dev.qig.core.engine.LayerGroups;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -10,12 +11,12 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.DecoderLayer;
 import dev.qig.core.model.VisionLanguageModel;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.evaluator.internals.WeightBytes;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.embedded.EmbeddedKafka;
@@ -73,8 +74,8 @@ class EvaluatorOnBrokerTest {
             for (int l = 0; l < model.layers().size(); l++) {
                 DecoderLayer layer = model.layers().get(l);
                 for (EqualizationGroup g : EqualizationGroup.values()) {
-                    if (g.appliesTo(layer)) {
-                        channels.put(new GroupKey(l, g), g.channels(layer));
+                    if (LayerGroups.appliesTo(g, layer)) {
+                        channels.put(new GroupKey(l, g), LayerGroups.channels(g, layer));
                     }
                 }
             }
@@ -119,7 +120,7 @@ class EvaluatorOnBrokerTest {
                 var promotions = evaluator.metrics().registry().scrape().stream()
                         .filter(m -> m.getMetadata().getPrometheusName().equals("qig_promotions"))
                         .flatMap(m -> m.getDataPoints().stream()).toList();
-                assertEquals(dev.qig.core.quant.QuantScheme.values().length * dev.qig.core.quant.Method.values().length,
+                assertEquals(dev.qig.quant.QuantScheme.values().length * dev.qig.quant.Method.values().length,
                         promotions.size(), "every scheme and method of the served model");
                 promotions.forEach(p -> assertEquals(0.0, ((io.prometheus.metrics.model.snapshots.CounterSnapshot
                         .CounterDataPointSnapshot) p).getValue(), 0.0));

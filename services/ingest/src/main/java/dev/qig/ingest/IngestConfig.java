@@ -1,6 +1,6 @@
 package dev.qig.ingest;
 
-import dev.qig.core.data.Domain;
+import dev.qig.data.Domain;
 import dev.qig.kafka.config.ServiceConfig;
 import dev.qig.kafka.topics.Topics;
 import java.nio.file.Path;

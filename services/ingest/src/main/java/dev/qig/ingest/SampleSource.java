@@ -51,8 +51,8 @@ public interface SampleSource extends AutoCloseable {
      * Given synthetic samples, in order, under their own ids (for callers that pick the samples
      * themselves, such as {@code qig stream} and its batch check).
      */
-    static SampleSource of(java.util.List<dev.qig.core.data.VqaSample> samples, String sourceName) {
-        java.util.Iterator<dev.qig.core.data.VqaSample> it = List.copyOf(samples).iterator();
+    static SampleSource of(java.util.List<dev.qig.data.VqaSample> samples, String sourceName) {
+        java.util.Iterator<dev.qig.data.VqaSample> it = List.copyOf(samples).iterator();
         java.time.Clock clock = java.time.Clock.systemUTC();
         return () -> it.hasNext()
                 ? Optional.of(new Sample(SyntheticSource.record(it.next(), null, sourceName, null, clock)))

@@ -1,7 +1,7 @@
 package dev.qig.ingest;
 
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
 import dev.qig.kafka.records.Records;
 import dev.qig.schemas.CalibrationSample;
 import java.time.Clock;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qig.core.data.Domain;
+import dev.qig.data.Domain;
 import dev.qig.kafka.config.ConfigDocs;
 import dev.qig.kafka.config.ConfigSources;
 import java.util.HashMap;

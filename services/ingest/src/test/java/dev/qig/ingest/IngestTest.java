@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.ImageCodec;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.Domain;
+import dev.qig.data.ImageCodec;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.registry.SchemaRegistries;

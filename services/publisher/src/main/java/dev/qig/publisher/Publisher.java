@@ -6,7 +6,7 @@ import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.kafka.serde.AvroSerializer;
 import dev.qig.kafka.topics.Topics;
-import dev.qig.core.io.Folders;
+import dev.qig.io.Folders;
 import dev.qig.publisher.internals.PublishWorker;
 import dev.qig.publisher.internals.PublishedModels;
 import dev.qig.publisher.internals.PublisherStats;

@@ -13,8 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qig.core.model.Checkpoint;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;

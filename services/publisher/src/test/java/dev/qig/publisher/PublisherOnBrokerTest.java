@@ -1,5 +1,6 @@
 package dev.qig.publisher;
 
+import dev.qig.core.engine.LayerGroups;
 import static dev.qig.publisher.PublisherTestKit.assertFilesMatch;
 import static dev.qig.publisher.PublisherTestKit.committedFolders;
 import static dev.qig.publisher.PublisherTestKit.incompleteFiles;
@@ -16,11 +17,11 @@ import ai.djl.ndarray.NDManager;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.DecoderLayer;
 import dev.qig.core.model.VisionLanguageModel;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.registry.MockSchemaRegistry;
@@ -66,10 +67,10 @@ class PublisherOnBrokerTest {
             modelId = shipped.modelId();
             VisionLanguageModel model = shipped.model();
             DecoderLayer first = model.layers().get(0);
-            EqualizationGroup g = java.util.Arrays.stream(EqualizationGroup.values()).filter(e -> e.appliesTo(first))
+            EqualizationGroup g = java.util.Arrays.stream(EqualizationGroup.values()).filter(e -> LayerGroups.appliesTo(e, first))
                     .findFirst().orElseThrow();
             group = new GroupKey(0, g);
-            channels = g.channels(first);
+            channels = LayerGroups.channels(g, first);
         }
         float[] scales = new float[channels];
         for (int i = 0; i < channels; i++) {

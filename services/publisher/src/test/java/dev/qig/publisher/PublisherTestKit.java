@@ -3,8 +3,8 @@ package dev.qig.publisher;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.qig.core.export.ExportedFile;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.QuantConfig;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.QuantConfig;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.registry.SchemaRegistryClient;

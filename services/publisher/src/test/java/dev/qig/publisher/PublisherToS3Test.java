@@ -7,10 +7,10 @@ import static dev.qig.publisher.PublisherTestKit.settings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qig.core.io.Sha256;
+import dev.qig.io.Sha256;
 import dev.qig.core.model.Checkpoint;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;

@@ -1,7 +1,7 @@
 package dev.qig.aggregator.internals;
 
-import dev.qig.core.quant.AlphaGrid;
-import dev.qig.core.quant.QuantConfig;
+import dev.qig.quant.AlphaGrid;
+import dev.qig.quant.QuantConfig;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.serde.AvroDeserializer;
 import dev.qig.schemas.ActiveConfig;

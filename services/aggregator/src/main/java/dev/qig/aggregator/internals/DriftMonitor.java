@@ -1,15 +1,15 @@
 package dev.qig.aggregator.internals;
 
 import dev.qig.aggregator.AggregatorConfig.DriftThresholds;
-import dev.qig.core.quant.AlphaGrid;
-import dev.qig.core.quant.CalibrationPlan;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.ChannelShift;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.ScaleSearch;
+import dev.qig.quant.AlphaGrid;
+import dev.qig.quant.CalibrationPlan;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.ChannelShift;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.ScaleSearch;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;

@@ -1,13 +1,13 @@
 package dev.qig.aggregator.internals;
 
-import dev.qig.core.quant.CalibrationPlan;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
-import dev.qig.core.quant.ScaleSearch;
+import dev.qig.quant.CalibrationPlan;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
+import dev.qig.quant.ScaleSearch;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.records.Records;
@@ -317,7 +317,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         }
         // Static schemes calibrate their activation scales from every sample's ranges; a sample without them
         // would leave the round's maximum short.
-        boolean ranges = dev.qig.core.quant.QuantScheme.parse(state.getScheme()).staticActivations();
+        boolean ranges = dev.qig.quant.QuantScheme.parse(state.getScheme()).staticActivations();
         if (ranges == sums.ranges().isEmpty()) {
             throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + (ranges
                     ? ": no input ranges, which static scheme " + state.getScheme() + " calibrates from"
@@ -334,8 +334,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             }
         }
         // Vision-token statistics are a subset of a group's tokens: same group, same channels, no more tokens.
-        for (Map.Entry<GroupKey, dev.qig.core.quant.GroupStatistics> e : sums.vision().entrySet()) {
-            dev.qig.core.quant.GroupStatistics all = sums.statistics().get(e.getKey());
+        for (Map.Entry<GroupKey, dev.qig.quant.GroupStatistics> e : sums.vision().entrySet()) {
+            dev.qig.quant.GroupStatistics all = sums.statistics().get(e.getKey());
             if (all == null || all.channels() != e.getValue().channels() || e.getValue().tokens() > all.tokens()) {
                 throw new RejectedRecordException(RejectReason.MALFORMED_STATS, who + ": vision statistics of "
                         + e.getKey() + " (" + e.getValue().channels() + " channels, " + e.getValue().tokens()

@@ -1,11 +1,11 @@
 package dev.qig.aggregator.internals;
 
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.InputRange;
-import dev.qig.core.quant.ExactSum;
-import dev.qig.core.quant.GroupErrors;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.GroupStatistics;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.InputRange;
+import dev.qig.quant.ExactSum;
+import dev.qig.quant.GroupErrors;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.GroupStatistics;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.schemas.EngineSettings;

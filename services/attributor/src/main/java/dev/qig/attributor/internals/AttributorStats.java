@@ -1,7 +1,7 @@
 package dev.qig.attributor.internals;
 
-import dev.qig.core.data.TokenModality;
-import dev.qig.core.quant.GroupKey;
+import dev.qig.data.TokenModality;
+import dev.qig.quant.GroupKey;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.metrics.ServiceMetrics;
 import io.prometheus.metrics.core.metrics.Counter;

@@ -1,6 +1,6 @@
 package dev.qig.attributor.internals;
 
-import dev.qig.core.quant.CalibrationPlan;
+import dev.qig.quant.CalibrationPlan;
 import dev.qig.kafka.records.Records;
 import dev.qig.kafka.records.RoundKey;
 import dev.qig.kafka.serde.AvroDeserializer;

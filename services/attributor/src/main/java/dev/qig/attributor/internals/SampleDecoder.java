@@ -1,9 +1,9 @@
 package dev.qig.attributor.internals;
 
-import dev.qig.core.data.ImageCodec;
-import dev.qig.core.data.InvalidImageException;
-import dev.qig.core.data.InvalidPromptException;
-import dev.qig.core.data.VisualQuestion;
+import dev.qig.data.ImageCodec;
+import dev.qig.data.InvalidImageException;
+import dev.qig.data.InvalidPromptException;
+import dev.qig.data.VisualQuestion;
 import dev.qig.core.vqa.VqaModel;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;

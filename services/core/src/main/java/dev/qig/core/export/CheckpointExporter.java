@@ -1,5 +1,6 @@
 package dev.qig.core.export;
 
+import dev.qig.core.engine.LayerGroups;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -9,22 +10,22 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qig.core.hf.CheckpointShards;
 import dev.qig.core.hf.HfCheckpoint;
 import dev.qig.core.hf.HfLlavaConfig;
-import dev.qig.core.hf.HfWeights;
-import dev.qig.core.io.DType;
-import dev.qig.core.io.Folders;
-import dev.qig.core.io.SafetensorsReader;
-import dev.qig.core.io.Sha256;
-import dev.qig.core.io.TensorData;
-import dev.qig.core.io.TensorSource;
+import dev.qig.io.HfWeights;
+import dev.qig.io.DType;
+import dev.qig.io.Folders;
+import dev.qig.io.SafetensorsReader;
+import dev.qig.io.Sha256;
+import dev.qig.io.TensorData;
+import dev.qig.io.TensorSource;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.model.VisionLanguageModel;
-import dev.qig.core.quant.AppliedQuantization;
-import dev.qig.core.quant.GroupQuantizer;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantConfigApplier;
-import dev.qig.core.quant.QuantizedWeights;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.engine.AppliedQuantization;
+import dev.qig.core.engine.GroupQuantizer;
+import dev.qig.quant.QuantConfig;
+import dev.qig.core.engine.QuantConfigApplier;
+import dev.qig.core.engine.QuantizedWeights;
+import dev.qig.quant.QuantScheme;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -192,7 +193,7 @@ public final class CheckpointExporter implements AutoCloseable {
         for (QuantizableLinear l : model.decoderLinears()) {
             linears.put(l.name() + CompressedTensors.WEIGHT, l);
         }
-        GroupQuantizer quantizer = config.scheme().weightQuantizer();
+        GroupQuantizer quantizer = GroupQuantizer.of(config.scheme());
         QuantizedWeights own = ownWeights(config, format);
         Map<String, Float> inputScales = inputScales(config);
         try (TensorSource stored = openStored();
@@ -292,13 +293,13 @@ public final class CheckpointExporter implements AutoCloseable {
             return out;
         }
         for (dev.qig.core.model.DecoderLayer layer : model.layers()) {
-            for (dev.qig.core.quant.EqualizationGroup g : dev.qig.core.quant.EqualizationGroup.values()) {
-                Float scale = config.inputScales().get(new dev.qig.core.quant.GroupKey(layer.index(), g));
+            for (dev.qig.quant.EqualizationGroup g : dev.qig.quant.EqualizationGroup.values()) {
+                Float scale = config.inputScales().get(new dev.qig.quant.GroupKey(layer.index(), g));
                 if (scale == null) {
                     throw new IllegalArgumentException("config " + config.id() + " of static scheme " + config.scheme().id()
                             + " has no input scale for layer" + layer.index() + "." + g.id());
                 }
-                g.linears(layer).forEach(l -> out.put(l.name(), scale));
+                LayerGroups.linears(g, layer).forEach(l -> out.put(l.name(), scale));
             }
         }
         return out;
@@ -391,7 +392,7 @@ public final class CheckpointExporter implements AutoCloseable {
             for (Unit u : shards.get(i)) {
                 tensors.addAll(u.make().make());
             }
-            dev.qig.core.io.SafetensorsWriter.write(out.resolve(file), metadata, tensors);
+            dev.qig.io.SafetensorsWriter.write(out.resolve(file), metadata, tensors);
             long bytes = 0;
             for (TensorData t : tensors) {
                 weightMap.put(t.name(), file);

@@ -3,12 +3,12 @@ package dev.qig.core.export;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qig.core.io.DType;
-import dev.qig.core.io.TensorData;
-import dev.qig.core.io.TensorSource;
+import dev.qig.io.DType;
+import dev.qig.io.TensorData;
+import dev.qig.io.TensorSource;
 import dev.qig.core.model.VisionLanguageModel;
-import dev.qig.core.quant.ActivationQuantizer;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.engine.ActivationQuantizer;
+import dev.qig.quant.QuantScheme;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.IntBuffer;
@@ -225,7 +225,7 @@ public final class CompressedTensors {
                 throw new IOException(CONFIG_KEY + " quantizes activations statically but " + l.name() + INPUT_SCALE
                         + " is missing");
             }
-            l.setInputQuantizer(new dev.qig.core.quant.StaticActivationQuantizer(b, scale));
+            l.setInputQuantizer(new dev.qig.core.engine.StaticActivationQuantizer(b, scale));
         }
     }
 

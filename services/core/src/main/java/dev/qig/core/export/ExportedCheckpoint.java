@@ -1,7 +1,7 @@
 package dev.qig.core.export;
 
 import java.nio.charset.StandardCharsets;
-import dev.qig.core.io.Sha256;
+import dev.qig.io.Sha256;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Comparator;

@@ -1,5 +1,6 @@
 package dev.qig.core.hf;
 
+import dev.qig.io.HfWeights;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;

@@ -15,11 +15,11 @@ import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import com.hubspot.jinjava.lib.tag.Tag;
 import com.hubspot.jinjava.tree.Node;
 import com.hubspot.jinjava.tree.TagNode;
-import dev.qig.core.data.EncodedPrompt;
-import dev.qig.core.data.InvalidPromptException;
-import dev.qig.core.data.InvalidPromptException.Part;
-import dev.qig.core.data.InvalidPromptException.Problem;
-import dev.qig.core.data.TokenModality;
+import dev.qig.data.EncodedPrompt;
+import dev.qig.data.InvalidPromptException;
+import dev.qig.data.InvalidPromptException.Part;
+import dev.qig.data.InvalidPromptException.Problem;
+import dev.qig.data.TokenModality;
 import java.beans.FeatureDescriptor;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -46,7 +46,7 @@ import jinjava.javax.el.ELResolver;
  * The token ids of one VQA turn for a Hugging Face LLaVA checkpoint, built the way transformers builds
  * them: the checkpoint's own chat template renders the conversation and its own {@code tokenizer.json}
  * tokenizes it, so a model fine-tuned or evaluated here sees exactly the sequences it was trained on.
- * Same contract as {@link dev.qig.core.data.PromptTemplate}: one {@code <image>} expanded to one id per
+ * Same contract as {@link dev.qig.data.PromptTemplate}: one {@code <image>} expanded to one id per
  * vision token, PROMPT for the question's tokens, ANSWER for the answer and the end-of-turn tokens after
  * it (the model must learn to stop), {@link InvalidPromptException} for text the template cannot take.
  *

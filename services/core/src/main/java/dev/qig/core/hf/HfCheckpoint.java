@@ -1,15 +1,17 @@
 package dev.qig.core.hf;
 
+import dev.qig.io.CheckpointException;
+import dev.qig.io.HfWeights;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import dev.qig.core.io.ContentDigest;
-import dev.qig.core.io.DType;
-import dev.qig.core.io.TensorData;
-import dev.qig.core.io.TensorSource;
+import dev.qig.io.ModelIds;
+import dev.qig.io.DType;
+import dev.qig.io.TensorData;
+import dev.qig.io.TensorSource;
 import dev.qig.core.export.CompressedTensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -81,29 +83,9 @@ public final class HfCheckpoint {
         return new ObjectMapper().readTree(dir.resolve(HfLlavaConfig.FILE).toFile());
     }
 
-    /** Files beside the weights that change what the model computes from a user's text and images. */
-    private static final List<String> PROCESSOR_FILES = List.of("preprocessor_config.json", "processor_config.json",
-            "tokenizer.json", "tokenizer_config.json", "chat_template.json", "chat_template.jinja", "special_tokens_map.json");
-
-    /**
-     * The model id of a checkpoint folder: a content hash over config.json, the processor files
-     * present and every tensor (name, dtype, shape, bytes) in name order, so the same weights
-     * sharded differently keep their id.
-     */
+    /** The model id of a checkpoint folder (see {@link ModelIds#hfModelId}). */
     public static String modelId(Path dir) throws IOException {
-        ContentDigest digest = new ContentDigest();
-        digest.file(HfLlavaConfig.FILE, Files.readAllBytes(dir.resolve(HfLlavaConfig.FILE)));
-        for (String file : PROCESSOR_FILES) {
-            if (Files.isRegularFile(dir.resolve(file))) {
-                digest.file(file, Files.readAllBytes(dir.resolve(file)));
-            }
-        }
-        try (HfWeights weights = HfWeights.open(dir)) {
-            for (String name : weights.names()) {
-                digest.tensor(weights.tensor(name));
-            }
-        }
-        return digest.id();
+        return ModelIds.hfModelId(dir);
     }
 
     /**

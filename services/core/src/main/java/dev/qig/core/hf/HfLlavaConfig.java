@@ -1,5 +1,7 @@
 package dev.qig.core.hf;
 
+import dev.qig.io.CheckpointException;
+import dev.qig.io.ModelIds;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -38,8 +40,7 @@ public final class HfLlavaConfig {
 
     /** True when {@code dir} looks like a Hugging Face checkpoint (a config.json and safetensors weights, no vocab.txt). */
     public static boolean isCheckpoint(Path dir) {
-        return Files.isRegularFile(dir.resolve(FILE)) && !Files.exists(dir.resolve("vocab.txt"))
-                && (Files.isRegularFile(dir.resolve(HfWeights.SINGLE)) || Files.isRegularFile(dir.resolve(HfWeights.INDEX)));
+        return ModelIds.isHfCheckpoint(dir);
     }
 
     public static LvlmConfig read(Path dir) throws IOException {

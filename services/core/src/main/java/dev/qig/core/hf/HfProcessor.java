@@ -1,7 +1,8 @@
 package dev.qig.core.hf;
 
-import dev.qig.core.data.EncodedPrompt;
-import dev.qig.core.data.ImageCodec;
+import dev.qig.io.CheckpointException;
+import dev.qig.data.EncodedPrompt;
+import dev.qig.data.ImageCodec;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.vqa.VqaProcessor;
 import java.io.IOException;

@@ -1,10 +1,11 @@
 package dev.qig.core.hf;
 
+import dev.qig.io.HfWeights;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qig.core.io.DType;
-import dev.qig.core.io.SafetensorsWriter;
-import dev.qig.core.io.TensorData;
+import dev.qig.io.DType;
+import dev.qig.io.SafetensorsWriter;
+import dev.qig.io.TensorData;
 import dev.qig.core.model.HiddenAct;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;

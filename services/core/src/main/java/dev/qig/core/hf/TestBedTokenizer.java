@@ -3,7 +3,7 @@ package dev.qig.core.hf;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qig.core.data.Vocabulary;
+import dev.qig.data.Vocabulary;
 import dev.qig.core.model.LvlmConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -6,33 +6,27 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import dev.qig.core.io.SafetensorsReader;
-import dev.qig.core.io.SafetensorsWriter;
-import dev.qig.core.io.TensorData;
-import dev.qig.core.io.TensorSource;
+import dev.qig.io.SafetensorsReader;
+import dev.qig.io.SafetensorsWriter;
+import dev.qig.io.TensorData;
+import dev.qig.io.TensorSource;
 import dev.qig.core.export.CompressedTensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.qig.core.io.ContentDigest;
+import dev.qig.io.ModelIds;
 import dev.qig.core.hf.HfCheckpoint;
 import dev.qig.core.hf.HfLlavaConfig;
 import dev.qig.core.hf.HfProcessor;
-import dev.qig.core.data.Vocabulary;
+import dev.qig.data.Vocabulary;
 import dev.qig.core.vqa.TestBedProcessor;
 import dev.qig.core.vqa.VqaModel;
 import dev.qig.core.vqa.VqaProcessor;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -47,11 +41,11 @@ import java.util.TreeSet;
 public final class Checkpoint {
 
     /** The model shipped with qig-stream, trained on the synthetic VQA world. */
-    public static final String SHIPPED = "classpath:models/qig-vqa-small";
+    public static final String SHIPPED = ModelIds.SHIPPED;
 
-    public static final String CONFIG = "config.json";
-    public static final String WEIGHTS = "model.safetensors";
-    public static final String VOCAB = "vocab.txt";
+    public static final String CONFIG = ModelIds.CONFIG;
+    public static final String WEIGHTS = ModelIds.WEIGHTS;
+    public static final String VOCAB = ModelIds.VOCAB;
 
     /**
      * A loaded model with its vocabulary, the metadata stored beside the weights, and its model id
@@ -113,40 +107,13 @@ public final class Checkpoint {
         }
     }
 
-    /**
-     * The model id of a checkpoint: {@code sha256-} and the first 16 hex digits of a SHA-256 over
-     * what the model computes with: its config, its vocabulary, and every tensor (name, dtype, shape
-     * and bytes, in name order). It names the model by content, so two copies of a checkpoint share
-     * an id and a retrained one never does, while the free-form metadata beside the weights (who
-     * trained it, from what) can change without changing the model. Every streamed record and config
-     * names its model by it.
-     */
+    /** The model id of a checkpoint (see {@link ModelIds#modelId(String)}). */
     public static String modelId(String location) throws IOException {
-        if (location.startsWith("classpath:")) {
-            return withClasspathCopy(location.substring("classpath:".length()), Checkpoint::modelId);
-        }
-        return modelId(Path.of(location));
+        return ModelIds.modelId(location);
     }
 
     public static String modelId(Path dir) throws IOException {
-        if (HfLlavaConfig.isCheckpoint(dir)) {
-            return HfCheckpoint.modelId(dir);
-        }
-        for (String file : List.of(CONFIG, VOCAB, WEIGHTS)) {
-            if (!Files.isRegularFile(dir.resolve(file))) {
-                throw new IOException("no model at " + dir + " (" + file + " is missing)");
-            }
-        }
-        ContentDigest digest = new ContentDigest();
-        for (String file : List.of(CONFIG, VOCAB)) {
-            digest.file(file, Files.readAllBytes(dir.resolve(file)));
-        }
-        try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
-            for (String name : new TreeSet<>(reader.names())) {
-                digest.tensor(reader.tensor(name));
-            }
-        }
-        return digest.id();
+        return ModelIds.modelId(dir);
     }
 
     /** Overwrites every parameter with the tensor of the same name; every name must match both ways, except that {@link VisionLanguageModel#ADDED_WEIGHTS} may be absent. */
@@ -188,43 +155,10 @@ public final class Checkpoint {
 
     /** Copies the files of a classpath model folder (config, weights, vocabulary) into {@code dir}. */
     public static void copyFromClasspath(String folder, Path dir) throws IOException {
-        for (String file : List.of(CONFIG, WEIGHTS, VOCAB)) {
-            String resource = folder + "/" + file;
-            try (InputStream in = Checkpoint.class.getClassLoader().getResourceAsStream(resource)) {
-                if (in == null) {
-                    throw new IOException("no model on the classpath at " + resource);
-                }
-                Files.copy(in, dir.resolve(file), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
+        ModelIds.copyFromClasspath(folder, dir);
     }
 
     private static Loaded loadFromClasspath(String folder, NDManager manager) throws IOException {
-        return withClasspathCopy(folder, dir -> load(dir, manager));
-    }
-
-    private interface DirectoryReader<T> {
-        T read(Path dir) throws IOException;
-    }
-
-    private static <T> T withClasspathCopy(String folder, DirectoryReader<T> reader) throws IOException {
-        Path tmp = Files.createTempDirectory("qig-model");
-        try {
-            copyFromClasspath(folder, tmp);
-            return reader.read(tmp);
-        } finally {
-            deleteQuietly(tmp);
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(p);
-            }
-            Files.deleteIfExists(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not clean " + dir, e);
-        }
+        return ModelIds.withClasspathCopy(folder, dir -> load(dir, manager));
     }
 }

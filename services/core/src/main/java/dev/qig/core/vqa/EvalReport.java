@@ -1,7 +1,7 @@
 package dev.qig.core.vqa;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.QuestionType;
+import dev.qig.data.Domain;
+import dev.qig.data.QuestionType;
 import java.util.EnumMap;
 import java.util.Locale;
 import java.util.Map;

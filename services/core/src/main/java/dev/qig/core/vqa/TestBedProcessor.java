@@ -1,9 +1,9 @@
 package dev.qig.core.vqa;
 
-import dev.qig.core.data.EncodedPrompt;
-import dev.qig.core.data.ImageCodec;
-import dev.qig.core.data.PromptTemplate;
-import dev.qig.core.data.Vocabulary;
+import dev.qig.data.EncodedPrompt;
+import dev.qig.data.ImageCodec;
+import dev.qig.data.PromptTemplate;
+import dev.qig.data.Vocabulary;
 import java.util.Arrays;
 import java.util.stream.Collectors;
 

@@ -3,9 +3,9 @@ package dev.qig.core.vqa;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.qig.core.data.EncodedPrompt;
-import dev.qig.core.data.TokenModality;
-import dev.qig.core.data.VisualQuestion;
+import dev.qig.data.EncodedPrompt;
+import dev.qig.data.TokenModality;
+import dev.qig.data.VisualQuestion;
 import java.util.List;
 
 /**

@@ -1,7 +1,7 @@
 package dev.qig.core.vqa;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.VqaSample;
 import java.util.List;
 import java.util.function.IntConsumer;
 

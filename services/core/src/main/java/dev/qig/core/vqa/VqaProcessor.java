@@ -1,6 +1,6 @@
 package dev.qig.core.vqa;
 
-import dev.qig.core.data.EncodedPrompt;
+import dev.qig.data.EncodedPrompt;
 
 /**
  * What turns a question into what a model reads and its output back into an answer, as a Hugging
@@ -14,7 +14,7 @@ public interface VqaProcessor {
      * The tokens of one turn: the question with {@code visionTokens} image placeholders, and the
      * answer (teacher forcing) or, when {@code answer} is null, the prompt for generation.
      *
-     * @throws dev.qig.core.data.InvalidPromptException for text the model cannot read
+     * @throws dev.qig.data.InvalidPromptException for text the model cannot read
      */
     EncodedPrompt encode(String question, String answer, int visionTokens);
 
@@ -25,7 +25,7 @@ public interface VqaProcessor {
      * Decodes PNG or JPEG bytes and resizes them as the model's image processor does: CHW floats in
      * [0, 1] of {@link #imageSide()} squared.
      *
-     * @throws dev.qig.core.data.InvalidImageException for bytes that are no usable image
+     * @throws dev.qig.data.InvalidImageException for bytes that are no usable image
      */
     float[] readImage(byte[] encoded);
 

@@ -1,5 +1,7 @@
 package dev.qig.core.export;
 
+import dev.qig.core.engine.GroupQuantizer;
+import dev.qig.core.engine.LayerGroups;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -15,26 +17,26 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qig.core.hf.HfCheckpoint;
 import dev.qig.core.hf.HfFixtures;
-import dev.qig.core.hf.HfWeights;
+import dev.qig.io.HfWeights;
 import dev.qig.core.hf.RandomCheckpoint;
-import dev.qig.core.io.DType;
-import dev.qig.core.io.SafetensorsReader;
-import dev.qig.core.io.TensorData;
+import dev.qig.io.DType;
+import dev.qig.io.SafetensorsReader;
+import dev.qig.io.TensorData;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.HiddenAct;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.model.VisionLanguageModel;
-import dev.qig.core.quant.AppliedQuantization;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantConfigApplier;
-import dev.qig.core.quant.QuantScheme;
-import dev.qig.core.quant.QuantizedWeights;
-import dev.qig.core.quant.gptq.Gptq;
-import dev.qig.core.quant.gptq.HessianSum;
+import dev.qig.core.engine.AppliedQuantization;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.core.engine.QuantConfigApplier;
+import dev.qig.quant.QuantScheme;
+import dev.qig.core.engine.QuantizedWeights;
+import dev.qig.core.engine.gptq.Gptq;
+import dev.qig.core.engine.gptq.HessianSum;
 import java.io.IOException;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
@@ -184,10 +186,10 @@ class CheckpointExporterTest {
                 HessianSum h = new HessianSum(n);
                 h.add(x, 4 * n, null);
                 float[] w = l.weight().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
-                Gptq.Result g = new Gptq(scheme.weightQuantizer()).quantize(w, l.outFeatures(), n, h.toMatrix());
+                Gptq.Result g = new Gptq(GroupQuantizer.of(scheme)).quantize(w, l.outFeatures(), n, h.toMatrix());
                 linears.put(l.name(), new QuantizedWeights.Linear(g.rows(), g.columns(), g.groupSize(), g.codes(), g.scales(),
                         g.zeros(), g.groupIndex()));
-                differ += java.util.Arrays.equals(g.codes(), scheme.weightQuantizer().codes(l.weight()).values()) ? 0 : 1;
+                differ += java.util.Arrays.equals(g.codes(), GroupQuantizer.of(scheme).codes(l.weight()).values()) ? 0 : 1;
             }
             assertTrue(differ > 0, "GPTQ codes equal round-to-nearest's everywhere; the test would prove nothing");
             QuantizedWeights weights = new QuantizedWeights(scheme.weightBits(), scheme.symmetric(), linears);
@@ -394,8 +396,8 @@ class CheckpointExporterTest {
         Map<GroupKey, QuantConfig.GroupChoice> groups = new TreeMap<>();
         for (var layer : model.layers()) {
             for (EqualizationGroup g : EqualizationGroup.values()) {
-                if (g.appliesTo(layer)) {
-                    float[] s = new float[g.channels(layer)];
+                if (LayerGroups.appliesTo(g, layer)) {
+                    float[] s = new float[LayerGroups.channels(g, layer)];
                     for (int c = 0; c < s.length; c++) {
                         s[c] = (float) Math.exp(r.nextGaussian() * 1.2);
                     }

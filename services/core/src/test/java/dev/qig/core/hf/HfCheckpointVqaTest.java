@@ -1,27 +1,28 @@
 package dev.qig.core.hf;
 
+import dev.qig.core.engine.LayerGroups;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.EncodedPrompt;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.TokenModality;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.Domain;
+import dev.qig.data.EncodedPrompt;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.TokenModality;
+import dev.qig.data.VqaSample;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.DecoderLayer;
-import dev.qig.core.quant.AppliedQuantization;
-import dev.qig.core.quant.BatchCalibrator;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantConfigApplier;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.core.engine.AppliedQuantization;
+import dev.qig.core.engine.BatchCalibrator;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.core.engine.QuantConfigApplier;
+import dev.qig.quant.QuantScheme;
 import dev.qig.core.vqa.VqaModel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -78,7 +79,7 @@ class HfCheckpointVqaTest {
                         for (EqualizationGroup g : EqualizationGroup.values()) {
                             GroupKey key = new GroupKey(layer.index(), g);
                             // o is searched only where v and o have the same shape: never under GQA, as here.
-                            assertEquals(g.appliesTo(layer), c.groups().containsKey(key), scheme + " " + method + " " + key);
+                            assertEquals(LayerGroups.appliesTo(g, layer), c.groups().containsKey(key), scheme + " " + method + " " + key);
                         }
                     }
                     c.groups().forEach((k, choice) -> assertTrue(Double.isFinite(choice.loss()),

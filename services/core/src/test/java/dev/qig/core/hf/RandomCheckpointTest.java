@@ -1,5 +1,6 @@
 package dev.qig.core.hf;
 
+import dev.qig.io.HfWeights;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,10 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.io.DType;
-import dev.qig.core.io.TensorData;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
+import dev.qig.io.DType;
+import dev.qig.io.TensorData;
 import dev.qig.core.model.Checkpoint;
 import dev.qig.core.model.HiddenAct;
 import dev.qig.core.model.LvlmConfig;

@@ -10,7 +10,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
-import dev.qig.core.io.SafetensorsReader;
+import dev.qig.io.SafetensorsReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,7 +107,7 @@ class CheckpointTest {
             VisionLanguageModel original = VisionLanguageModel.create(c, m, 21);
             Checkpoint.save(original, vocab(c.vocabSize()), Map.of(), dir);
             Path weights = dir.resolve(Checkpoint.WEIGHTS);
-            List<dev.qig.core.io.TensorData> older = new ArrayList<>();
+            List<dev.qig.io.TensorData> older = new ArrayList<>();
             Map<String, String> metadata;
             try (SafetensorsReader r = SafetensorsReader.open(weights)) {
                 metadata = r.metadata();
@@ -117,7 +117,7 @@ class CheckpointTest {
                     }
                 }
             }
-            dev.qig.core.io.SafetensorsWriter.write(weights, metadata, older);
+            dev.qig.io.SafetensorsWriter.write(weights, metadata, older);
             VisionLanguageModel loaded = Checkpoint.load(dir, m).model();
 
             int[] ids = TinyModel.ids(c, 4, 8);

@@ -1,5 +1,6 @@
 package dev.qig.core.model;
 
+import dev.qig.core.engine.GroupQuantizer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,7 +12,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.QuantScheme;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +27,7 @@ class QuantizableLinearTest {
         try (NDManager m = NDManager.newBaseManager()) {
             VisionLanguageModel model = VisionLanguageModel.create(c, m, 2);
             Map<String, int[]> before = bits(model);
-            model.decoderLinears().forEach(l -> l.replaceWeight(QuantScheme.W3A16.weightQuantizer()));
+            model.decoderLinears().forEach(l -> l.replaceWeight(GroupQuantizer.of(QuantScheme.W3A16)));
             int changed = 0;
             for (QuantizableLinear l : model.decoderLinears()) {
                 assertTrue(l.isWeightReplaced());

@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.Vocabulary;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.Domain;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.Vocabulary;
+import dev.qig.data.VqaSample;
 import dev.qig.core.model.LvlmConfig;
 import dev.qig.core.model.VisionLanguageModel;
 import java.util.List;

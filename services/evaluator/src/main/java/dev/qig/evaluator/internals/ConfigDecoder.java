@@ -1,7 +1,7 @@
 package dev.qig.evaluator.internals;
 
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.records.Records;

@@ -2,10 +2,10 @@ package dev.qig.evaluator.internals;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.Domain;
+import dev.qig.data.VqaSample;
 import dev.qig.core.model.GradientRecording;
-import dev.qig.core.quant.QuantConfig;
+import dev.qig.quant.QuantConfig;
 import dev.qig.evaluator.EvaluatorConfig;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.dlq.RejectReason;

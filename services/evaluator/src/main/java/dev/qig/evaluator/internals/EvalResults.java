@@ -1,6 +1,6 @@
 package dev.qig.evaluator.internals;
 
-import dev.qig.core.data.Domain;
+import dev.qig.data.Domain;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.PairedComparison;
 import dev.qig.schemas.EvalResult;

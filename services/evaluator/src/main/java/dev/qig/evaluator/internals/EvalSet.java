@@ -1,10 +1,10 @@
 package dev.qig.evaluator.internals;
 
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.ImageCodec;
-import dev.qig.core.data.QuestionType;
-import dev.qig.core.data.SyntheticWorld;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.Domain;
+import dev.qig.data.ImageCodec;
+import dev.qig.data.QuestionType;
+import dev.qig.data.SyntheticWorld;
+import dev.qig.data.VqaSample;
 import dev.qig.evaluator.EvaluatorConfig;
 import dev.qig.kafka.clients.ServiceClients;
 import dev.qig.kafka.serde.AvroDeserializer;

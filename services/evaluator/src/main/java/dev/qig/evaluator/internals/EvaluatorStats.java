@@ -109,8 +109,8 @@ public final class EvaluatorStats {
      * first appears at 1 has no increase).
      */
     public void serving(String model) {
-        for (dev.qig.core.quant.QuantScheme s : dev.qig.core.quant.QuantScheme.values()) {
-            for (dev.qig.core.quant.Method m : dev.qig.core.quant.Method.values()) {
+        for (dev.qig.quant.QuantScheme s : dev.qig.quant.QuantScheme.values()) {
+            for (dev.qig.quant.Method m : dev.qig.quant.Method.values()) {
                 promoted.initLabelValues(model, s.id(), m.id());
                 refused.initLabelValues(model, s.id(), m.id());
                 evaluated.initLabelValues(model, s.id(), m.id());

@@ -1,14 +1,14 @@
 package dev.qig.evaluator.internals;
 
 import ai.djl.ndarray.NDManager;
-import dev.qig.core.data.Domain;
-import dev.qig.core.data.InvalidPromptException;
-import dev.qig.core.data.Vocabulary;
-import dev.qig.core.data.VqaSample;
+import dev.qig.data.Domain;
+import dev.qig.data.InvalidPromptException;
+import dev.qig.data.Vocabulary;
+import dev.qig.data.VqaSample;
 import dev.qig.core.model.Checkpoint;
-import dev.qig.core.quant.AppliedQuantization;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantConfigApplier;
+import dev.qig.core.engine.AppliedQuantization;
+import dev.qig.quant.QuantConfig;
+import dev.qig.core.engine.QuantConfigApplier;
 import dev.qig.core.vqa.EvalReport;
 import dev.qig.core.vqa.VqaEvaluator;
 import dev.qig.core.vqa.VqaModel;

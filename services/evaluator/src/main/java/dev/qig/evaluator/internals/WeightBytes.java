@@ -1,8 +1,9 @@
 package dev.qig.evaluator.internals;
 
+import dev.qig.core.engine.GroupQuantizer;
 import dev.qig.core.model.QuantizableLinear;
 import dev.qig.core.model.VisionLanguageModel;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.QuantScheme;
 
 /**
  * Storage of the decoder's linear weights as a deployment would keep them: every weight at the
@@ -23,7 +24,7 @@ public final class WeightBytes {
         if (rows <= 0 || in <= 0) {
             throw new IllegalArgumentException("a weight matrix needs positive dimensions, got " + rows + " x " + in);
         }
-        long groups = rows * (in / scheme.weightQuantizer().effectiveGroupSize(in));
+        long groups = rows * (in / GroupQuantizer.of(scheme).effectiveGroupSize(in));
         long bits = rows * in * scheme.weightBits() + groups * SCALE_BITS
                 + (scheme.symmetric() ? 0 : groups * scheme.weightBits());
         return (bits + 7) / 8;

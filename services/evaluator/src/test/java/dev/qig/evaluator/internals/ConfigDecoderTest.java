@@ -3,12 +3,12 @@ package dev.qig.evaluator.internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.records.Records;

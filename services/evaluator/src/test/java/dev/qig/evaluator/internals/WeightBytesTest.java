@@ -3,7 +3,7 @@ package dev.qig.evaluator.internals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.QuantScheme;
 import org.junit.jupiter.api.Test;
 
 /** Weight storage against sums done by hand. */

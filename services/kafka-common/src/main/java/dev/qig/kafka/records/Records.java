@@ -1,19 +1,19 @@
 package dev.qig.kafka.records;
 
-import dev.qig.core.data.VqaSample;
-import dev.qig.core.quant.CalibrationPlan;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupErrors;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.GroupStatistics;
-import dev.qig.core.quant.IgRule;
-import dev.qig.core.quant.InputRange;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
-import dev.qig.core.quant.gptq.GptqOptions;
+import dev.qig.data.VqaSample;
+import dev.qig.quant.CalibrationPlan;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupErrors;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.GroupStatistics;
+import dev.qig.quant.IgRule;
+import dev.qig.quant.InputRange;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
+import dev.qig.quant.GptqOptions;
 import dev.qig.schemas.CalibrationSample;
 import dev.qig.schemas.EngineSettings;
 import dev.qig.schemas.GptqJob;
@@ -32,13 +32,13 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The mapping between the engine's objects (package {@code dev.qig.core.quant}) and the records
+ * The mapping between the calibration objects (package {@code dev.qig.quant}) and the records
  * several services share (samples, engine settings, partial sums, plans, configs, GPTQ jobs): one
  * place for each contract between services. Records that one service builds from its own state (the
  * aggregator's stores and drift events, the evaluator's results) are built where they are computed.
  * Per-sample partial sums travel as plain
  * doubles (one sample's value of a sum is one double, exactly); only their sums need
- * {@link dev.qig.core.quant.ExactSum}.
+ * {@link dev.qig.quant.ExactSum}.
  */
 public final class Records {
 
@@ -477,9 +477,9 @@ public final class Records {
         }
     }
 
-    private static List<Double> doubles(dev.qig.core.quant.ExactSum[] sums) {
+    private static List<Double> doubles(dev.qig.quant.ExactSum[] sums) {
         List<Double> out = new ArrayList<>(sums.length);
-        for (dev.qig.core.quant.ExactSum s : sums) {
+        for (dev.qig.quant.ExactSum s : sums) {
             out.add(s.doubleValue());
         }
         return out;

@@ -1,9 +1,9 @@
 package dev.qig.kafka.records;
 
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantScheme;
-import dev.qig.core.quant.gptq.GptqOptions;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantScheme;
+import dev.qig.quant.GptqOptions;
 import dev.qig.schemas.EngineSettings;
 import java.util.List;
 import java.util.Locale;

@@ -4,17 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qig.core.quant.AlphaGrid;
-import dev.qig.core.quant.CalibrationPlan;
-import dev.qig.core.quant.CalibrationSettings;
-import dev.qig.core.quant.CalibrationSums;
-import dev.qig.core.quant.EqualizationGroup;
-import dev.qig.core.quant.GroupErrors;
-import dev.qig.core.quant.GroupKey;
-import dev.qig.core.quant.GroupStatistics;
-import dev.qig.core.quant.Method;
-import dev.qig.core.quant.QuantConfig;
-import dev.qig.core.quant.QuantScheme;
+import dev.qig.quant.AlphaGrid;
+import dev.qig.quant.CalibrationPlan;
+import dev.qig.quant.CalibrationSettings;
+import dev.qig.quant.CalibrationSums;
+import dev.qig.quant.EqualizationGroup;
+import dev.qig.quant.GroupErrors;
+import dev.qig.quant.GroupKey;
+import dev.qig.quant.GroupStatistics;
+import dev.qig.quant.Method;
+import dev.qig.quant.QuantConfig;
+import dev.qig.quant.QuantScheme;
 import dev.qig.schemas.EngineSettings;
 import dev.qig.schemas.LayerStats;
 import dev.qig.schemas.PartialsKind;
@@ -60,7 +60,7 @@ class RecordsTest {
             assertEquals(search ? PartialsKind.SEARCH : PartialsKind.STATISTICS, record.getKind());
             assertEquals(sums, Records.sums(record));
             CalibrationSums ranged = sums.plus(new CalibrationSums(Map.of(), Map.of(), Map.of(
-                    KEY, dev.qig.core.quant.InputRange.of(new float[] {0.5f, 3.25f, 0f})), 0));
+                    KEY, dev.qig.quant.InputRange.of(new float[] {0.5f, 3.25f, 0f})), 0));
             assertEquals(ranged, Records.sums(Records.layerStats("s1", key, er, search ? 3 : 0, ranged, "clean", Instant.EPOCH, "a")),
                     "input ranges travel with the sums");
             CalibrationSums seen = sums.plus(new CalibrationSums(Map.of(), Map.of(), Map.of(), Map.of(

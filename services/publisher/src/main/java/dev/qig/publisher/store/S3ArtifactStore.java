@@ -1,6 +1,6 @@
 package dev.qig.publisher.store;
 
-import dev.qig.core.io.Sha256;
+import dev.qig.io.Sha256;
 import dev.qig.core.export.ExportedCheckpoint;
 import dev.qig.core.export.ExportedFile;
 import java.io.Closeable;
