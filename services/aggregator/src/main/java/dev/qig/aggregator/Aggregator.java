@@ -16,6 +16,8 @@ import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -50,6 +52,7 @@ public final class Aggregator implements AutoCloseable {
     private final ServiceMetrics metrics;
     private final AggregatorMetrics aggregatorMetrics;
     private volatile boolean started;
+    private volatile boolean recoveredFromUncleanStop;
     private QueryServer http;
 
     public Aggregator(AggregatorConfig config, SchemaRegistryClient registry) {
@@ -98,6 +101,7 @@ public final class Aggregator implements AutoCloseable {
             throw new UncheckedIOException("cannot serve metrics on port " + config.metricsPort(), e);
         }
         config.ensureTopics(AggregatorConfig.TOPICS);
+        recoverFromUncleanStop();
         streams.setUncaughtExceptionHandler(e -> {
             LOG.error("aggregator stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -279,6 +283,49 @@ public final class Aggregator implements AutoCloseable {
         }
     }
 
+    /** Written into the application's state folder when a close completed; absent next to local state: a crash. */
+    static final String STOPPED_CLEANLY = "qig-stopped-cleanly";
+
+    private Path localState() {
+        Properties props = streamsProperties(config);
+        return Path.of(new StreamsConfig(props).getString(StreamsConfig.STATE_DIR_CONFIG),
+                props.getProperty(StreamsConfig.APPLICATION_ID_CONFIG));
+    }
+
+    /**
+     * After a crash (kill -9, OOM) under exactly-once, the local stores may hold writes of a
+     * transaction that was aborted, and Kafka Streams throws them away and restores from the
+     * changelogs, logging each task's TaskCorruptedException at ERROR on the way. The same recovery,
+     * done here before the start with one line that says why, is what an operator should see.
+     */
+    private void recoverFromUncleanStop() {
+        Path dir = localState();
+        Path marker = dir.resolve(STOPPED_CLEANLY);
+        try {
+            boolean hasState;
+            try (var entries = Files.list(dir)) {
+                hasState = entries.anyMatch(Files::isDirectory); // a task's or the global store's folder
+            } catch (java.nio.file.NoSuchFileException e) {
+                hasState = false;
+            }
+            if (hasState && !Files.exists(marker)) {
+                LOG.info("aggregator {}: the last run did not stop cleanly; its local state may hold uncommitted writes "
+                        + "and is rebuilt from the changelog topics (the expected recovery under exactly-once)",
+                        config.instanceId());
+                streams.cleanUp();
+                recoveredFromUncleanStop = true;
+            }
+            Files.deleteIfExists(marker);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the local state in " + dir, e);
+        }
+    }
+
+    /** Whether the last {@link #start} found the local state of a run that did not stop cleanly, and rebuilt it. */
+    public boolean recoveredFromUncleanStop() {
+        return recoveredFromUncleanStop;
+    }
+
     @Override
     public void close() {
         if (http != null) {
@@ -287,7 +334,15 @@ public final class Aggregator implements AutoCloseable {
         metrics.close();
         // Leave the group, so that another instance (or this one restarted) takes the tasks at once
         // instead of after the session timeout.
-        streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+        boolean closed = streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
                 .withTimeout(Duration.ofSeconds(30)));
+        if (closed && started) {
+            try {
+                Files.writeString(Files.createDirectories(localState()).resolve(STOPPED_CLEANLY), "");
+            } catch (IOException e) {
+                LOG.warn("aggregator {}: cannot mark the local state as stopped cleanly ({}); the next start rebuilds it",
+                        config.instanceId(), e.toString());
+            }
+        }
     }
 }

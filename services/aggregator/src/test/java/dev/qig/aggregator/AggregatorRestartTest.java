@@ -1,6 +1,7 @@
 package dev.qig.aggregator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qig.kafka.embedded.EmbeddedKafka;
@@ -33,9 +34,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Stopping the aggregator in the middle of a round, throwing its local state away and starting it
- * again (so that it restores from its changelogs) gives the plans and configs of an uninterrupted
- * run on the same records: nothing lost, nothing counted twice, redeliveries included. Partial
+ * Stopping the aggregator in the middle of a round, throwing its local state away (or leaving it
+ * as a crash does) and starting it again (so that it restores from its changelogs) gives the plans
+ * and configs of an uninterrupted run on the same records: nothing lost, nothing counted twice, redeliveries included. Partial
  * sums are FAKE ({@link FakeStats}); what is under test is the aggregator's state.
  */
 class AggregatorRestartTest {
@@ -64,16 +65,22 @@ class AggregatorRestartTest {
 
                 Aggregator second = new Aggregator(interrupted, registry);
                 second.start();
+                assertFalse(second.recoveredFromUncleanStop(), "no local state: nothing to recover");
                 send(producer, statsTopic, 0, 2, 3); // redelivered after the restart
                 send(producer, statsTopic, 0, 4, 5, 6);
                 awaitPlan(kafka, registry, interrupted, 1);
                 send(producer, statsTopic, 1, 11, 12, 13, 14);
                 awaitSamples(second, 4);
+                // A crash: the local state as it is mid-run (exactly-once keeps no checkpoint then), no clean close.
+                Path crashed = tmp.resolve("crashed");
+                copy(stateDir(interrupted), crashed);
                 second.close();
                 deleteState(interrupted);
+                copy(crashed, stateDir(interrupted));
 
                 Aggregator third = new Aggregator(interrupted, registry);
                 third.start();
+                assertTrue(third.recoveredFromUncleanStop(), "the crashed run's local state is rebuilt from the changelogs");
                 send(producer, statsTopic, 1, 14, 15, 16);
                 Map<String, QuantConfig> afterRestarts = awaitConfigs(kafka, registry, interrupted);
                 third.close();
@@ -139,8 +146,25 @@ class AggregatorRestartTest {
         throw new AssertionError("the aggregator did not reach " + samples + " samples");
     }
 
+    private static Path stateDir(AggregatorConfig config) {
+        return Path.of(config.originals().get("state.dir").toString());
+    }
+
+    private static void copy(Path from, Path to) throws Exception {
+        try (var files = Files.walk(from)) {
+            for (Path p : files.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else if (!p.getFileName().toString().equals(".lock")) {
+                    Files.copy(p, target);
+                }
+            }
+        }
+    }
+
     private static void deleteState(AggregatorConfig config) throws Exception {
-        Path dir = Path.of(config.originals().get("state.dir").toString());
+        Path dir = stateDir(config);
         try (var files = Files.walk(dir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
