@@ -53,6 +53,24 @@ final class ExactAccumulator {
         added();
     }
 
+    /** Adds a finite double (the caller has checked), exactly: its mantissa at its exponent. */
+    void add(double v) {
+        if (v == 0) {
+            return;
+        }
+        long bits = Double.doubleToRawLongBits(v);
+        int biased = (int) ((bits >>> 52) & 0x7ff);
+        long m = bits & ((1L << 52) - 1);
+        int e;
+        if (biased == 0) {
+            e = -1074; // subnormal: no implicit leading bit
+        } else {
+            m |= 1L << 52;
+            e = biased - 1075;
+        }
+        addLong(bits < 0 ? -m : m, e);
+    }
+
     /** Adds {@code m * 2^e}, |m| < 2^62. */
     private void addLong(long m, int e) {
         long a = Math.abs(m);

@@ -190,10 +190,15 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             heldKeys = keys;
         }
         RoundSums current = layerSums.sums(state);
-        CalibrationSums sample = checkedSums(whole, state, current);
+        // Added in place (the store writes the round's records back once per commit); straight from the record's
+        // doubles when it fits the round as its samples so far did, else through the checks that say why not.
+        boolean search = state.getPlanVersion() > 0;
+        if (whole.getKind() != (search ? PartialsKind.SEARCH : PartialsKind.STATISTICS)
+                || !current.addIfFits(whole, search, QuantScheme.parse(state.getScheme()).staticActivations())) {
+            CalibrationSums sample = checkedSums(whole, state, current);
+            current.add(sample);
+        }
         heldKeys.forEach(pending::delete);
-        // Added in place; the store writes the round's records back once per commit.
-        current.add(sample);
         layerSums.changed(record.key());
         state.setSamples(current.samples());
         long now = context.currentSystemTimeMs();

@@ -5,7 +5,11 @@ import dev.qig.core.quant.GroupErrors;
 import dev.qig.core.quant.GroupKey;
 import dev.qig.core.quant.GroupStatistics;
 import dev.qig.core.quant.InputRange;
+import dev.qig.kafka.records.Records;
+import dev.qig.schemas.LayerStats;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -68,6 +72,135 @@ final class RoundSums {
             }
         });
         samples += s.samples();
+    }
+
+    /**
+     * Adds a sample's record straight from its doubles, when it fits the round as the round's
+     * samples so far did: the same kind, exactly the round's groups with their channel counts (no
+     * group twice), the round's input sites, vision statistics that fit the sample's own, every value
+     * finite. Returns false and changes nothing otherwise; the caller then takes the checked path
+     * (Records.sums and RoundProcessor's checks), which accepts or refuses the record with its reason.
+     * Everything accepted here, that path would accept with the same sums (each double is exact);
+     * the fast path skips an ExactSum per value (a fifth of the time per record, issue 20).
+     */
+    boolean addIfFits(LayerStats r, boolean search, boolean staticRanges) {
+        if (samples == 0 || search == errors.isEmpty() || staticRanges == ranges.isEmpty()
+                || r.getStatistics().size() != statistics.size() || r.getErrors().size() != errors.size()
+                || r.getRanges().size() != ranges.size()) {
+            return false;
+        }
+        // First every check, then every addition: a record that does not fit leaves the round as it was.
+        Map<GroupKey, dev.qig.schemas.GroupStatistics> ownStatistics = new java.util.HashMap<>();
+        Statistics[] stats = new Statistics[r.getStatistics().size()];
+        for (int i = 0; i < stats.length; i++) {
+            dev.qig.schemas.GroupStatistics g = r.getStatistics().get(i);
+            GroupKey k = key(g.getLayer(), g.getGroup());
+            stats[i] = k == null ? null : statistics.get(k);
+            if (stats[i] == null || ownStatistics.put(k, g) != null || !fits(stats[i], g)) {
+                return false;
+            }
+        }
+        Set<GroupKey> seen = new java.util.HashSet<>();
+        Errors[] errs = new Errors[r.getErrors().size()];
+        for (int i = 0; i < errs.length; i++) {
+            dev.qig.schemas.GroupErrors e = r.getErrors().get(i);
+            GroupKey k = key(e.getLayer(), e.getGroup());
+            errs[i] = k == null ? null : errors.get(k);
+            if (errs[i] == null || !seen.add(k) || !fits(errs[i], e)) {
+                return false;
+            }
+        }
+        seen.clear();
+        float[][] rng = new float[r.getRanges().size()][];
+        for (int i = 0; i < rng.length; i++) {
+            dev.qig.schemas.InputRange g = r.getRanges().get(i);
+            GroupKey k = key(g.getLayer(), g.getGroup());
+            rng[i] = k == null ? null : ranges.get(k);
+            if (rng[i] == null || !seen.add(k) || rng[i].length != g.getChannelAbsMax().size()) {
+                return false;
+            }
+            for (Float v : g.getChannelAbsMax()) {
+                if (!(v >= 0) || Float.isInfinite(v)) {
+                    return false;
+                }
+            }
+        }
+        seen.clear();
+        GroupKey[] visionKeys = new GroupKey[r.getVision().size()];
+        for (int i = 0; i < visionKeys.length; i++) {
+            dev.qig.schemas.GroupStatistics g = r.getVision().get(i);
+            GroupKey k = key(g.getLayer(), g.getGroup());
+            dev.qig.schemas.GroupStatistics all = k == null ? null : ownStatistics.get(k);
+            Statistics acc = k == null ? null : vision.get(k);
+            if (all == null || !seen.add(k) || g.getAbsSum().size() != all.getAbsSum().size()
+                    || g.getTokens() > all.getTokens() || (acc != null && acc.absSum.length != g.getAbsSum().size())
+                    || !finite(g)) {
+                return false;
+            }
+            visionKeys[i] = k;
+        }
+        for (int i = 0; i < stats.length; i++) {
+            stats[i].add(r.getStatistics().get(i));
+        }
+        for (int i = 0; i < errs.length; i++) {
+            errs[i].add(r.getErrors().get(i));
+        }
+        for (int i = 0; i < rng.length; i++) {
+            List<Float> m = r.getRanges().get(i).getChannelAbsMax();
+            for (int c = 0; c < rng[i].length; c++) {
+                rng[i][c] = Math.max(rng[i][c], m.get(c)); // InputRange.plus's order
+            }
+        }
+        for (int i = 0; i < visionKeys.length; i++) {
+            dev.qig.schemas.GroupStatistics g = r.getVision().get(i);
+            Statistics acc = vision.get(visionKeys[i]);
+            if (acc == null) {
+                vision.put(visionKeys[i], new Statistics(g));
+            } else {
+                acc.add(g);
+            }
+        }
+        samples++;
+        return true;
+    }
+
+    /** The group of a record, or null when the record names none (the checked path says why). */
+    private static GroupKey key(int layer, String group) {
+        try {
+            return Records.groupKey(layer, group);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private static boolean fits(Statistics acc, dev.qig.schemas.GroupStatistics g) {
+        return acc.absSum.length == g.getAbsSum().size() && finite(g);
+    }
+
+    private static boolean finite(dev.qig.schemas.GroupStatistics g) {
+        return finite(g.getAbsSum()) && Double.isFinite(g.getGradVisionSum()) && Double.isFinite(g.getGradAnswerSum());
+    }
+
+    private static boolean fits(Errors acc, dev.qig.schemas.GroupErrors e) {
+        int n = acc.eAll.length;
+        return e.getEAll().size() == n && e.getEAnswer().size() == n && e.getEVision().size() == n && e.getEQig().size() == n
+                && finite(e.getEAll()) && finite(e.getEAnswer()) && finite(e.getEVision()) && finite(e.getEQig())
+                && Double.isFinite(e.getLambdaSum());
+    }
+
+    private static boolean finite(List<Double> values) {
+        for (int i = 0, n = values.size(); i < n; i++) {
+            if (!Double.isFinite(values.get(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void addAll(ExactAccumulator[] into, List<Double> values) {
+        for (int i = 0; i < into.length; i++) {
+            into[i].add(values.get(i).doubleValue());
+        }
     }
 
     private static void add(Map<GroupKey, Statistics> into, GroupKey k, GroupStatistics g) {
@@ -136,6 +269,25 @@ final class RoundSums {
             gradAnswerCount += g.gradAnswerCount();
         }
 
+        Statistics(dev.qig.schemas.GroupStatistics g) {
+            absSum = new ExactAccumulator[g.getAbsSum().size()];
+            for (int c = 0; c < absSum.length; c++) {
+                absSum[c] = new ExactAccumulator();
+            }
+            gradVisionSum = new ExactAccumulator();
+            gradAnswerSum = new ExactAccumulator();
+            add(g);
+        }
+
+        void add(dev.qig.schemas.GroupStatistics g) {
+            addAll(absSum, g.getAbsSum());
+            tokens += g.getTokens();
+            gradVisionSum.add(g.getGradVisionSum());
+            gradVisionCount += g.getGradVisionCount();
+            gradAnswerSum.add(g.getGradAnswerSum());
+            gradAnswerCount += g.getGradAnswerCount();
+        }
+
         GroupStatistics value() {
             return GroupStatistics.ofSums(ExactAccumulator.values(absSum), tokens, gradVisionSum.toExactSum(),
                     gradVisionCount, gradAnswerSum.toExactSum(), gradAnswerCount);
@@ -172,6 +324,17 @@ final class RoundSums {
             nAnswer += e.nAnswer();
             nVision += e.nVision();
             lambdaSum.add(e.lambdaSum());
+        }
+
+        void add(dev.qig.schemas.GroupErrors e) {
+            addAll(eAll, e.getEAll());
+            addAll(eAnswer, e.getEAnswer());
+            addAll(eVision, e.getEVision());
+            addAll(eQig, e.getEQig());
+            nAll += e.getNAll();
+            nAnswer += e.getNAnswer();
+            nVision += e.getNVision();
+            lambdaSum.add(e.getLambdaSum());
         }
 
         GroupErrors value() {
