@@ -3,6 +3,7 @@ package dev.qig.aggregator;
 import dev.qig.aggregator.internals.ActiveConfigsStoreUpdater;
 import dev.qig.aggregator.internals.AggregatorMetrics;
 import dev.qig.aggregator.internals.RoundProcessor;
+import dev.qig.aggregator.internals.RoundSumsStore;
 import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistryClient;
 import dev.qig.kafka.serde.AvroDeserializer;
@@ -61,8 +62,10 @@ public final class AggregatorTopology {
                 Serdes.String(), Serdes.Long()), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.PROGRESS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, RoundProgress.class)), PROCESSOR);
-        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.LAYER_SUMS_STORE),
-                Serdes.String(), new AvroSerde<>(registry, RoundLayerSums.class)), PROCESSOR);
+        // Written back once per commit (RoundSumsStore); underneath, the same changelogged store of per-layer records.
+        t.addStateStore(RoundSumsStore.builder(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(RoundProcessor.LAYER_SUMS_STORE), Serdes.String(),
+                new AvroSerde<>(registry, RoundLayerSums.class))), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.PENDING_STORE),
                 Serdes.String(), statsSerde), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.CONFIGS_STORE),

@@ -108,7 +108,73 @@ class AggregatorRestartTest {
         }
     }
 
+    /**
+     * The round's sums are written to the store (and its changelog) only when a task commits
+     * (RoundSumsStore). With commits only at hand-overs (a commit interval of 9 s, under the 10 s transaction timeout), the round
+     * lives in memory between them: handing the task to another instance mid-round (a rebalance), then
+     * a restart from the changelogs alone, must still give the configs of an uninterrupted run, every
+     * sample once. Were the sums not written back before a hand-over's commit, the next instance would
+     * find them missing or behind the round's count (and refuse to go on); were they written twice or
+     * from a rolled-back transaction, the counts or the configs would differ.
+     */
+    @Test
+    void aHandOverMidRoundWithCommitsOnlyAtHandOversLosesAndRepeatsNothing() throws Exception {
+        String scope = "handover-" + UUID.randomUUID();
+        SchemaRegistryClient registry = MockSchemaRegistry.scope(scope);
+        try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+            AggregatorConfig a = config(kafka, scope, "handover", "", "state-a", 9_000);
+            AggregatorConfig b = config(kafka, scope, "handover", "", "state-b", 9_000);
+            String statsTopic = a.topic(Topics.Topic.LAYER_STATS);
+            try (KafkaProducer<String, LayerStats> producer = new KafkaProducer<>(Map.of("bootstrap.servers",
+                    kafka.bootstrapServers()), new StringSerializer(), new AvroSerializer<>(registry))) {
+                Aggregator first = new Aggregator(a, registry);
+                first.start();
+                send(producer, statsTopic, 0, 1, 2, 3);
+                awaitSamples(first, 3);
+                Aggregator second = new Aggregator(b, registry);
+                second.start();
+                first.close(); // the task goes to the second instance, which restores it from the changelogs
+                awaitRound(second, 1, 3);
+                send(producer, statsTopic, 0, 2, 4, 5, 6); // 2 again: a redelivery
+                send(producer, statsTopic, 1, 11, 12, 13, 14);
+                awaitRound(second, 2, 4);
+                second.close();
+                deleteState(b);
+
+                // Outputs are read committed: the last instance commits as usual.
+                Aggregator third = new Aggregator(config(kafka, scope, "handover", "", "state-b", 100), registry);
+                third.start();
+                send(producer, statsTopic, 1, 14, 15, 16);
+                Map<String, QuantConfig> afterHandOvers = awaitConfigs(kafka, registry, b);
+                third.close();
+
+                AggregatorConfig reference = config(kafka, scope, "steady", "reference-");
+                try (Aggregator steady = new Aggregator(reference, registry)) {
+                    steady.start();
+                    Map<String, QuantConfig> uninterrupted = awaitConfigs(kafka, registry, reference);
+                    assertEquals(uninterrupted.keySet(), afterHandOvers.keySet());
+                    uninterrupted.forEach((method, c) -> {
+                        QuantConfig r = afterHandOvers.get(method);
+                        assertEquals(c.getGroups(), r.getGroups(), method + ": same alphas, scales and losses");
+                        assertEquals(N, r.getSamples(), method + ": every sample once");
+                    });
+                    assertEquals(plans(kafka, registry, reference).get(1L).getGroups(),
+                            plans(kafka, registry, b).get(1L).getGroups(), "same first plan");
+                    assertEquals("1", afterHandOvers.get("qig").getProvenance().get("duplicatesSkipped"),
+                            "the sample sent again after the restart was skipped once");
+                }
+            }
+        } finally {
+            MockSchemaRegistry.drop(scope);
+        }
+    }
+
     private AggregatorConfig config(EmbeddedKafka kafka, String scope, String name, String outputPrefix) {
+        return config(kafka, scope, name, outputPrefix, "state-" + name, 100);
+    }
+
+    private AggregatorConfig config(EmbeddedKafka kafka, String scope, String name, String outputPrefix, String stateDir,
+                                    int commitIntervalMs) {
         Map<String, Object> props = new HashMap<>();
         props.put(AggregatorConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         props.put(AggregatorConfig.METRICS_PORT, -1);
@@ -120,8 +186,8 @@ class AggregatorRestartTest {
         props.put(AggregatorConfig.INSTANCE_ID, name);
         props.put(Topics.Topic.PLANS.configKey(), outputPrefix + Topics.Topic.PLANS.defaultName());
         props.put(Topics.Topic.CONFIGS.configKey(), outputPrefix + Topics.Topic.CONFIGS.defaultName());
-        props.put("state.dir", tmp.resolve("state-" + name).toString());
-        props.put("commit.interval.ms", 100);
+        props.put("state.dir", tmp.resolve(stateDir).toString());
+        props.put("commit.interval.ms", commitIntervalMs);
         return new AggregatorConfig(props);
     }
 
@@ -161,6 +227,23 @@ class AggregatorRestartTest {
                 }
             }
         }
+    }
+
+    /** Waits until the open round is {@code round} with {@code samples} samples (the store may be restoring meanwhile). */
+    private static void awaitRound(Aggregator aggregator, long round, long samples) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (System.currentTimeMillis() < deadline) {
+            try {
+                List<RoundStatus> rounds = aggregator.isRunning() ? aggregator.rounds() : List.of();
+                if (!rounds.isEmpty() && rounds.get(0).round() == round && rounds.get(0).samples() == samples) {
+                    return;
+                }
+            } catch (org.apache.kafka.streams.errors.InvalidStateStoreException e) {
+                // rebalancing or restoring: the store comes back
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the aggregator did not reach " + samples + " samples in round " + round);
     }
 
     private static void deleteState(AggregatorConfig config) throws Exception {

@@ -21,7 +21,6 @@ import dev.qig.schemas.DriftEvent;
 import dev.qig.schemas.GroupDrift;
 import dev.qig.schemas.internal.DriftCheck;
 import dev.qig.schemas.internal.GroupDriftCheck;
-import dev.qig.schemas.internal.RoundLayerSums;
 import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import java.time.Duration;
@@ -85,21 +84,13 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     private KeyValueStore<String, Long> seen;
     private KeyValueStore<String, dev.qig.schemas.QuantConfig> configs;
     private KeyValueStore<String, RoundProgress> progress;
-    private KeyValueStore<String, RoundLayerSums> layerSums;
+    private RoundSumsStore layerSums;
     private KeyValueStore<String, LayerStats> pending;
     private ReadOnlyKeyValueStore<String, ActiveConfig> active;
-    /**
-     * The open rounds' sums as exact sums, so that a record does not decode the whole round from its
-     * store record; the store stays the truth: an entry is used only while it describes the same
-     * round, plan and counts as the store (after a restore or a rolled-back transaction it does not).
-     */
-    private final Map<String, CachedSums> cache = new java.util.HashMap<>();
     /** Per round key and plan version, the plan's groups and their channel counts (see {@link #planChannels}). */
     private final Map<String, Map<GroupKey, Integer>> planChannels = new java.util.HashMap<>();
     /** Rounds whose close failed, logged once each. */
     private final Set<String> failedCloses = new java.util.HashSet<>();
-
-    private record CachedSums(long round, long planVersion, long samples, CalibrationSums sums) {}
 
     private final AggregatorMetrics metrics;
 
@@ -115,7 +106,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         this.seen = context.getStateStore(SEEN_STORE);
         this.configs = context.getStateStore(CONFIGS_STORE);
         this.progress = context.getStateStore(PROGRESS_STORE);
-        this.layerSums = context.getStateStore(LAYER_SUMS_STORE);
+        this.layerSums = RoundSumsStore.of(context.getStateStore(LAYER_SUMS_STORE));
         this.pending = context.getStateStore(PENDING_STORE);
         this.active = context.getStateStore(ActiveConfigsStoreUpdater.STORE);
         context.schedule(Duration.ofMillis(settings.checkIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::closeExpired);
@@ -198,12 +189,18 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             whole = merged(held);
             heldKeys = keys;
         }
-        CalibrationSums current = sums(state);
-        CalibrationSums sample = checkedSums(whole, state, current);
+        RoundSums current = layerSums.sums(state);
+        // Added in place (the store writes the round's records back once per commit); straight from the record's
+        // doubles when it fits the round as its samples so far did, else through the checks that say why not.
+        boolean search = state.getPlanVersion() > 0;
+        if (whole.getKind() != (search ? PartialsKind.SEARCH : PartialsKind.STATISTICS)
+                || !current.addIfFits(whole, search, QuantScheme.parse(state.getScheme()).staticActivations())) {
+            CalibrationSums sample = checkedSums(whole, state, current);
+            current.add(sample);
+        }
         heldKeys.forEach(pending::delete);
-        CalibrationSums total = current.plus(sample);
-        RoundStates.setSums(state, total, layerSums);
-        cache.put(record.key(), new CachedSums(state.getRound(), state.getPlanVersion(), total.samples(), total));
+        layerSums.changed(record.key());
+        state.setSamples(current.samples());
         long now = context.currentSystemTimeMs();
         long eventTime = stats.getEventTime().toEpochMilli();
         if (state.getOpenedAtMs() == 0) {
@@ -266,18 +263,8 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 s.getOpenedAtMs(), s.getDuplicates(), new java.util.HashMap<>(s.getDomains()), s.getLastDriftCheck()));
     }
 
-    /** The round's sums: from the cache when it matches the store, else decoded from the store record. */
-    private CalibrationSums sums(RoundState state) {
-        CachedSums c = cache.get(state.getRoundKey());
-        if (c != null && c.round() == state.getRound() && c.planVersion() == state.getPlanVersion()
-                && c.samples() == state.getSamples()) {
-            return c.sums();
-        }
-        return RoundStates.sums(state, layerSums);
-    }
-
     /** The sample's sums, after checking that they fit the round: kind, groups and channels. */
-    private CalibrationSums checkedSums(LayerStats stats, RoundState state, CalibrationSums round) {
+    private CalibrationSums checkedSums(LayerStats stats, RoundState state, RoundSums round) {
         boolean search = state.getPlanVersion() > 0;
         PartialsKind expected = search ? PartialsKind.SEARCH : PartialsKind.STATISTICS;
         String who = "sample " + stats.getSampleId();
@@ -301,7 +288,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         if (state.getPlan() != null) {
             channels.putAll(planChannels(state));
         } else if (state.getSamples() > 0) {
-            round.statistics().forEach((k, s) -> channels.put(k, s.channels()));
+            channels.putAll(round.statisticsChannels());
         }
         if (!channels.isEmpty()) {
             Map<GroupKey, Integer> got = new TreeMap<>();
@@ -324,8 +311,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                     : ": input ranges for scheme " + state.getScheme() + ", which is not static"));
         }
         if (ranges && state.getSamples() > 0) {
-            Map<GroupKey, Integer> want = new TreeMap<>();
-            round.ranges().forEach((k, r) -> want.put(k, r.channels()));
+            Map<GroupKey, Integer> want = round.rangeChannels();
             Map<GroupKey, Integer> got = new TreeMap<>();
             sums.ranges().forEach((k, r) -> got.put(k, r.channels()));
             if (!got.equals(want)) {
@@ -416,8 +402,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         // while computing leaves no half-closed round (some configs sent, the next round not started).
         List<Runnable> effects = new ArrayList<>();
         RoundKey key = RoundKey.parse(state.getRoundKey());
-        CalibrationSums sums = sums(state);
-        cache.remove(state.getRoundKey());
+        CalibrationSums sums = layerSums.sums(state).toSums();
         CalibrationSettings engineSettings = Records.settings(state.getSettings(), key.scheme());
         Instant now = Instant.ofEpochMilli(context.currentSystemTimeMs());
         boolean searchRound = state.getPlanVersion() > 0;
@@ -523,7 +508,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
                 key, state.getRound(), closedBy, state.getSamples(),
                 calibrates ? "; configs emitted" : searchRound ? "; monitoring" : "",
                 newPlan ? "; plan " + after.getPlanVersion() + " published" : "", sizes[1] / 1024, sizes[0] / 1024);
-        RoundStates.clearSums(state.getRoundKey(), layerSums);
+        layerSums.clear(state.getRoundKey());
         if (check != null) {
             LOG.info("{}: round {} drift: median {} regret {} (max {}), median mu shift {} (max {}), vision shift {}; {} of {} "
                     + "rounds over (thresholds {}, {}, {})", key, state.getRound(), check.getMethod(),

@@ -123,12 +123,6 @@ final class RoundStates {
                 .build();
     }
 
-    /** Writes sums into the state's count and one record per decoder layer, each with only that layer's groups. */
-    static void setSums(RoundState s, CalibrationSums sums, KeyValueStore<String, RoundLayerSums> layers) {
-        s.setSamples(sums.samples());
-        layerRecords(s, sums).forEach(layers::put);
-    }
-
     /**
      * The bytes of the largest layer record of a round's sums and of all of them (as the store and its
      * changelog hold them, less the registry's 5-byte header): encoded once more, so for a round's
@@ -137,7 +131,7 @@ final class RoundStates {
     static long[] encodedSizes(RoundState s, CalibrationSums sums) {
         long largest = 0;
         long total = 0;
-        for (RoundLayerSums l : layerRecords(s, sums).values()) {
+        for (RoundLayerSums l : layerRecords(s.getRoundKey(), s.getRound(), s.getPlanVersion(), sums).values()) {
             long bytes = encodedSize(l);
             largest = Math.max(largest, bytes);
             total += bytes;
@@ -145,7 +139,8 @@ final class RoundStates {
         return new long[] {largest, total};
     }
 
-    private static Map<String, RoundLayerSums> layerRecords(RoundState s, CalibrationSums sums) {
+    /** A round's sums as one store record per decoder layer, each with only that layer's groups, by store key. */
+    static Map<String, RoundLayerSums> layerRecords(String roundKey, long round, long planVersion, CalibrationSums sums) {
         Map<Integer, List<ExactGroupStatistics>> statistics = new TreeMap<>();
         sums.statistics().forEach((k, g) -> statistics.computeIfAbsent(k.layer(), x -> new ArrayList<>())
                 .add(statisticsRecord(k, g)));
@@ -163,15 +158,10 @@ final class RoundStates {
         Map<Integer, List<dev.qig.schemas.InputRange>> ranges = new TreeMap<>();
         sums.ranges().forEach((k, r) -> ranges.computeIfAbsent(k.layer(), x -> new ArrayList<>()).add(Records.rangeRecord(k, r)));
         Map<String, RoundLayerSums> out = new java.util.LinkedHashMap<>();
-        statistics.forEach((layer, st) -> out.put(layerKey(s.getRoundKey(), layer), new RoundLayerSums(s.getRound(),
-                s.getPlanVersion(), sums.samples(), st, errors.getOrDefault(layer, List.of()),
+        statistics.forEach((layer, st) -> out.put(layerKey(roundKey, layer), new RoundLayerSums(round,
+                planVersion, sums.samples(), st, errors.getOrDefault(layer, List.of()),
                 ranges.getOrDefault(layer, List.of()), vision.getOrDefault(layer, List.of()))));
         return out;
-    }
-
-    /** Deletes a round key's layer records (its round closed). */
-    static void clearSums(String roundKey, KeyValueStore<String, RoundLayerSums> layers) {
-        deleteByPrefix(layers, layerPrefix(roundKey));
     }
 
     /** Deletes every record whose key starts with {@code prefix}; returns how many. */

@@ -1,0 +1,273 @@
+package dev.qig.aggregator.internals;
+
+import dev.qig.schemas.internal.RoundLayerSums;
+import dev.qig.schemas.internal.RoundState;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.StateStore;
+import org.apache.kafka.streams.processor.StateStoreContext;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.StoreBuilder;
+import org.apache.kafka.streams.state.internals.WrappedStateStore;
+
+/**
+ * The open rounds' exact sums (store {@code round-layer-sums}), written back: the processor adds a
+ * sample to the round's running sums in memory ({@link RoundSums}), and the round's per-layer
+ * records are encoded and written to the changelogged store underneath once per commit, not once per
+ * sample (re-encoding every exact sum of the round for every record was a third of the aggregator's
+ * time, issue 20).
+ *
+ * <p>Exactly-once holds because the write-back runs in {@link #flushCache}, which Kafka Streams calls
+ * on every store of a task before it flushes the producer and commits the transaction (the hook of
+ * its own record caches): the changelog records of a commit hold the sums of exactly the input
+ * records that commit consumes, and the round's state (store {@code rounds}, written per record) goes
+ * in the same transaction. Memory is dropped whenever the store underneath may have changed without
+ * it: on init (after a restore, or a revived task), close, and {@link #clearCache} (a task recycled to
+ * standby); and a round's running sums are used only while they hold the round, plan and sample count
+ * of its state, else they are read back from the store. The store's layout and changelog are those of
+ * a plain store of {@link RoundLayerSums}, so a restart restores from changelogs written before.
+ *
+ * <p>As a {@link KeyValueStore} it reads the records underneath (the sums as of the last write-back:
+ * what the changelog holds); a write through it (a test restoring records by hand) first writes back,
+ * then drops the running sums.
+ */
+public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String, RoundLayerSums>, String, RoundLayerSums>
+        implements KeyValueStore<String, RoundLayerSums> {
+
+    private final Map<String, RoundSums> open = new HashMap<>();
+    /** Round keys whose records underneath are behind their running sums (or whose round closed). */
+    private final Set<String> dirty = new HashSet<>();
+
+    RoundSumsStore(KeyValueStore<String, RoundLayerSums> inner) {
+        super(inner);
+    }
+
+    /** The builder of the store: the plain store's, wrapped. */
+    public static StoreBuilder<RoundSumsStore> builder(StoreBuilder<KeyValueStore<String, RoundLayerSums>> inner) {
+        return new Builder(inner);
+    }
+
+    /** The store under a processor's handle (Kafka Streams hands processors a read-write decorator). */
+    static RoundSumsStore of(StateStore store) {
+        StateStore s = store;
+        while (!(s instanceof RoundSumsStore) && s instanceof WrappedStateStore<?, ?, ?> w) {
+            s = w.wrapped();
+        }
+        if (!(s instanceof RoundSumsStore r)) {
+            throw new IllegalStateException("store " + store.name() + " is not a " + RoundSumsStore.class.getSimpleName());
+        }
+        return r;
+    }
+
+    /**
+     * The running sums of the state's open round: in memory when they hold that round, plan and
+     * sample count; else read back from the store (after a restart or a restore). The caller adds to
+     * them and then calls {@link #changed}.
+     *
+     * @throws IllegalStateException when the store records do not match the state (see {@link RoundStates#sums})
+     */
+    RoundSums sums(RoundState s) {
+        String key = s.getRoundKey();
+        RoundSums live = open.get(key);
+        if (live != null && live.round == s.getRound() && live.planVersion == s.getPlanVersion()
+                && live.samples() == s.getSamples()) {
+            return live;
+        }
+        if (s.getSamples() > 0 && dirty.contains(key)) {
+            // The records underneath are behind: never read them as the round's.
+            throw new IllegalStateException("the running sums of " + key + " hold round " + (live == null ? "none"
+                    : live.round + ", plan " + live.planVersion + ", " + live.samples() + " samples") + "; the round state is at round "
+                    + s.getRound() + ", plan " + s.getPlanVersion() + ", " + s.getSamples() + " samples");
+        }
+        RoundSums read = s.getSamples() == 0 ? new RoundSums(s.getRound(), s.getPlanVersion())
+                : RoundSums.of(s.getRound(), s.getPlanVersion(), RoundStates.sums(s, wrapped()));
+        open.put(key, read);
+        return read;
+    }
+
+    /** The round key's running sums changed: written back at the next commit. */
+    void changed(String roundKey) {
+        dirty.add(roundKey);
+    }
+
+    /** The round key's round closed: its records are deleted at the next commit. */
+    void clear(String roundKey) {
+        open.remove(roundKey);
+        dirty.add(roundKey);
+    }
+
+    /** Writes the changed rounds' sums to the store underneath (its changelog included). */
+    private void writeBack() {
+        for (String key : dirty) {
+            RoundSums live = open.get(key);
+            Map<String, RoundLayerSums> records = live == null || live.samples() == 0 ? Map.of()
+                    : RoundStates.layerRecords(key, live.round, live.planVersion, live.toSums());
+            // Layer records of the round key that the new ones do not replace (a closed round's) are deleted.
+            List<String> stale = new java.util.ArrayList<>();
+            try (KeyValueIterator<String, RoundLayerSums> it = wrapped().prefixScan(RoundStates.layerPrefix(key),
+                    new org.apache.kafka.common.serialization.StringSerializer())) {
+                while (it.hasNext()) {
+                    String k = it.next().key;
+                    if (!records.containsKey(k)) {
+                        stale.add(k);
+                    }
+                }
+            }
+            stale.forEach(wrapped()::delete);
+            records.forEach(wrapped()::put);
+        }
+        dirty.clear();
+    }
+
+    private void dropMemory() {
+        open.clear();
+        dirty.clear();
+    }
+
+    @Override
+    public void flushCache() {
+        writeBack();
+        super.flushCache();
+    }
+
+    @Override
+    public void clearCache() {
+        dropMemory();
+        super.clearCache();
+    }
+
+    @Override
+    public void init(StateStoreContext context, StateStore root) {
+        dropMemory();
+        super.init(context, root);
+    }
+
+    @Override
+    public void close() {
+        dropMemory();
+        super.close();
+    }
+
+    // --- KeyValueStore: the records underneath ---
+
+    private void writeThrough() {
+        writeBack();
+        open.clear();
+    }
+
+    @Override
+    public void put(String key, RoundLayerSums value) {
+        writeThrough();
+        wrapped().put(key, value);
+    }
+
+    @Override
+    public RoundLayerSums putIfAbsent(String key, RoundLayerSums value) {
+        writeThrough();
+        return wrapped().putIfAbsent(key, value);
+    }
+
+    @Override
+    public void putAll(List<KeyValue<String, RoundLayerSums>> entries) {
+        writeThrough();
+        wrapped().putAll(entries);
+    }
+
+    @Override
+    public RoundLayerSums delete(String key) {
+        writeThrough();
+        return wrapped().delete(key);
+    }
+
+    @Override
+    public RoundLayerSums get(String key) {
+        return wrapped().get(key);
+    }
+
+    @Override
+    public KeyValueIterator<String, RoundLayerSums> range(String from, String to) {
+        return wrapped().range(from, to);
+    }
+
+    @Override
+    public KeyValueIterator<String, RoundLayerSums> reverseRange(String from, String to) {
+        return wrapped().reverseRange(from, to);
+    }
+
+    @Override
+    public KeyValueIterator<String, RoundLayerSums> all() {
+        return wrapped().all();
+    }
+
+    @Override
+    public KeyValueIterator<String, RoundLayerSums> reverseAll() {
+        return wrapped().reverseAll();
+    }
+
+    @Override
+    public <PS extends Serializer<P>, P> KeyValueIterator<String, RoundLayerSums> prefixScan(P prefix, PS prefixKeySerializer) {
+        return wrapped().prefixScan(prefix, prefixKeySerializer);
+    }
+
+    @Override
+    public long approximateNumEntries() {
+        return wrapped().approximateNumEntries();
+    }
+
+    private static final class Builder implements StoreBuilder<RoundSumsStore> {
+        private final StoreBuilder<KeyValueStore<String, RoundLayerSums>> inner;
+
+        Builder(StoreBuilder<KeyValueStore<String, RoundLayerSums>> inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public StoreBuilder<RoundSumsStore> withCachingEnabled() {
+            throw new UnsupportedOperationException("the store caches its running sums itself");
+        }
+
+        @Override
+        public StoreBuilder<RoundSumsStore> withCachingDisabled() {
+            inner.withCachingDisabled();
+            return this;
+        }
+
+        @Override
+        public StoreBuilder<RoundSumsStore> withLoggingEnabled(Map<String, String> config) {
+            inner.withLoggingEnabled(config);
+            return this;
+        }
+
+        @Override
+        public StoreBuilder<RoundSumsStore> withLoggingDisabled() {
+            inner.withLoggingDisabled();
+            return this;
+        }
+
+        @Override
+        public RoundSumsStore build() {
+            return new RoundSumsStore(inner.build());
+        }
+
+        @Override
+        public Map<String, String> logConfig() {
+            return inner.logConfig();
+        }
+
+        @Override
+        public boolean loggingEnabled() {
+            return inner.loggingEnabled();
+        }
+
+        @Override
+        public String name() {
+            return inner.name();
+        }
+    }
+}
