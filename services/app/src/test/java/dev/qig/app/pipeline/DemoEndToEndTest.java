@@ -143,6 +143,8 @@ class DemoEndToEndTest {
         for (Map.Entry<String, PrometheusText> e : scraped.entrySet()) {
             PrometheusText t = e.getValue();
             assertEquals(List.of(200, 200), health.get(e.getKey()), e.getKey() + ": live and ready");
+            // promtool's rules on every service's scrape, as a Prometheus operator would run them.
+            assertEquals(List.of(), dev.qig.kafka.metrics.PromLint.problems(raw.get(e.getKey())), e.getKey());
             assertEquals(e.getKey(), t.series("qig_service_info").get(0).label("service"));
             assertTrue(t.sum("jvm_memory_used_bytes") > 0, e.getKey() + ": JVM metrics");
             assertTrue(t.names().contains("jvm_threads_current"), e.getKey() + ": JVM metrics");
