@@ -209,6 +209,7 @@ public final class PartialSumsEngine {
                         perRow[r] = new RowSums(LayerGroups.channels(group, layer), search && grid);
                     }
                     NDArray gridInput = settings.scheme().quantizesActivations() ? xQ.get(key) : xFp.get(key);
+                    GroupInputs inputs = new GroupInputs(layer, group, ps, xFp.get(key), xQ.get(key), gridInput);
 
                     // Channel statistics of the search input, real tokens only.
                     float[] absSums = gridInput.abs().mul(maskNd.expandDims(-1)).sum(new int[] {1}).toFloatArray();
@@ -225,7 +226,7 @@ public final class PartialSumsEngine {
                     float[][] lambda = null;
                     if (search && methods.contains(Method.QIG)) {
                         long ti = System.nanoTime();
-                        float[][] u = qigScores(layer, group, ps, xFp.get(key), xQ.get(key), maskNd, rows, t);
+                        float[][] u = qigScores(inputs, maskNd, rows, t);
                         lambda = new float[rows][];
                         float[][] scores = new float[rows][];
                         for (int r = 0; r < rows; r++) {
@@ -238,8 +239,7 @@ public final class PartialSumsEngine {
                     }
                     if (search && grid) {
                         long tg = System.nanoTime();
-                        gridErrors(layer, group, ps, plan.mu().get(key), xFp.get(key), gridInput, xQ.get(key),
-                                lambda, modality, batch, perRow);
+                        gridErrors(inputs, plan.mu().get(key), lambda, modality, batch, perRow);
                         timings.add(EngineTimings.Phase.GRID, System.nanoTime() - tg);
                     }
                     partials.put(key, perRow);
@@ -511,8 +511,12 @@ public final class PartialSumsEngine {
      * Raw QIG token scores u[row][t] = mean_c |IG[t, c]| of the module's quantization error
      * {@code F(z) = sum_t mean_c |f(z; w) - f(z; w_q)|[t]} (real tokens only).
      */
-    private float[][] qigScores(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, NDArray xFp,
-                                NDArray xQ, NDArray mask, int rows, int t) {
+    private float[][] qigScores(GroupInputs g, NDArray mask, int rows, int t) {
+        DecoderLayer layer = g.layer();
+        EqualizationGroup group = g.group();
+        ParameterStore ps = g.ps();
+        NDArray xFp = g.xFp();
+        NDArray xQ = g.xQ();
         QuantScheme scheme = settings.scheme();
         boolean a8 = scheme.quantizesActivations();
         NDArray baseline = settings.behaviour() == CalibrationSettings.Behaviour.PAPER || a8 ? xQ : xFp.zerosLike();
@@ -564,9 +568,14 @@ public final class PartialSumsEngine {
     }
 
     /** Per-alpha error sums of the group's candidates (qig-method.md section 2). */
-    private void gridErrors(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, float[] mu,
-                            NDArray xFp, NDArray gridInput, NDArray xQ, float[][] lambda, TokenModality[][] modality,
-                            VqaBatch batch, RowSums[] perRow) {
+    private void gridErrors(GroupInputs g, float[] mu, float[][] lambda, TokenModality[][] modality, VqaBatch batch,
+                            RowSums[] perRow) {
+        DecoderLayer layer = g.layer();
+        EqualizationGroup group = g.group();
+        ParameterStore ps = g.ps();
+        NDArray xFp = g.xFp();
+        NDArray xQ = g.xQ();
+        NDArray gridInput = g.gridInput();
         QuantScheme scheme = settings.scheme();
         boolean a8 = scheme.quantizesActivations();
         GroupQuantizer q = GroupQuantizer.of(scheme);
@@ -632,6 +641,15 @@ public final class PartialSumsEngine {
             perRow[r].nVision = nv;
             perRow[r].lambdaSum = lambdaSum;
         }
+    }
+
+    /**
+     * One group of one layer and what reaches it in a batch: its input in full precision ({@code
+     * xFp}) and through the quantized layers before it ({@code xQ}), and the one the alpha grid
+     * searches on ({@code xQ} when activations are quantized, else {@code xFp}).
+     */
+    private record GroupInputs(DecoderLayer layer, EqualizationGroup group, ParameterStore ps, NDArray xFp, NDArray xQ,
+                               NDArray gridInput) {
     }
 
     /** One sample's sums of one group while the engine fills them in; plain values, one per field. */
