@@ -236,18 +236,7 @@ class AttributorDeadLetterTest {
     }
 
     private static List<ConsumerRecord<byte[], byte[]>> read(EmbeddedKafka kafka, String topic, int n) {
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
-                "group.id", "read-" + UUID.randomUUID(), "auto.offset.reset", "earliest"),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.currentTimeMillis() + 120_000;
-            while (out.size() < n && System.currentTimeMillis() < deadline) {
-                consumer.poll(Duration.ofMillis(200)).forEach(out::add);
-            }
-            // Nothing beyond the expected: no record is written twice.
-            consumer.poll(Duration.ofMillis(500)).forEach(out::add);
-        }
+        List<ConsumerRecord<byte[], byte[]>> out = dev.qig.kafka.testing.TopicRecords.read(kafka.bootstrapServers(), topic, n);
         assertEquals(n, out.size(), "records on " + topic);
         return out;
     }

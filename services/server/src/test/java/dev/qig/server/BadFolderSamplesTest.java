@@ -13,25 +13,21 @@ import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.embedded.EmbeddedKafka;
 import dev.qig.kafka.registry.MockSchemaRegistry;
 import dev.qig.kafka.registry.SchemaRegistryClient;
+import dev.qig.kafka.testing.TopicRecords;
 import dev.qig.kafka.topics.Topics;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.UUID;
 import javax.imageio.ImageIO;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -99,7 +95,7 @@ class BadFolderSamplesTest {
         expected.put("long-prompt", "oversize_prompt");
         assertEquals(14, expected.size());
 
-        String scope = "folder-" + UUID.randomUUID();
+        String scope = "folder-" + java.util.UUID.randomUUID();
         SchemaRegistryClient registry = MockSchemaRegistry.scope(scope);
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
             Map<String, Object> common = new HashMap<>();
@@ -120,9 +116,10 @@ class BadFolderSamplesTest {
             AttributorConfig config = new AttributorConfig(common);
             try (Attributor attributor = new Attributor(config, registry)) {
                 attributor.start();
-                List<ConsumerRecord<byte[], byte[]>> stats = read(kafka, config.topic(Topics.Topic.LAYER_STATS), 2);
-                List<ConsumerRecord<byte[], byte[]>> letters = read(kafka, config.topic(Topics.Topic.DLQ), 14);
+                List<ConsumerRecord<byte[], byte[]>> stats = TopicRecords.read(kafka.bootstrapServers(), config.topic(Topics.Topic.LAYER_STATS), 2);
+                List<ConsumerRecord<byte[], byte[]>> letters = TopicRecords.read(kafka.bootstrapServers(), config.topic(Topics.Topic.DLQ), 14);
                 assertEquals(2, stats.size(), "the good samples attributed");
+                assertEquals(14, letters.size(), "each bad sample once");
                 Map<String, String> reasons = new TreeMap<>();
                 for (ConsumerRecord<byte[], byte[]> r : letters) {
                     String key = new String(r.key(), StandardCharsets.UTF_8).replaceAll("\\.json$", "");
@@ -164,20 +161,5 @@ class BadFolderSamplesTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ImageIO.write(new BufferedImage(5000, 5000, BufferedImage.TYPE_BYTE_BINARY), "png", out);
         return out.toByteArray();
-    }
-
-    private static List<ConsumerRecord<byte[], byte[]>> read(EmbeddedKafka kafka, String topic, int n) {
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
-                "group.id", "read-" + UUID.randomUUID(), "auto.offset.reset", "earliest"),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.currentTimeMillis() + 120_000;
-            while (out.size() < n && System.currentTimeMillis() < deadline) {
-                consumer.poll(Duration.ofMillis(200)).forEach(out::add);
-            }
-            consumer.poll(Duration.ofMillis(500)).forEach(out::add); // nothing beyond: no record twice
-        }
-        return out;
     }
 }
