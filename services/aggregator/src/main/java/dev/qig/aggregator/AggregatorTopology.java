@@ -3,6 +3,7 @@ package dev.qig.aggregator;
 import dev.qig.aggregator.internals.ActiveConfigsStoreUpdater;
 import dev.qig.aggregator.internals.AggregatorMetrics;
 import dev.qig.aggregator.internals.RoundProcessor;
+import dev.qig.aggregator.internals.ScaleSearcher;
 import dev.qig.aggregator.internals.RoundSumsStore;
 import dev.qig.kafka.metrics.ServiceMetrics;
 import dev.qig.kafka.registry.SchemaRegistryClient;
@@ -46,6 +47,12 @@ public final class AggregatorTopology {
     }
 
     public static Topology build(AggregatorConfig config, SchemaRegistryClient registry, AggregatorMetrics metrics) {
+        return build(config, registry, metrics, ScaleSearcher.DEFAULT);
+    }
+
+    /** With the scale search a test chooses (one that fails midway: a close applies all of itself or nothing). */
+    static Topology build(AggregatorConfig config, SchemaRegistryClient registry, AggregatorMetrics metrics,
+                          ScaleSearcher searcher) {
         RoundProcessor.Settings settings = new RoundProcessor.Settings(config.modelIds(), config.roundSamples(),
                 config.roundMaxDurationMs(), config.roundCheckIntervalMs(), config.planRefreshRounds(), config.dedupRounds(),
                 config.distortionMethod(), config.instanceId(), config.requantizePolicy(), config.driftThresholds());
@@ -55,7 +62,7 @@ public final class AggregatorTopology {
         Topology t = new Topology(new org.apache.kafka.streams.TopologyConfig(
                 new org.apache.kafka.streams.StreamsConfig(Aggregator.streamsProperties(config))));
         t.addSource(SOURCE, new KeyDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));
-        t.addProcessor(PROCESSOR, () -> new RoundProcessor(settings, metrics), SOURCE);
+        t.addProcessor(PROCESSOR, () -> new RoundProcessor(settings, metrics, searcher), SOURCE);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.ROUNDS_STORE),
                 Serdes.String(), new AvroSerde<>(registry, RoundState.class)), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.SEEN_STORE),

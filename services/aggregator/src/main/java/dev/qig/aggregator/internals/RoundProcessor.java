@@ -7,7 +7,6 @@ import dev.qig.quant.GroupKey;
 import dev.qig.quant.Method;
 import dev.qig.quant.QuantConfig;
 import dev.qig.quant.QuantScheme;
-import dev.qig.quant.ScaleSearch;
 import dev.qig.kafka.dlq.RejectReason;
 import dev.qig.kafka.dlq.RejectedRecordException;
 import dev.qig.kafka.records.Records;
@@ -93,10 +92,16 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     private final Set<String> failedCloses = new java.util.HashSet<>();
 
     private final AggregatorMetrics metrics;
+    private final ScaleSearcher searcher;
 
     public RoundProcessor(Settings settings, AggregatorMetrics metrics) {
+        this(settings, metrics, ScaleSearcher.DEFAULT);
+    }
+
+    public RoundProcessor(Settings settings, AggregatorMetrics metrics, ScaleSearcher searcher) {
         this.settings = settings;
         this.metrics = metrics;
+        this.searcher = searcher;
     }
 
     @Override
@@ -428,7 +433,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             if (calibrates) {
                 Map<String, String> provenance = provenance(state, closedBy);
                 for (Method m : methods) {
-                    QuantConfig config = ScaleSearch.search(m, sums, plan, engineSettings, key.model(), state.getRound(),
+                    QuantConfig config = searcher.search(m, sums, plan, engineSettings, key.model(), state.getRound(),
                             state.getRound(), provenance);
                     dev.qig.schemas.QuantConfig record = Records.configRecord(config, state.getSettings(),
                             state.getPlanVersion(), state.getSamples(), now);
@@ -470,7 +475,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             boolean distorted = engineSettings.needsDistortedStream();
             if (distorted && distortion == null && searchRound && methods.contains(settings.distortionMethod())) {
                 // A monitoring round emitted no configs; the new plan still needs this round's distortion config.
-                distortion = ScaleSearch.search(settings.distortionMethod(), sums, Records.plan(state.getPlan()),
+                distortion = searcher.search(settings.distortionMethod(), sums, Records.plan(state.getPlan()),
                         engineSettings, key.model(), state.getRound(), state.getRound(), provenance(state, closedBy));
             }
             CalibrationPlan next = CalibrationPlan.from(nextVersion, sums, distorted ? distortion : null);
@@ -547,7 +552,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             }
         }
         Map<GroupKey, Float> inputScales = key.scheme().staticActivations()
-                ? ScaleSearch.search(Method.RTN, sums, plan, engineSettings, key.model(), state.getRound(), state.getRound(),
+                ? searcher.search(Method.RTN, sums, plan, engineSettings, key.model(), state.getRound(), state.getRound(),
                         provenance).inputScales()
                 : Map.of();
         for (Method m : gptq) {
