@@ -3,6 +3,7 @@ package dev.qig.aggregator;
 import dev.qig.aggregator.internals.ActiveConfigsStoreUpdater;
 import dev.qig.aggregator.internals.AggregatorMetrics;
 import dev.qig.aggregator.internals.RoundProcessor;
+import dev.qig.aggregator.internals.RoundStateStore;
 import dev.qig.aggregator.internals.ScaleSearcher;
 import dev.qig.aggregator.internals.RoundSumsStore;
 import dev.qig.kafka.metrics.ServiceMetrics;
@@ -63,8 +64,10 @@ public final class AggregatorTopology {
                 new org.apache.kafka.streams.StreamsConfig(Aggregator.streamsProperties(config))));
         t.addSource(SOURCE, new KeyDeserializer(), statsSerde.deserializer(), config.topic(Topics.Topic.LAYER_STATS));
         t.addProcessor(PROCESSOR, () -> new RoundProcessor(settings, metrics, searcher), SOURCE);
-        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.ROUNDS_STORE),
-                Serdes.String(), new AvroSerde<>(registry, RoundState.class)), PROCESSOR);
+        // Written back once per commit, with the progress store (RoundStateStore); underneath, the same changelogged store.
+        t.addStateStore(RoundStateStore.builder(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(RoundProcessor.ROUNDS_STORE), Serdes.String(),
+                new AvroSerde<>(registry, RoundState.class))), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.SEEN_STORE),
                 Serdes.String(), Serdes.Long()), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RoundProcessor.PROGRESS_STORE),

@@ -109,8 +109,8 @@ class AggregatorRestartTest {
     }
 
     /**
-     * The round's sums are written to the store (and its changelog) only when a task commits
-     * (RoundSumsStore). With commits only at hand-overs (a commit interval of 9 s, under the 10 s transaction timeout), the round
+     * The round's sums and its state are written to their stores (and changelogs) only when a task
+     * commits (RoundSumsStore, RoundStateStore). With commits only at hand-overs (a commit interval of 9 s, under the 10 s transaction timeout), the round
      * lives in memory between them: handing the task to another instance mid-round (a rebalance), then
      * a restart from the changelogs alone, must still give the configs of an uninterrupted run, every
      * sample once. Were the sums not written back before a hand-over's commit, the next instance would
@@ -162,6 +162,13 @@ class AggregatorRestartTest {
                             plans(kafka, registry, b).get(1L).getGroups(), "same first plan");
                     assertEquals("1", afterHandOvers.get("qig").getProvenance().get("duplicatesSkipped"),
                             "the sample sent again after the restart was skipped once");
+                    // The round's state (samples, duplicates, domains, event times) lives in memory between commits
+                    // too (RoundStateStore): its provenance must be the uninterrupted run's.
+                    Map<String, String> expected = new TreeMap<>(uninterrupted.get("qig").getProvenance());
+                    Map<String, String> got = new TreeMap<>(afterHandOvers.get("qig").getProvenance());
+                    expected.remove("aggregator");
+                    got.remove("aggregator");
+                    assertEquals(expected, got, "the round's state across the hand-overs");
                 }
             }
         } finally {

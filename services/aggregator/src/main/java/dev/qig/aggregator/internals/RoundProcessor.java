@@ -20,7 +20,6 @@ import dev.qig.schemas.DriftEvent;
 import dev.qig.schemas.GroupDrift;
 import dev.qig.schemas.internal.DriftCheck;
 import dev.qig.schemas.internal.GroupDriftCheck;
-import dev.qig.schemas.internal.RoundProgress;
 import dev.qig.schemas.internal.RoundState;
 import java.time.Duration;
 import java.time.Instant;
@@ -79,10 +78,9 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
 
     private final Settings settings;
     private ProcessorContext<String, SpecificRecord> context;
-    private KeyValueStore<String, RoundState> rounds;
+    private RoundStateStore rounds;
     private KeyValueStore<String, Long> seen;
     private KeyValueStore<String, dev.qig.schemas.QuantConfig> configs;
-    private KeyValueStore<String, RoundProgress> progress;
     private RoundSumsStore layerSums;
     private KeyValueStore<String, LayerStats> pending;
     private ReadOnlyKeyValueStore<String, ActiveConfig> active;
@@ -107,10 +105,11 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
     @Override
     public void init(ProcessorContext<String, SpecificRecord> context) {
         this.context = context;
-        this.rounds = context.getStateStore(ROUNDS_STORE);
+        this.rounds = RoundStateStore.of(context.getStateStore(ROUNDS_STORE));
         this.seen = context.getStateStore(SEEN_STORE);
         this.configs = context.getStateStore(CONFIGS_STORE);
-        this.progress = context.getStateStore(PROGRESS_STORE);
+        // A round's progress summary is written back with its state, once per commit.
+        rounds.progressTo(context.getStateStore(PROGRESS_STORE));
         this.layerSums = RoundSumsStore.of(context.getStateStore(LAYER_SUMS_STORE));
         this.pending = context.getStateStore(PENDING_STORE);
         this.active = context.getStateStore(ActiveConfigsStoreUpdater.STORE);
@@ -141,7 +140,7 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
             throw new RejectedRecordException(RejectReason.MISMATCHED_ROUND, "record key '" + record.key()
                     + "' does not match the round its value names, '" + key + "'");
         }
-        RoundState state = rounds.get(record.key());
+        RoundState state = rounds.state(record.key());
         if (state == null) {
             state = RoundStates.fresh(key, stats.getSettings());
         }
@@ -261,11 +260,9 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
         return out;
     }
 
-    /** Stores a round's state and its progress summary. */
+    /** Keeps a round's state; it and its progress summary are written to their stores at the next commit. */
     private void save(RoundState s) {
-        rounds.put(s.getRoundKey(), s);
-        progress.put(s.getRoundKey(), new RoundProgress(s.getRoundKey(), s.getRound(), s.getPlanVersion(), s.getSamples(),
-                s.getOpenedAtMs(), s.getDuplicates(), new java.util.HashMap<>(s.getDomains()), s.getLastDriftCheck()));
+        rounds.save(s);
     }
 
     /** The sample's sums, after checking that they fit the round: kind, groups and channels. */
@@ -362,13 +359,9 @@ public final class RoundProcessor implements Processor<String, LayerStats, Strin
 
     private void closeExpired(long now) {
         List<RoundState> due = new ArrayList<>();
-        try (KeyValueIterator<String, RoundState> it = rounds.all()) {
-            while (it.hasNext()) {
-                KeyValue<String, RoundState> e = it.next();
-                RoundState s = e.value;
-                if (s.getSamples() > 0 && now - s.getOpenedAtMs() >= settings.maxDurationMs()) {
-                    due.add(s);
-                }
+        for (RoundState s : rounds.states()) {
+            if (s.getSamples() > 0 && now - s.getOpenedAtMs() >= settings.maxDurationMs()) {
+                due.add(s);
             }
         }
         for (RoundState s : due) {

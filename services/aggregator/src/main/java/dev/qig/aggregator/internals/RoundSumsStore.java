@@ -43,6 +43,11 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
     private final Map<String, RoundSums> open = new HashMap<>();
     /** Round keys whose records underneath are behind their running sums (or whose round closed). */
     private final Set<String> dirty = new HashSet<>();
+    /**
+     * The layer keys underneath of round keys written back since the last drop: the next write-back
+     * deletes the ones it does not replace without scanning (and decoding) the round's records.
+     */
+    private final Map<String, Set<String>> stored = new HashMap<>();
 
     RoundSumsStore(KeyValueStore<String, RoundLayerSums> inner) {
         super(inner);
@@ -50,19 +55,12 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
 
     /** The builder of the store: the plain store's, wrapped. */
     public static StoreBuilder<RoundSumsStore> builder(StoreBuilder<KeyValueStore<String, RoundLayerSums>> inner) {
-        return new Builder(inner);
+        return new WriteBackStoreBuilder<>(inner, RoundSumsStore::new);
     }
 
     /** The store under a processor's handle (Kafka Streams hands processors a read-write decorator). */
     static RoundSumsStore of(StateStore store) {
-        StateStore s = store;
-        while (!(s instanceof RoundSumsStore) && s instanceof WrappedStateStore<?, ?, ?> w) {
-            s = w.wrapped();
-        }
-        if (!(s instanceof RoundSumsStore r)) {
-            throw new IllegalStateException("store " + store.name() + " is not a " + RoundSumsStore.class.getSimpleName());
-        }
-        return r;
+        return WriteBackStoreBuilder.unwrap(store, RoundSumsStore.class);
     }
 
     /**
@@ -109,18 +107,23 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
             Map<String, RoundLayerSums> records = live == null || live.samples() == 0 ? Map.of()
                     : RoundStates.layerRecords(key, live.round, live.planVersion, live.toSums());
             // Layer records of the round key that the new ones do not replace (a closed round's) are deleted.
-            List<String> stale = new java.util.ArrayList<>();
-            try (KeyValueIterator<String, RoundLayerSums> it = wrapped().prefixScan(RoundStates.layerPrefix(key),
-                    new org.apache.kafka.common.serialization.StringSerializer())) {
-                while (it.hasNext()) {
-                    String k = it.next().key;
-                    if (!records.containsKey(k)) {
-                        stale.add(k);
+            Set<String> before = stored.get(key);
+            if (before == null) {
+                before = new HashSet<>();
+                try (KeyValueIterator<String, RoundLayerSums> it = wrapped().prefixScan(RoundStates.layerPrefix(key),
+                        new org.apache.kafka.common.serialization.StringSerializer())) {
+                    while (it.hasNext()) {
+                        before.add(it.next().key);
                     }
                 }
             }
-            stale.forEach(wrapped()::delete);
+            for (String k : before) {
+                if (!records.containsKey(k)) {
+                    wrapped().delete(k);
+                }
+            }
             records.forEach(wrapped()::put);
+            stored.put(key, new HashSet<>(records.keySet()));
         }
         dirty.clear();
     }
@@ -128,6 +131,7 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
     private void dropMemory() {
         open.clear();
         dirty.clear();
+        stored.clear();
     }
 
     @Override
@@ -159,6 +163,7 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
     private void writeThrough() {
         writeBack();
         open.clear();
+        stored.clear();
     }
 
     @Override
@@ -218,56 +223,5 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
     @Override
     public long approximateNumEntries() {
         return wrapped().approximateNumEntries();
-    }
-
-    private static final class Builder implements StoreBuilder<RoundSumsStore> {
-        private final StoreBuilder<KeyValueStore<String, RoundLayerSums>> inner;
-
-        Builder(StoreBuilder<KeyValueStore<String, RoundLayerSums>> inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public StoreBuilder<RoundSumsStore> withCachingEnabled() {
-            throw new UnsupportedOperationException("the store caches its running sums itself");
-        }
-
-        @Override
-        public StoreBuilder<RoundSumsStore> withCachingDisabled() {
-            inner.withCachingDisabled();
-            return this;
-        }
-
-        @Override
-        public StoreBuilder<RoundSumsStore> withLoggingEnabled(Map<String, String> config) {
-            inner.withLoggingEnabled(config);
-            return this;
-        }
-
-        @Override
-        public StoreBuilder<RoundSumsStore> withLoggingDisabled() {
-            inner.withLoggingDisabled();
-            return this;
-        }
-
-        @Override
-        public RoundSumsStore build() {
-            return new RoundSumsStore(inner.build());
-        }
-
-        @Override
-        public Map<String, String> logConfig() {
-            return inner.logConfig();
-        }
-
-        @Override
-        public boolean loggingEnabled() {
-            return inner.loggingEnabled();
-        }
-
-        @Override
-        public String name() {
-            return inner.name();
-        }
     }
 }
