@@ -168,6 +168,11 @@ public final class AttributorStats {
         return (long) ServiceMetrics.sum(attributed);
     }
 
+    /** Batches computed again because a newer plan arrived while they were computed. */
+    public long recomputed() {
+        return (long) recomputed.get();
+    }
+
     /** Engine passes run. */
     public long batches() {
         return engineSeconds.collect().getDataPoints().stream().mapToLong(HistogramSnapshot.HistogramDataPointSnapshot::getCount).sum();

@@ -75,12 +75,24 @@ public final class Worker implements Runnable {
         record Failed(RuntimeException error) implements Outcome {}
     }
 
+    /** The latest plan of a round key: {@link PlanCache#current}; an interface so tests can make plans arrive mid-batch. */
+    interface PlanSource {
+        CalibrationPlan current(RoundKey key);
+    }
+
+    /** The batched engine call: {@link PartialSumsEngine#attribute}; an interface so tests can make a batch fail. */
+    interface EngineCall {
+        List<PartialSumsEngine.SampleResult> attribute(PartialSumsEngine engine, List<VisualQuestion> questions,
+                                                       CalibrationPlan plan, Set<Method> methods, NDManager manager);
+    }
+
     /** A sample on its way through the engine. */
     private record Item(ConsumerRecord<byte[], byte[]> source, CalibrationSample sample, VisualQuestion question) {}
 
     private final AttributorConfig config;
     private final int index;
-    private final PlanCache plans;
+    private final PlanSource plans;
+    private final EngineCall engineCall;
     private final SampleDecoder decoder;
     private final AvroSerializer<SpecificRecord> serializer;
     private final AttributorStats stats;
@@ -93,9 +105,16 @@ public final class Worker implements Runnable {
 
     public Worker(AttributorConfig config, int index, PlanCache plans, SampleDecoder decoder,
                   AvroSerializer<SpecificRecord> serializer, AttributorStats stats) {
+        this(config, index, plans::current, decoder, serializer, stats, PartialSumsEngine::attribute);
+    }
+
+    /** The worker with its plans and engine call given: the seam of WorkerPlanRetryTest and IsolatedAttributionTest. */
+    Worker(AttributorConfig config, int index, PlanSource plans, SampleDecoder decoder,
+           AvroSerializer<SpecificRecord> serializer, AttributorStats stats, EngineCall engineCall) {
         this.config = config;
         this.index = index;
         this.plans = plans;
+        this.engineCall = engineCall;
         this.decoder = decoder;
         this.serializer = serializer;
         this.keys = serializer.keySerializer(config.keyFormat());
@@ -323,11 +342,11 @@ public final class Worker implements Runnable {
      * The engine's results per sample, or the exception of a sample the engine cannot take: a batch
      * that fails is retried one sample at a time so that one bad sample never fails the others.
      */
-    private static List<Outcome> attributeIsolated(PartialSumsEngine engine, List<VisualQuestion> questions,
-                                                   CalibrationPlan plan, Set<Method> methods, NDManager manager) {
+    private List<Outcome> attributeIsolated(PartialSumsEngine engine, List<VisualQuestion> questions,
+                                            CalibrationPlan plan, Set<Method> methods, NDManager manager) {
         try {
             List<Outcome> out = new ArrayList<>();
-            engine.attribute(questions, plan, methods, manager).forEach(r -> out.add(new Outcome.Computed(r)));
+            engineCall.attribute(engine, questions, plan, methods, manager).forEach(r -> out.add(new Outcome.Computed(r)));
             return out;
         } catch (RuntimeException batchFailure) {
             if (questions.size() == 1) {
@@ -336,7 +355,7 @@ public final class Worker implements Runnable {
             List<Outcome> out = new ArrayList<>();
             for (VisualQuestion q : questions) {
                 try {
-                    out.add(new Outcome.Computed(engine.attribute(List.of(q), plan, methods, manager).get(0)));
+                    out.add(new Outcome.Computed(engineCall.attribute(engine, List.of(q), plan, methods, manager).get(0)));
                 } catch (RuntimeException e) {
                     out.add(new Outcome.Failed(e));
                 }
