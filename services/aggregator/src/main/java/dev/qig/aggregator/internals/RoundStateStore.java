@@ -9,14 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.StateStore;
-import org.apache.kafka.streams.processor.StateStoreContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
-import org.apache.kafka.streams.state.internals.WrappedStateStore;
 
 /**
  * The open rounds' states (store {@code rounds}), written back: the processor reads and changes a
@@ -35,8 +32,7 @@ import org.apache.kafka.streams.state.internals.WrappedStateStore;
  * underneath, as of the last commit, and never the memory that the stream thread changes; a write
  * through it first writes back, then drops the memory.
  */
-public final class RoundStateStore extends WrappedStateStore<KeyValueStore<String, RoundState>, String, RoundState>
-        implements KeyValueStore<String, RoundState> {
+public final class RoundStateStore extends WriteBackStore<RoundState> {
 
     /** The round states read or written since the last drop, by round key. */
     private final Map<String, RoundState> open = new HashMap<>();
@@ -99,7 +95,8 @@ public final class RoundStateStore extends WrappedStateStore<KeyValueStore<Strin
         dirty.add(s.getRoundKey());
     }
 
-    private void writeBack() {
+    @Override
+    void writeBack() {
         for (String key : dirty) {
             RoundState s = open.get(key);
             wrapped().put(key, s);
@@ -116,98 +113,9 @@ public final class RoundStateStore extends WrappedStateStore<KeyValueStore<Strin
                 s.getDuplicates(), new HashMap<>(s.getDomains()), s.getLastDriftCheck());
     }
 
-    private void dropMemory() {
+    @Override
+    void dropMemory() {
         open.clear();
         dirty.clear();
-    }
-
-    @Override
-    public void flushCache() {
-        writeBack();
-        super.flushCache();
-    }
-
-    @Override
-    public void clearCache() {
-        dropMemory();
-        super.clearCache();
-    }
-
-    @Override
-    public void init(StateStoreContext context, StateStore root) {
-        dropMemory();
-        super.init(context, root);
-    }
-
-    @Override
-    public void close() {
-        dropMemory();
-        super.close();
-    }
-
-    // --- KeyValueStore: the records underneath ---
-
-    private void writeThrough() {
-        writeBack();
-        open.clear();
-    }
-
-    @Override
-    public void put(String key, RoundState value) {
-        writeThrough();
-        wrapped().put(key, value);
-    }
-
-    @Override
-    public RoundState putIfAbsent(String key, RoundState value) {
-        writeThrough();
-        return wrapped().putIfAbsent(key, value);
-    }
-
-    @Override
-    public void putAll(List<KeyValue<String, RoundState>> entries) {
-        writeThrough();
-        wrapped().putAll(entries);
-    }
-
-    @Override
-    public RoundState delete(String key) {
-        writeThrough();
-        return wrapped().delete(key);
-    }
-
-    @Override
-    public RoundState get(String key) {
-        return wrapped().get(key);
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundState> range(String from, String to) {
-        return wrapped().range(from, to);
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundState> reverseRange(String from, String to) {
-        return wrapped().reverseRange(from, to);
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundState> all() {
-        return wrapped().all();
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundState> reverseAll() {
-        return wrapped().reverseAll();
-    }
-
-    @Override
-    public <PS extends Serializer<P>, P> KeyValueIterator<String, RoundState> prefixScan(P prefix, PS prefixKeySerializer) {
-        return wrapped().prefixScan(prefix, prefixKeySerializer);
-    }
-
-    @Override
-    public long approximateNumEntries() {
-        return wrapped().approximateNumEntries();
     }
 }

@@ -4,17 +4,12 @@ import dev.qig.schemas.internal.RoundLayerSums;
 import dev.qig.schemas.internal.RoundState;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.kafka.common.serialization.Serializer;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.StateStore;
-import org.apache.kafka.streams.processor.StateStoreContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
-import org.apache.kafka.streams.state.internals.WrappedStateStore;
 
 /**
  * The open rounds' exact sums (store {@code round-layer-sums}), written back: the processor adds a
@@ -37,8 +32,7 @@ import org.apache.kafka.streams.state.internals.WrappedStateStore;
  * what the changelog holds); a write through it (a test restoring records by hand) first writes back,
  * then drops the running sums.
  */
-public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String, RoundLayerSums>, String, RoundLayerSums>
-        implements KeyValueStore<String, RoundLayerSums> {
+public final class RoundSumsStore extends WriteBackStore<RoundLayerSums> {
 
     private final Map<String, RoundSums> open = new HashMap<>();
     /** Round keys whose records underneath are behind their running sums (or whose round closed). */
@@ -101,7 +95,8 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
     }
 
     /** Writes the changed rounds' sums to the store underneath (its changelog included). */
-    private void writeBack() {
+    @Override
+    void writeBack() {
         for (String key : dirty) {
             RoundSums live = open.get(key);
             Map<String, RoundLayerSums> records = live == null || live.samples() == 0 ? Map.of()
@@ -128,100 +123,10 @@ public final class RoundSumsStore extends WrappedStateStore<KeyValueStore<String
         dirty.clear();
     }
 
-    private void dropMemory() {
+    @Override
+    void dropMemory() {
         open.clear();
         dirty.clear();
         stored.clear();
-    }
-
-    @Override
-    public void flushCache() {
-        writeBack();
-        super.flushCache();
-    }
-
-    @Override
-    public void clearCache() {
-        dropMemory();
-        super.clearCache();
-    }
-
-    @Override
-    public void init(StateStoreContext context, StateStore root) {
-        dropMemory();
-        super.init(context, root);
-    }
-
-    @Override
-    public void close() {
-        dropMemory();
-        super.close();
-    }
-
-    // --- KeyValueStore: the records underneath ---
-
-    private void writeThrough() {
-        writeBack();
-        open.clear();
-        stored.clear();
-    }
-
-    @Override
-    public void put(String key, RoundLayerSums value) {
-        writeThrough();
-        wrapped().put(key, value);
-    }
-
-    @Override
-    public RoundLayerSums putIfAbsent(String key, RoundLayerSums value) {
-        writeThrough();
-        return wrapped().putIfAbsent(key, value);
-    }
-
-    @Override
-    public void putAll(List<KeyValue<String, RoundLayerSums>> entries) {
-        writeThrough();
-        wrapped().putAll(entries);
-    }
-
-    @Override
-    public RoundLayerSums delete(String key) {
-        writeThrough();
-        return wrapped().delete(key);
-    }
-
-    @Override
-    public RoundLayerSums get(String key) {
-        return wrapped().get(key);
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundLayerSums> range(String from, String to) {
-        return wrapped().range(from, to);
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundLayerSums> reverseRange(String from, String to) {
-        return wrapped().reverseRange(from, to);
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundLayerSums> all() {
-        return wrapped().all();
-    }
-
-    @Override
-    public KeyValueIterator<String, RoundLayerSums> reverseAll() {
-        return wrapped().reverseAll();
-    }
-
-    @Override
-    public <PS extends Serializer<P>, P> KeyValueIterator<String, RoundLayerSums> prefixScan(P prefix, PS prefixKeySerializer) {
-        return wrapped().prefixScan(prefix, prefixKeySerializer);
-    }
-
-    @Override
-    public long approximateNumEntries() {
-        return wrapped().approximateNumEntries();
     }
 }
