@@ -3,6 +3,8 @@ package dev.qig.attributor.internals;
 import dev.qig.data.ImageCodec;
 import dev.qig.data.InvalidImageException;
 import dev.qig.data.InvalidPromptException;
+import dev.qig.core.vqa.EncodedQuestion;
+import dev.qig.data.EncodedPrompt;
 import dev.qig.data.VisualQuestion;
 import dev.qig.core.vqa.VqaModel;
 import dev.qig.kafka.dlq.RejectReason;
@@ -98,8 +100,10 @@ public final class SampleDecoder {
                     + Math.max(prompt.length(), answer.length()) + " characters exceeds " + promptMaxChars);
         }
         // Text first: it is cheap, and an image that does not matter for a refused sample is not decoded.
+        int visionTokens = model.model().config().visionTokens();
+        EncodedPrompt encoded;
         try {
-            model.processor().encode(prompt, answer, model.model().config().visionTokens());
+            encoded = model.processor().encode(prompt, answer, visionTokens);
         } catch (InvalidPromptException e) {
             RejectReason reason = switch (e.problem()) {
                 case BLANK -> e.part() == InvalidPromptException.Part.ANSWER ? RejectReason.EMPTY_ANSWER : RejectReason.EMPTY_PROMPT;
@@ -116,6 +120,8 @@ public final class SampleDecoder {
             throw new RejectedRecordException(e.oversize() ? RejectReason.OVERSIZE_IMAGE : RejectReason.CORRUPT_IMAGE,
                     "sample " + s.getSampleId() + ": " + e.getMessage(), e);
         }
-        return VisualQuestion.of(s.getSampleId(), chw, prompt, answer);
+        // The encoding goes along: the engine's batch and the attribution record use it instead of encoding again.
+        return EncodedQuestion.of(VisualQuestion.of(s.getSampleId(), chw, prompt, answer), model.processor(), visionTokens,
+                encoded);
     }
 }

@@ -13,6 +13,7 @@ import dev.qig.quant.Method;
 import dev.qig.core.engine.PartialSumsEngine;
 import dev.qig.quant.QuantScheme;
 import dev.qig.quant.TokenScores;
+import dev.qig.core.vqa.EncodedQuestion;
 import dev.qig.core.vqa.VqaModel;
 import dev.qig.kafka.dlq.DeadLetters;
 import dev.qig.kafka.dlq.RejectReason;
@@ -368,7 +369,7 @@ public final class Worker implements Runnable {
                                          VisualQuestion q, PartialSumsEngine.SampleResult result,
                                          CalibrationSettings settings) {
         VqaModel vqa = model.vqa();
-        int[] ids = vqa.processor().encode(q.question(), q.answer(), vqa.model().config().visionTokens()).tokenIds();
+        int[] ids = EncodedQuestion.withAnswer(q, vqa.processor(), vqa.model().config().visionTokens()).tokenIds();
         List<String> tokens = new ArrayList<>(ids.length);
         for (int id : ids) {
             tokens.add(vqa.processor().token(id));

@@ -67,7 +67,8 @@ public final class VqaBatch {
         int longest = 0;
         for (int r = 0; r < prompts.length; r++) {
             VisualQuestion s = samples.get(r);
-            prompts[r] = processor.encode(s.question(), withAnswers ? s.answer() : null, visionTokens);
+            prompts[r] = withAnswers ? EncodedQuestion.withAnswer(s, processor, visionTokens)
+                    : processor.encode(s.question(), null, visionTokens);
             longest = Math.max(longest, prompts[r].length());
         }
         return new VqaBatch(samples, prompts, longest + extraPositions, processor);
