@@ -51,10 +51,11 @@ public final class SampleDecoder {
 
     /** The image bytes of a sample: inline, or read from its file: URI. */
     public byte[] imageBytes(CalibrationSample s) {
+        String sample = "sample " + s.getSampleId() + ": ";
         if (s.getImage() != null) {
             ByteBuffer b = s.getImage().duplicate();
             if (b.remaining() > imageMaxBytes) {
-                throw new RejectedRecordException(RejectReason.OVERSIZE_IMAGE, "image of " + b.remaining()
+                throw new RejectedRecordException(RejectReason.OVERSIZE_IMAGE, sample + "image of " + b.remaining()
                         + " bytes exceeds the limit of " + imageMaxBytes);
             }
             byte[] bytes = new byte[b.remaining()];
@@ -67,20 +68,20 @@ public final class SampleDecoder {
         try {
             URI uri = URI.create(s.getImageUri());
             if (!"file".equalsIgnoreCase(uri.getScheme())) {
-                throw new RejectedRecordException(RejectReason.MISSING_IMAGE, "image URI " + s.getImageUri()
+                throw new RejectedRecordException(RejectReason.MISSING_IMAGE, sample + "image URI " + s.getImageUri()
                         + ": only file: URIs are read");
             }
             Path path = Path.of(uri);
             if (!Files.isRegularFile(path)) {
-                throw new RejectedRecordException(RejectReason.MISSING_IMAGE, "no image at " + s.getImageUri());
+                throw new RejectedRecordException(RejectReason.MISSING_IMAGE, sample + "no image at " + s.getImageUri());
             }
             if (Files.size(path) > imageMaxBytes) {
-                throw new RejectedRecordException(RejectReason.OVERSIZE_IMAGE, "image at " + s.getImageUri() + " exceeds "
+                throw new RejectedRecordException(RejectReason.OVERSIZE_IMAGE, sample + "image at " + s.getImageUri() + " exceeds "
                         + imageMaxBytes + " bytes");
             }
             return Files.readAllBytes(path);
         } catch (IllegalArgumentException | IOException e) {
-            throw new RejectedRecordException(RejectReason.MISSING_IMAGE, "cannot read image " + s.getImageUri() + ": "
+            throw new RejectedRecordException(RejectReason.MISSING_IMAGE, sample + "cannot read image " + s.getImageUri() + ": "
                     + e.getMessage(), e);
         }
     }

@@ -102,24 +102,24 @@ class SampleDecoderTest {
     void aSampleWithoutAReadableImageIsRejected() throws Exception {
         rejected(RejectReason.MISSING_IMAGE, "sample no-image", () -> decoder.imageBytes(sample("no-image").setImage(null).build()));
         String absent = tmp.resolve("absent.png").toUri().toString();
-        rejected(RejectReason.MISSING_IMAGE, "no image at " + absent,
+        rejected(RejectReason.MISSING_IMAGE, "sample absent: no image at " + absent,
                 () -> decoder.imageBytes(sample("absent").setImage(null).setImageUri(absent).build()));
-        rejected(RejectReason.MISSING_IMAGE, "only file: URIs",
+        rejected(RejectReason.MISSING_IMAGE, "sample http: image URI http://example.com/a.png: only file: URIs",
                 () -> decoder.imageBytes(sample("http").setImage(null).setImageUri("http://example.com/a.png").build()));
-        rejected(RejectReason.MISSING_IMAGE, "cannot read image",
+        rejected(RejectReason.MISSING_IMAGE, "sample bad-uri: cannot read image",
                 () -> decoder.imageBytes(sample("bad-uri").setImage(null).setImageUri("file:a b.png").build()));
         Path directory = Files.createDirectory(tmp.resolve("a-directory"));
-        rejected(RejectReason.MISSING_IMAGE, "no image at",
+        rejected(RejectReason.MISSING_IMAGE, "sample dir: no image at",
                 () -> decoder.imageBytes(sample("dir").setImage(null).setImageUri(directory.toUri().toString()).build()));
     }
 
     @Test
     void anImageOverTheByteLimitIsRejectedInlineOrAsAFile() throws Exception {
         byte[] big = new byte[IMAGE_MAX_BYTES + 1];
-        rejected(RejectReason.OVERSIZE_IMAGE, "image of " + big.length + " bytes exceeds the limit of " + IMAGE_MAX_BYTES,
+        rejected(RejectReason.OVERSIZE_IMAGE, "sample big: image of " + big.length + " bytes exceeds the limit of " + IMAGE_MAX_BYTES,
                 () -> decoder.imageBytes(sample("big").setImage(ByteBuffer.wrap(big)).build()));
         Path file = Files.write(tmp.resolve("big.png"), big);
-        rejected(RejectReason.OVERSIZE_IMAGE, "exceeds " + IMAGE_MAX_BYTES + " bytes",
+        rejected(RejectReason.OVERSIZE_IMAGE, "sample big-file: image at " + file.toUri() + " exceeds " + IMAGE_MAX_BYTES + " bytes",
                 () -> decoder.imageBytes(sample("big-file").setImage(null).setImageUri(file.toUri().toString()).build()));
         // At the limit: read.
         byte[] limit = new byte[IMAGE_MAX_BYTES];
