@@ -272,8 +272,7 @@ public final class Aggregator implements AutoCloseable {
                     e.getCause());
         }
         // This machine's copy of the stores: without it gone, the next start would resume from its checkpoints.
-        java.nio.file.Path local = java.nio.file.Path.of(new StreamsConfig(streamsProperties(config))
-                .getString(StreamsConfig.STATE_DIR_CONFIG), applicationId);
+        Path local = localState(config);
         if (java.nio.file.Files.exists(local)) {
             try (var files = java.nio.file.Files.walk(local)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
@@ -286,7 +285,8 @@ public final class Aggregator implements AutoCloseable {
     /** Written into the application's state folder when a close completed; absent next to local state: a crash. */
     static final String STOPPED_CLEANLY = "qig-stopped-cleanly";
 
-    private Path localState() {
+    /** This machine's folder of the application's stores: Kafka Streams' state.dir and the application id. */
+    private static Path localState(AggregatorConfig config) {
         Properties props = streamsProperties(config);
         return Path.of(new StreamsConfig(props).getString(StreamsConfig.STATE_DIR_CONFIG),
                 props.getProperty(StreamsConfig.APPLICATION_ID_CONFIG));
@@ -299,7 +299,7 @@ public final class Aggregator implements AutoCloseable {
      * done here before the start with one line that says why, is what an operator should see.
      */
     private void recoverFromUncleanStop() {
-        Path dir = localState();
+        Path dir = localState(config);
         Path marker = dir.resolve(STOPPED_CLEANLY);
         try {
             boolean hasState;
@@ -338,7 +338,7 @@ public final class Aggregator implements AutoCloseable {
                 .withTimeout(Duration.ofSeconds(30)));
         if (closed && started) {
             try {
-                Files.writeString(Files.createDirectories(localState()).resolve(STOPPED_CLEANLY), "");
+                Files.writeString(Files.createDirectories(localState(config)).resolve(STOPPED_CLEANLY), "");
             } catch (IOException e) {
                 LOG.warn("aggregator {}: cannot mark the local state as stopped cleanly ({}); the next start rebuilds it",
                         config.instanceId(), e.toString());
